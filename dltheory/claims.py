@@ -1,0 +1,314 @@
+"""Claims: a prediction of theory, checked against a measurement, with a stated tolerance.
+
+A chapter states each quantitative result it makes as a claim::
+
+    from dltheory import claims
+    claims.check("dynamics/euler-order", source="E (2017); forward Euler is first order",
+                 expected=-1.0, measured=slope, atol=0.05,
+                 description="log-log slope of the ResNet error against depth")
+
+Three kinds of check cover the book:
+
+* :func:`check`: ``|measured - expected| <= atol + rtol * |expected|`` (a closed form or a computation);
+* :func:`check_bounds`: ``low <= measured <= high`` (an inequality such as "accuracy >= 95%");
+* :func:`check_test`: a statistical test passes when its p-value is at least ``alpha``.
+
+A failed claim raises :class:`ClaimError`, naming the claim, both values and the tolerance, so that a
+chapter run by nbval or by the book build fails loudly. A NaN or infinite measurement always fails.
+
+Every check is recorded in memory (:func:`records`). When the environment variable
+``DLTHEORY_CLAIMS_DIR`` is set (the book build sets it), the records of each chapter are also written to
+``$DLTHEORY_CLAIMS_DIR/<chapter>.json``; the book's Claims page is made from those files.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import numbers
+import os
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+__all__ = [
+    "Claim",
+    "ClaimError",
+    "ENV_VAR",
+    "check",
+    "check_bounds",
+    "check_test",
+    "records",
+    "reset",
+    "load",
+    "markdown_table",
+]
+
+#: Environment variable naming the folder where claim records are written.
+ENV_VAR = "DLTHEORY_CLAIMS_DIR"
+
+_ID = re.compile(r"^[a-z0-9][a-z0-9-]*/[a-z0-9][a-z0-9.-]*$")
+
+
+class ClaimError(AssertionError):
+    """Raised when a measurement does not agree with the prediction of theory."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One checked claim.
+
+    Attributes:
+        id: stable identifier ``chapter/name``.
+        chapter: the part of ``id`` before the slash.
+        description: what is being claimed, in words.
+        source: paper, equation or figure the prediction comes from.
+        expected: the prediction, as text (a value, or a range).
+        measured: the measured value.
+        tolerance: the tolerance or significance level, as text.
+        passed: whether the measurement agrees with the prediction.
+    """
+
+    id: str
+    chapter: str
+    description: str
+    source: str
+    expected: str
+    measured: float
+    tolerance: str
+    passed: bool
+
+    @property
+    def status(self) -> str:
+        return "pass" if self.passed else "FAIL"
+
+
+_RECORDS: dict[str, Claim] = {}
+
+
+def _validate_common(id: str, source: str, description: str) -> str:
+    if not isinstance(id, str) or not _ID.match(id):
+        raise ValueError(f"claim id must look like 'chapter/name' (lower case, digits, '-', '.'); got {id!r}")
+    if not isinstance(source, str) or not source.strip():
+        raise ValueError(f"claim {id!r}: source must name the paper, equation or figure it comes from")
+    if not isinstance(description, str):
+        raise TypeError(f"claim {id!r}: description must be a string")
+    return id.split("/", 1)[0]
+
+
+def _as_float(name: str, value, id: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        # numpy and torch scalars are accepted through float(); arrays are not.
+        try:
+            if getattr(value, "ndim", 0) != 0 and getattr(value, "numel", lambda: 1)() != 1:
+                raise TypeError
+            value = float(value)
+        except (TypeError, ValueError):
+            raise TypeError(f"claim {id!r}: {name} must be a real number, got {type(value).__name__}") from None
+    return float(value)
+
+
+def _fmt(x: float) -> str:
+    if math.isnan(x) or math.isinf(x):
+        return str(x)
+    if x == 0:
+        return "0"
+    if abs(x) >= 1e4 or abs(x) < 1e-3:
+        return f"{x:.4g}"
+    return f"{x:.6g}"
+
+
+def _record(claim: Claim) -> Claim:
+    _RECORDS[claim.id] = claim
+    folder = os.environ.get(ENV_VAR)
+    if folder:
+        path = Path(folder)
+        path.mkdir(parents=True, exist_ok=True)
+        mine = [asdict(c) for c in _RECORDS.values() if c.chapter == claim.chapter]
+        (path / f"{claim.chapter}.json").write_text(json.dumps(mine, indent=1))
+    if not claim.passed:
+        raise ClaimError(
+            f"claim {claim.id!r} failed ({claim.description or claim.source}): "
+            f"expected {claim.expected}, measured {_fmt(claim.measured)}, tolerance {claim.tolerance}"
+        )
+    return claim
+
+
+def check(
+    id: str,
+    *,
+    source: str,
+    expected: float,
+    measured: float,
+    rtol: float = 0.0,
+    atol: float = 0.0,
+    description: str = "",
+) -> Claim:
+    """Check that ``measured`` equals ``expected`` within ``atol + rtol * |expected|``.
+
+    Args:
+        id: ``chapter/name``, unique in the book.
+        source: where the prediction comes from (paper and equation or figure).
+        expected: the prediction of theory.
+        measured: the value the chapter computed.
+        rtol: relative tolerance (>= 0).
+        atol: absolute tolerance (>= 0). At least one of ``rtol``, ``atol`` must be positive.
+        description: the claim in words.
+
+    Returns:
+        The recorded :class:`Claim`.
+
+    Raises:
+        ClaimError: if the values disagree, or ``measured`` is NaN or infinite.
+        ValueError: for a malformed id, an empty source or negative/zero tolerances.
+
+    Example:
+        >>> check("demo/pi", source="Archimedes", expected=3.14159, measured=22 / 7, rtol=1e-3)
+        Claim(id='demo/pi', ...)
+    """
+    chapter = _validate_common(id, source, description)
+    expected = _as_float("expected", expected, id)
+    measured = _as_float("measured", measured, id)
+    rtol = _as_float("rtol", rtol, id)
+    atol = _as_float("atol", atol, id)
+    if rtol < 0 or atol < 0 or not (rtol > 0 or atol > 0):
+        raise ValueError(f"claim {id!r}: need rtol >= 0 and atol >= 0 with at least one positive; got rtol={rtol}, atol={atol}")
+    if not math.isfinite(expected):
+        raise ValueError(f"claim {id!r}: expected must be finite, got {expected}")
+    bound = atol + rtol * abs(expected)
+    passed = math.isfinite(measured) and abs(measured - expected) <= bound
+    parts = ([f"rtol {_fmt(rtol)}"] if rtol else []) + ([f"atol {_fmt(atol)}"] if atol else [])
+    return _record(
+        Claim(id, chapter, description, source, _fmt(expected), measured, " + ".join(parts), passed)
+    )
+
+
+def check_bounds(
+    id: str,
+    *,
+    source: str,
+    measured: float,
+    low: float = -math.inf,
+    high: float = math.inf,
+    description: str = "",
+) -> Claim:
+    """Check that ``low <= measured <= high`` (an inequality predicted by theory).
+
+    Args:
+        id: ``chapter/name``.
+        source: where the prediction comes from.
+        measured: the value the chapter computed.
+        low: lower bound (may be ``-inf``).
+        high: upper bound (may be ``inf``); at least one bound must be finite.
+        description: the claim in words.
+
+    Raises:
+        ClaimError: if ``measured`` is outside the bounds, NaN or infinite.
+        ValueError: if ``low > high`` or both bounds are infinite.
+
+    Example:
+        >>> check_bounds("demo/acc", source="Chen et al. (2018)", measured=0.97, low=0.95)
+        Claim(id='demo/acc', ...)
+    """
+    chapter = _validate_common(id, source, description)
+    measured = _as_float("measured", measured, id)
+    low = _as_float("low", low, id)
+    high = _as_float("high", high, id)
+    if math.isnan(low) or math.isnan(high) or low > high or (math.isinf(low) and math.isinf(high)):
+        raise ValueError(f"claim {id!r}: need low <= high with at least one finite bound; got [{low}, {high}]")
+    passed = math.isfinite(measured) and low <= measured <= high
+    if math.isinf(low):
+        expected = f"<= {_fmt(high)}"
+    elif math.isinf(high):
+        expected = f">= {_fmt(low)}"
+    else:
+        expected = f"in [{_fmt(low)}, {_fmt(high)}]"
+    return _record(Claim(id, chapter, description, source, expected, measured, "bound", passed))
+
+
+def check_test(
+    id: str,
+    *,
+    source: str,
+    pvalue: float,
+    alpha: float,
+    expected: str,
+    description: str = "",
+) -> Claim:
+    """Check a statistical hypothesis: the claim holds unless the test rejects it at level ``alpha``.
+
+    Args:
+        id: ``chapter/name``.
+        source: where the prediction comes from.
+        pvalue: p-value of a test whose null hypothesis is the claim (the measurement is the p-value).
+        alpha: significance level in (0, 1).
+        expected: the null hypothesis in words (e.g. ``"mean = 0.5"``).
+        description: the claim in words.
+
+    Raises:
+        ClaimError: if ``pvalue < alpha`` or ``pvalue`` is NaN.
+        ValueError: if ``alpha`` is not in (0, 1) or ``pvalue`` not in [0, 1].
+    """
+    chapter = _validate_common(id, source, description)
+    pvalue = _as_float("pvalue", pvalue, id)
+    alpha = _as_float("alpha", alpha, id)
+    if not 0 < alpha < 1:
+        raise ValueError(f"claim {id!r}: alpha must be in (0, 1), got {alpha}")
+    if not math.isnan(pvalue) and not 0 <= pvalue <= 1:
+        raise ValueError(f"claim {id!r}: pvalue must be in [0, 1], got {pvalue}")
+    passed = math.isfinite(pvalue) and pvalue >= alpha
+    return _record(Claim(id, chapter, description, source, str(expected), pvalue, f"p >= alpha = {_fmt(alpha)}", passed))
+
+
+def records() -> list[Claim]:
+    """All claims checked in this process, in the order they were first checked."""
+    return list(_RECORDS.values())
+
+
+def reset() -> None:
+    """Forget the claims checked in this process (for tests)."""
+    _RECORDS.clear()
+
+
+def load(folder: str | os.PathLike) -> list[Claim]:
+    """Read the claim records the chapters wrote to ``folder`` (see ``DLTHEORY_CLAIMS_DIR``).
+
+    Raises:
+        FileNotFoundError: if the folder does not exist or holds no records.
+    """
+    path = Path(folder)
+    files = sorted(path.glob("*.json")) if path.is_dir() else []
+    if not files:
+        raise FileNotFoundError(
+            f"no claim records in {str(path)!r}: execute the chapters with {ENV_VAR} set (make book does)"
+        )
+    out = []
+    for f in files:
+        out.extend(Claim(**d) for d in json.loads(f.read_text()))
+    return out
+
+
+def markdown_table(claims: list[Claim], chapter_titles: dict[str, str] | None = None) -> str:
+    """A MyST Markdown table of claims, one row per claim, for the book's Claims page.
+
+    Args:
+        claims: the claims to list.
+        chapter_titles: optional map from chapter key to the document to link (``{doc}`` target).
+    """
+    def cell(text: str) -> str:
+        return str(text).replace("|", "\\|").replace("\n", " ")
+
+    lines = [
+        "| claim | chapter | statement | source | expected | measured | tolerance | status |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for c in claims:
+        chap = c.chapter
+        if chapter_titles and c.chapter in chapter_titles:
+            chap = f"{{doc}}`{chapter_titles[c.chapter]}`"
+        status = "✅ pass" if c.passed else "❌ FAIL"
+        lines.append(
+            f"| `{c.id}` | {chap} | {cell(c.description)} | {cell(c.source)} | {cell(c.expected)} "
+            f"| {_fmt(c.measured)} | {cell(c.tolerance)} | {status} |"
+        )
+    return "\n".join(lines)

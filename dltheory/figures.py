@@ -1,0 +1,284 @@
+"""The figure registry: every figure of the book under a stable, citable id.
+
+A figure is registered once, in the module that computes its data::
+
+    @figures.register(
+        "dynamics/euler-convergence",
+        caption="Error of an L-block ResNet against the exact flow ...",
+        compute=functools.partial(euler_convergence, depths=(16, 32, 64), seed=0),
+    )
+    def _plot_euler_convergence(data) -> Figure:
+        ...
+
+``compute`` runs the (seeded) experiment with the parameters the book uses; the decorated function turns
+its result into a :class:`matplotlib.figure.Figure`. A chapter runs the experiment once and shows the
+figure from that result::
+
+    data = figures.compute("dynamics/euler-convergence")   # also used for the chapter's claims
+    figures.show("dynamics/euler-convergence", data)
+
+and ``python -m dltheory figures build dynamics/euler-convergence --out DIR`` rebuilds the same figure
+outside the book. The chapter displays it under the registered caption with the label
+:func:`label` (``fig-dynamics-euler-convergence``), which gives the HTML a permanent anchor.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import pkgutil
+import re
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "FigureSpec",
+    "register",
+    "get",
+    "ids",
+    "specs",
+    "label",
+    "compute",
+    "plot",
+    "build",
+    "show",
+    "save",
+    "fingerprint",
+    "style",
+    "FORMATS",
+]
+
+#: File formats :func:`save` writes.
+FORMATS = ("png", "pdf", "svg")
+
+_ID = re.compile(r"^[a-z0-9][a-z0-9-]*/[a-z0-9][a-z0-9-]*$")
+
+# Modules that hold no figures; every other public module of the package is imported by _load_all().
+_NOT_TOPICS = {"figures", "claims", "device", "book", "__main__"}
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """A registered figure.
+
+    Attributes:
+        id: ``chapter/name``; the chapter is the stem of the chapter's file in ``book/``.
+        caption: the caption the book prints under the figure.
+        plot: function ``plot(data) -> Figure``.
+        compute: zero-argument function returning ``data`` (the seeded experiment), or ``None`` when
+            ``plot`` needs no data.
+    """
+
+    id: str
+    caption: str
+    plot: Callable[[Any], Any]
+    compute: Callable[[], Any] | None
+
+    @property
+    def chapter(self) -> str:
+        return self.id.split("/", 1)[0]
+
+    @property
+    def label(self) -> str:
+        return label(self.id)
+
+
+_REGISTRY: dict[str, FigureSpec] = {}
+_LOADED = False
+
+
+def register(id: str, *, caption: str, compute: Callable[[], Any] | None = None):
+    """Decorator registering a plotting function under ``id``.
+
+    Args:
+        id: ``chapter/name`` in lower case with dashes, unique in the book.
+        caption: the figure's caption (one or two sentences: what is plotted, theory vs experiment).
+        compute: zero-argument callable returning the data to plot (a seeded experiment).
+
+    Raises:
+        ValueError: for a malformed or duplicate id or an empty caption.
+    """
+    if not isinstance(id, str) or not _ID.match(id):
+        raise ValueError(f"figure id must look like 'chapter/name' (lower case, digits, '-'); got {id!r}")
+    if not isinstance(caption, str) or not caption.strip():
+        raise ValueError(f"figure {id!r} needs a caption")
+    if compute is not None and not callable(compute):
+        raise TypeError(f"figure {id!r}: compute must be callable or None")
+
+    def decorate(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        old = _REGISTRY.get(id)
+        if old is not None and (old.plot.__module__, old.plot.__qualname__) != (fn.__module__, fn.__qualname__):
+            raise ValueError(f"figure id {id!r} is registered twice ({old.plot.__module__} and {fn.__module__})")
+        _REGISTRY[id] = FigureSpec(id=id, caption=" ".join(caption.split()), plot=fn, compute=compute)
+        return fn
+
+    return decorate
+
+
+def _load_all() -> None:
+    """Import every topic module of the package so that their figures are registered."""
+    global _LOADED
+    if _LOADED:
+        return
+    import dltheory
+
+    for info in pkgutil.walk_packages(dltheory.__path__, prefix="dltheory."):
+        leaf = info.name.rsplit(".", 1)[-1]
+        if leaf.startswith("_") or leaf in _NOT_TOPICS:
+            continue
+        importlib.import_module(info.name)
+    _LOADED = True
+
+
+def ids() -> list[str]:
+    """All registered figure ids, sorted."""
+    _load_all()
+    return sorted(_REGISTRY)
+
+
+def specs() -> list[FigureSpec]:
+    """All registered figures, sorted by id."""
+    return [_REGISTRY[i] for i in ids()]
+
+
+def get(id: str) -> FigureSpec:
+    """The registered figure ``id``.
+
+    Raises:
+        ValueError: if no figure has that id; the message lists the valid ids.
+    """
+    _load_all()
+    try:
+        return _REGISTRY[id]
+    except (KeyError, TypeError):
+        valid = "\n  ".join(sorted(_REGISTRY)) or "(none registered)"
+        raise ValueError(f"unknown figure id {id!r}; valid ids are:\n  {valid}") from None
+
+
+def label(id: str) -> str:
+    """The Sphinx label of figure ``id`` in the book: ``fig-`` + id with ``/`` replaced by ``-``."""
+    return "fig-" + id.replace("/", "-")
+
+
+#: House style: colour-blind-safe palette (Okabe & Ito), light grid, readable sizes.
+PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
+_RC = {
+    "figure.dpi": 110,
+    "savefig.dpi": 150,
+    "figure.figsize": (6.4, 4.0),
+    "figure.constrained_layout.use": True,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.titlesize": 11,
+    "axes.labelsize": 10,
+    "legend.fontsize": 8.5,
+    "legend.frameon": False,
+    "xtick.labelsize": 9,
+    "ytick.labelsize": 9,
+    "lines.linewidth": 1.6,
+    "image.cmap": "viridis",
+    "svg.hashsalt": "dltheory",
+    "pdf.compression": 6,
+}
+
+
+@contextmanager
+def style():
+    """Context manager applying the book's matplotlib house style."""
+    import matplotlib as mpl
+    from cycler import cycler
+
+    rc = dict(_RC)
+    rc["axes.prop_cycle"] = cycler(color=PALETTE)
+    with mpl.rc_context(rc):
+        yield
+
+
+def compute(id: str) -> Any:
+    """Run the registered experiment of figure ``id`` and return its data (``None`` if it has none)."""
+    spec = get(id)
+    return spec.compute() if spec.compute is not None else None
+
+
+def plot(id: str, data: Any = None):
+    """Draw figure ``id`` from ``data`` (computed when omitted) in the house style; return the Figure."""
+    spec = get(id)
+    if data is None and spec.compute is not None:
+        data = spec.compute()
+    with style():
+        fig = spec.plot(data) if spec.compute is not None else spec.plot(None)
+    if fig is None or not hasattr(fig, "savefig"):
+        raise TypeError(f"figure {id!r}: the plot function must return a matplotlib Figure")
+    return fig
+
+
+def build(id: str):
+    """Rebuild figure ``id`` from scratch (experiment and plot); return the Figure."""
+    return plot(id, None)
+
+
+def show(id: str, data: Any = None) -> None:
+    """Display figure ``id`` in a notebook (the chapter cell carries the caption and label)."""
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    fig = plot(id, data)
+    display(fig)
+    plt.close(fig)
+
+
+def save(id: str, out: str | Path = ".", format: str = "png") -> Path:
+    """Rebuild figure ``id`` and write it to ``out/<chapter>-<name>.<format>``.
+
+    Raises:
+        ValueError: for an unknown id or a format not in :data:`FORMATS`.
+    """
+    if format not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}; got {format!r}")
+    import matplotlib.pyplot as plt
+
+    fig = build(id)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{id.replace('/', '-')}.{format}"
+    meta = {"png": {"Software": None}, "pdf": {"CreationDate": None, "Producer": None}, "svg": {"Date": None}}[format]
+    with style():
+        fig.savefig(path, format=format, metadata=meta)
+    plt.close(fig)
+    return path
+
+
+def fingerprint(fig) -> str:
+    """A hash of the data drawn in ``fig`` (lines, collections, images, text), for determinism tests."""
+    h = hashlib.sha256()
+
+    def add(arr) -> None:
+        a = np.ma.filled(np.ma.asarray(arr, dtype=float), np.nan)
+        h.update(str(a.shape).encode())
+        h.update(np.round(a, 12).tobytes())
+
+    for ax in fig.get_axes():
+        h.update(repr((ax.get_xlabel(), ax.get_ylabel(), ax.get_title(), ax.get_xscale(), ax.get_yscale())).encode())
+        for line in ax.get_lines():
+            add(line.get_xydata())
+        for coll in ax.collections:
+            add(coll.get_offsets())
+            if coll.get_array() is not None:
+                add(coll.get_array())
+            for path in getattr(coll, "get_paths", lambda: [])():
+                add(path.vertices)
+        for im in ax.get_images():
+            add(im.get_array())
+        for patch in ax.patches:
+            add(patch.get_path().vertices)
+            add(patch.get_transform().get_matrix())
+        for text in ax.texts:
+            h.update(text.get_text().encode())
+    return h.hexdigest()
