@@ -54,7 +54,7 @@ class ClaimError(AssertionError):
     """Raised when a measurement does not agree with the prediction of theory."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Claim:
     """One checked claim.
 
@@ -82,6 +82,13 @@ class Claim:
     def status(self) -> str:
         return "pass" if self.passed else "FAIL"
 
+    def __repr__(self) -> str:
+        mark = "✓" if self.passed else "✗"
+        return (
+            f"{mark} claim {self.id}: measured {_fmt(self.measured)}, expected {self.expected} "
+            f"({self.tolerance}) — {self.status}"
+        )
+
 
 _RECORDS: dict[str, Claim] = {}
 
@@ -97,15 +104,14 @@ def _validate_common(id: str, source: str, description: str) -> str:
 
 
 def _as_float(name: str, value, id: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        # numpy and torch scalars are accepted through float(); arrays are not.
-        try:
-            if getattr(value, "ndim", 0) != 0 and getattr(value, "numel", lambda: 1)() != 1:
-                raise TypeError
-            value = float(value)
-        except (TypeError, ValueError):
-            raise TypeError(f"claim {id!r}: {name} must be a real number, got {type(value).__name__}") from None
-    return float(value)
+    """A real scalar (Python, numpy, or a one-element numpy/torch array) as float, else TypeError."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return float(value)
+    if hasattr(value, "shape") and hasattr(value, "dtype") and hasattr(value, "item"):
+        kind = str(value.dtype)
+        if math.prod(value.shape) == 1 and not any(k in kind for k in ("bool", "complex", "object", "str")):
+            return float(value.reshape(()).item())
+    raise TypeError(f"claim {id!r}: {name} must be a real number, got {type(value).__name__}")
 
 
 def _fmt(x: float) -> str:
@@ -289,26 +295,29 @@ def load(folder: str | os.PathLike) -> list[Claim]:
 
 
 def markdown_table(claims: list[Claim], chapter_titles: dict[str, str] | None = None) -> str:
-    """A MyST Markdown table of claims, one row per claim, for the book's Claims page.
+    """MyST Markdown tables of claims, one section per chapter, for the book's Claims page.
 
     Args:
-        claims: the claims to list.
-        chapter_titles: optional map from chapter key to the document to link (``{doc}`` target).
+        claims: the claims to list, in the order to show them.
+        chapter_titles: optional map from chapter key to the document to link with ``{doc}``.
     """
     def cell(text: str) -> str:
         return str(text).replace("|", "\\|").replace("\n", " ")
 
-    lines = [
-        "| claim | chapter | statement | source | expected | measured | tolerance | status |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for c in claims:
-        chap = c.chapter
-        if chapter_titles and c.chapter in chapter_titles:
-            chap = f"{{doc}}`{chapter_titles[c.chapter]}`"
-        status = "✅ pass" if c.passed else "❌ FAIL"
-        lines.append(
-            f"| `{c.id}` | {chap} | {cell(c.description)} | {cell(c.source)} | {cell(c.expected)} "
-            f"| {_fmt(c.measured)} | {cell(c.tolerance)} | {status} |"
-        )
-    return "\n".join(lines)
+    out: list[str] = []
+    for chapter in dict.fromkeys(c.chapter for c in claims):
+        title = f"{{doc}}`{chapter_titles[chapter]}`" if chapter_titles and chapter in chapter_titles else chapter
+        out += [
+            f"### {title}",
+            "",
+            "| claim | statement and source | expected | measured | tolerance | status |",
+            "|---|---|---|---|---|---|",
+        ]
+        for c in (c for c in claims if c.chapter == chapter):
+            status = "✅ pass" if c.passed else "❌ FAIL"
+            statement = f"{cell(c.description)} ({cell(c.source)})" if c.description else cell(c.source)
+            out.append(
+                f"| `{c.id}` | {statement} | {cell(c.expected)} | {_fmt(c.measured)} | {cell(c.tolerance)} | {status} |"
+            )
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"

@@ -1,0 +1,44 @@
+# The two commands of the README, `make test` and `make book`, set up .venv on a fresh machine
+# (Python 3.11, nothing preinstalled) and skip the installs while requirements.txt is unchanged.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.dltheory-installed
+CLAIMS := $(CURDIR)/_build/claims
+
+.PHONY: test book notebooks figures clean help
+
+help:
+	@echo "make test       unit tests + every chapter executed under nbval"
+	@echo "make book       build the HTML book into _build/html (executes every chapter)"
+	@echo "make notebooks  regenerate the Colab notebooks in notebooks/ from book/*.md"
+	@echo "make figures    rebuild every figure into figures-out/ (PDF)"
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip>=24"
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3" >/dev/null
+	@touch $(STAMP)
+
+# pytest exits 5 when it collected nothing: that is a broken suite, and it fails here like any error.
+test: $(STAMP)
+	@$(PY) -m pytest --nbval-lax --nbval-current-env --durations=15 tests book; rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; exit $$rc
+
+book: $(STAMP)
+	rm -rf $(CLAIMS) _build/html _build/.jupyter_cache
+	DLTHEORY_CLAIMS_DIR=$(CLAIMS) $(VENV)/bin/jupyter-book build . --path-output . -W --keep-going
+	$(PY) -c "from dltheory import book; missing = [n for n in book.toc_files() if not __import__('pathlib').Path('_build/html', n + '.html').is_file()]; assert not missing, f'pages not built: {missing}'"
+	@echo "book: open _build/html/index.html"
+
+notebooks: $(STAMP)
+	$(PY) -m dltheory notebooks sync
+
+figures: $(STAMP)
+	$(PY) -m dltheory figures build all --out figures-out --format pdf
+
+clean:
+	rm -rf _build figures-out .pytest_cache

@@ -1,0 +1,1 @@
+"""Training as optimal control: Pontryagin costates, LQ control, DDP, MSA and learning-rate control."""

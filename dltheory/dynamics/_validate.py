@@ -1,0 +1,29 @@
+"""Argument checks shared by the dynamics modules (private)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+
+
+def _positive(name: str, value, *, integer: bool = False) -> None:
+    kind = int if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kind):
+        raise TypeError(f"{name} must be a positive {'integer' if integer else 'number'}; got {type(value).__name__}")
+    if not (value > 0) or (not integer and not math.isfinite(value)):
+        raise ValueError(f"{name} must be > 0 (and finite); got {value}")
+
+
+def _solver(method: str, allowed: Sequence[str]) -> str:
+    if method not in allowed:
+        raise ValueError(f"unknown solver {method!r}; valid names are {', '.join(allowed)}")
+    return method
+
+
+def _square(name: str, A: torch.Tensor) -> None:
+    if not isinstance(A, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor; got {type(A).__name__}")
+    if A.ndim < 2 or A.shape[-1] != A.shape[-2]:
+        raise ValueError(f"{name} must be a square matrix (..., d, d); got shape {tuple(A.shape)}")

@@ -1,0 +1,30 @@
+"""Shared fixtures of the unit tests."""
+
+import pytest
+import torch
+
+
+def _devices():
+    devs = ["cpu"]
+    if torch.cuda.is_available():
+        devs.append("cuda")
+    return devs
+
+
+@pytest.fixture(params=_devices())
+def device(request) -> torch.device:
+    """Every test using this fixture runs on the CPU, and on CUDA too when it is available."""
+    return torch.device(request.param)
+
+
+@pytest.fixture
+def fresh_claims(monkeypatch):
+    """An empty claims registry that writes no files, restored after the test."""
+    from dltheory import claims
+
+    saved = dict(claims._RECORDS)
+    claims.reset()
+    monkeypatch.delenv(claims.ENV_VAR, raising=False)
+    yield claims
+    claims.reset()
+    claims._RECORDS.update(saved)

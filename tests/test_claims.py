@@ -1,0 +1,109 @@
+"""Checked claims: pass/fail logic, the error message, NaN handling, records and the Claims table."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+
+def test_close_claim_passes_and_is_recorded(fresh_claims):
+    c = fresh_claims.check("demo/pi", source="Archimedes", expected=math.pi, measured=22 / 7, rtol=1e-3)
+    assert c.passed and c.status == "pass"
+    assert c.chapter == "demo"
+    assert [r.id for r in fresh_claims.records()] == ["demo/pi"]
+
+
+def test_close_claim_uses_atol_plus_rtol(fresh_claims):
+    # |1.15 - 1| = 0.15 <= 0.1 + 0.1 * 1 passes; 0.25 does not.
+    fresh_claims.check("demo/a", source="s", expected=1.0, measured=1.15, rtol=0.1, atol=0.1)
+    with pytest.raises(fresh_claims.ClaimError):
+        fresh_claims.check("demo/b", source="s", expected=1.0, measured=1.25, rtol=0.1, atol=0.1)
+
+
+def test_failed_claim_names_claim_values_and_tolerance(fresh_claims):
+    with pytest.raises(fresh_claims.ClaimError) as err:
+        fresh_claims.check("demo/slope", source="E (2017)", expected=-1.0, measured=-0.8, atol=0.05,
+                           description="Euler order")
+    msg = str(err.value)
+    for part in ("demo/slope", "-1", "-0.8", "atol 0.05", "Euler order"):
+        assert part in msg
+    assert fresh_claims.records()[-1].passed is False
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_nonfinite_measurement_fails(fresh_claims, bad):
+    with pytest.raises(fresh_claims.ClaimError, match="nan|inf"):
+        fresh_claims.check("demo/x", source="s", expected=1.0, measured=bad, rtol=10.0)
+    with pytest.raises(fresh_claims.ClaimError):
+        fresh_claims.check_bounds("demo/y", source="s", measured=bad, low=-1e300)
+
+
+def test_accepts_numpy_and_torch_scalars(fresh_claims):
+    fresh_claims.check("demo/np", source="s", expected=np.float32(2.0), measured=np.array(2.0), atol=1e-6)
+    fresh_claims.check("demo/torch", source="s", expected=2.0, measured=torch.tensor(2.0), atol=1e-6)
+    with pytest.raises(TypeError, match="measured must be a real number"):
+        fresh_claims.check("demo/arr", source="s", expected=2.0, measured=np.ones(3), atol=1e-6)
+    with pytest.raises(TypeError, match="measured must be a real number"):
+        fresh_claims.check("demo/str", source="s", expected=2.0, measured="2", atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(id="Bad Id", source="s", expected=1, measured=1, atol=1), "chapter/name"),
+        (dict(id="demo/x", source=" ", expected=1, measured=1, atol=1), "source"),
+        (dict(id="demo/x", source="s", expected=1, measured=1), "at least one positive"),
+        (dict(id="demo/x", source="s", expected=1, measured=1, rtol=-1), "rtol >= 0"),
+        (dict(id="demo/x", source="s", expected=float("nan"), measured=1, atol=1), "expected must be finite"),
+    ],
+)
+def test_check_validates_arguments(fresh_claims, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        fresh_claims.check(**kwargs)
+
+
+def test_bounds(fresh_claims):
+    assert fresh_claims.check_bounds("demo/acc", source="s", measured=0.97, low=0.95).expected == ">= 0.95"
+    assert fresh_claims.check_bounds("demo/r", source="s", measured=4.0, low=3, high=8).expected == "in [3, 8]"
+    with pytest.raises(fresh_claims.ClaimError, match=r"in \[3, 8\]"):
+        fresh_claims.check_bounds("demo/r2", source="s", measured=9.0, low=3, high=8)
+    with pytest.raises(ValueError, match="low <= high"):
+        fresh_claims.check_bounds("demo/r3", source="s", measured=1.0, low=2, high=1)
+    with pytest.raises(ValueError, match="finite bound"):
+        fresh_claims.check_bounds("demo/r4", source="s", measured=1.0)
+
+
+def test_statistical_claim(fresh_claims):
+    fresh_claims.check_test("demo/p", source="s", pvalue=0.3, alpha=0.01, expected="mean = 0")
+    with pytest.raises(fresh_claims.ClaimError, match="alpha = 0.01"):
+        fresh_claims.check_test("demo/p2", source="s", pvalue=0.001, alpha=0.01, expected="mean = 0")
+    with pytest.raises(ValueError, match="alpha"):
+        fresh_claims.check_test("demo/p3", source="s", pvalue=0.5, alpha=1.5, expected="x")
+    with pytest.raises(fresh_claims.ClaimError):
+        fresh_claims.check_test("demo/p4", source="s", pvalue=float("nan"), alpha=0.01, expected="x")
+
+
+def test_records_written_per_chapter_and_loaded(fresh_claims, tmp_path, monkeypatch):
+    monkeypatch.setenv(fresh_claims.ENV_VAR, str(tmp_path))
+    fresh_claims.check("alpha/one", source="s", expected=1, measured=1, atol=0.1)
+    fresh_claims.check("beta/two", source="s", expected=2, measured=2, atol=0.1)
+    fresh_claims.check("alpha/three", source="s", expected=3, measured=3, atol=0.1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["alpha.json", "beta.json"]
+    assert [d["id"] for d in json.loads((tmp_path / "alpha.json").read_text())] == ["alpha/one", "alpha/three"]
+    loaded = fresh_claims.load(tmp_path)
+    assert {c.id for c in loaded} == {"alpha/one", "alpha/three", "beta/two"}
+    table = fresh_claims.markdown_table(loaded, {"alpha": "alpha"})
+    assert "### {doc}`alpha`" in table and "### beta" in table and table.count("✅ pass") == 3
+    assert table.index("alpha/one") < table.index("alpha/three") < table.index("beta/two")
+
+
+def test_repr_is_a_one_line_verdict(fresh_claims):
+    c = fresh_claims.check("demo/r", source="s", expected=2.0, measured=2.001, atol=0.01)
+    assert repr(c) == "✓ claim demo/r: measured 2.001, expected 2 (atol 0.01) — pass"
+
+
+def test_load_without_records_explains(tmp_path, fresh_claims):
+    with pytest.raises(FileNotFoundError, match="DLTHEORY_CLAIMS_DIR"):
+        fresh_claims.load(tmp_path / "nowhere")

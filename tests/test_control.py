@@ -1,0 +1,180 @@
+"""Tests of dltheory.control: identities (costate = backprop, DDP first-order = GD), LQ three ways,
+closed forms (ternary maximiser, optimal learning-rate schedule) and argument validation."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import scipy.linalg
+import torch
+
+from dltheory.control import ddp as D
+from dltheory.control import lq, lr, msa, pmp
+
+
+@pytest.fixture(scope="module")
+def net():
+    g = torch.Generator().manual_seed(0)
+    N, d, T, K = 40, 8, 5, 3
+    x = torch.randn(N, d, generator=g, dtype=torch.float64)
+    y = torch.randint(0, K, (N,), generator=g)
+    model = pmp.ResNetControl(C=pmp.readout(K=K, d=d, seed=1), h=0.3, lam=1e-2)
+    W, _ = pmp.init_params(T=T, d=d, scale=1.5, seed=2)
+    b = 0.3 * torch.randn(T, d, generator=g, dtype=torch.float64)
+    return model, W, b, x, y
+
+
+def test_costate_gradient_equals_autograd(net):
+    model, W, b, x, y = net
+    Wr, br = W.clone().requires_grad_(True), b.clone().requires_grad_(True)
+    gW, gb = torch.autograd.grad(pmp.total_loss(model, Wr, br, x, y), (Wr, br))
+    xs = pmp.forward_states(model, W, b, x)
+    ps = pmp.costates(model, W, b, xs, y)
+    hW, hb = pmp.hamiltonian_grads(model, W, b, xs, ps)
+    assert torch.allclose(-hW, gW, rtol=0, atol=1e-12)
+    assert torch.allclose(-hb, gb, rtol=0, atol=1e-12)
+
+
+def test_costate_is_gradient_of_hamiltonian_in_x(net):
+    model, W, b, x, y = net
+    xs = pmp.forward_states(model, W, b, x)
+    ps = pmp.costates(model, W, b, xs, y)
+    t = 2
+    xt = xs[t].clone().requires_grad_(True)
+    (gx,) = torch.autograd.grad(pmp.hamiltonian(model, xt, ps[t + 1], W[t], torch.zeros_like(b[t]) + b[t]), xt)
+    # H is a batch mean, so its x-gradient is p_t / N
+    assert torch.allclose(gx * x.shape[0], ps[t], atol=1e-12)
+
+
+def test_ddp_first_order_step_is_gradient_descent(net):
+    model, W, b, x, y = net
+    Wr, br = W.clone().requires_grad_(True), b.clone().requires_grad_(True)
+    gW, gb = torch.autograd.grad(pmp.total_loss(model, Wr, br, x, y), (Wr, br))
+    us = [pmp._Pair(W[t], b[t]) for t in range(W.shape[0])]
+    new = D.first_order_step(pmp.NetworkProblem(model, y), x, us, lr=0.7)
+    for t, (Wn, bn) in enumerate(new):
+        assert torch.allclose(Wn, W[t] - 0.7 * gW[t], atol=1e-12)
+        assert torch.allclose(bn, b[t] - 0.7 * gb[t], atol=1e-12)
+
+
+def test_ddp_first_order_on_lq_matches_finite_difference():
+    A, B, Q, R, Qf, x0 = D._lq_instance(3, 2, 6, seed=3)
+    p = D.LQProblem(A=A, B=B, Q=Q, R=R, Qf=Qf, T=6)
+    us = np.random.default_rng(0).standard_normal((6, 2))
+    J = lambda u: D.total_cost(p, D.rollout(p, x0, u), u)
+    g_fd = np.zeros_like(us)
+    for i, j in itertools.product(range(6), range(2)):
+        e = np.zeros_like(us)
+        e[i, j] = 1e-6
+        g_fd[i, j] = (J(us + e) - J(us - e)) / 2e-6
+    new = D.first_order_step(p, x0, us, lr=0.1)
+    np.testing.assert_allclose((us - new) / 0.1, g_fd, rtol=1e-6, atol=1e-7)
+
+
+def test_lq_three_ways_agree():
+    d = D.lq_three_ways(n=3, m=2, T=30, T_long=300, seed=1)
+    np.testing.assert_allclose(d["us_pmp"], d["us_dp"], atol=1e-10)
+    np.testing.assert_allclose(d["us_ddp"], d["us_dp"], atol=1e-10)
+    for k in ("J_pmp", "J_ddp", "V_dp"):
+        assert abs(d[k] - d["J_dp"]) <= 1e-10 * d["J_dp"]
+    np.testing.assert_allclose(d["lam0_pmp"], d["Px0"], atol=1e-10)  # costate = value gradient
+    assert d["riccati_gap"][0] < 1e-10
+
+
+def test_riccati_scalar_closed_form():
+    P, K = lq.riccati([[1.0]], [[1.0]], [[1.0]], [[1.0]], [[1.0]], 1)
+    assert K[0, 0, 0] == pytest.approx(0.5) and P[0, 0, 0] == pytest.approx(1.5)
+    # the stationary scalar DARE p = 1 + p - p^2/(1+p) has p = (1 + sqrt 5)/2
+    assert lq.dare([[1.0]], [[1.0]], [[1.0]], [[1.0]])[0, 0] == pytest.approx((1 + 5**0.5) / 2)
+
+
+def test_ddp_converges_on_pendulum_and_decreases_cost():
+    p = D.Pendulum(T=40, dt=0.05)
+    r = D.ddp(p, np.zeros(2), np.zeros((40, 1)), max_iter=60, tol=0.0)
+    assert r.converged
+    assert np.all(np.diff(r.costs) < 0)
+    # gradient at the optimum vanishes: first-order step does not move the controls
+    g = (r.us - D.first_order_step(p, np.zeros(2), r.us, lr=1.0))
+    assert np.max(np.abs(g)) < 1e-6
+
+
+def test_ternary_and_binary_argmax_match_brute_force():
+    g = torch.Generator().manual_seed(0)
+    M = torch.randn(50, generator=g, dtype=torch.float64)
+    lam = 0.4
+    s = msa.ternary_argmax(M, lam)
+    cand = torch.tensor([-1.0, 0.0, 1.0], dtype=torch.float64)
+    vals = M[:, None] * cand[None] - lam * cand.abs()[None]
+    assert torch.equal(s, cand[vals.argmax(1)])
+    assert torch.equal(msa.binary_argmax(M), torch.where(M >= 0, 1.0, -1.0).double())
+
+
+def test_augmented_hamiltonian_gradient_at_current_theta_is_minus_loss_gradient(net):
+    model, W, b, x, y = net
+    xs = pmp.forward_states(model, W, b, x)
+    ps = pmp.costates(model, W, b, xs, y)
+    Wr = W.clone().requires_grad_(True)
+    (gH,) = torch.autograd.grad(msa.augmented_hamiltonian(model, Wr, b, xs, ps, rho=5.0), Wr)
+    Wr2 = W.clone().requires_grad_(True)
+    (gJ,) = torch.autograd.grad(pmp.total_loss(model, Wr2, b, x, y), Wr2)
+    # both penalties vanish to second order at the current theta
+    assert torch.allclose(gH, -gJ, atol=1e-12)
+
+
+def test_optimal_schedule_solves_the_sme_ode():
+    kw = dict(a=1.5, eta=0.1, sigma=0.8, m0=2.0)
+    u_fb = lambda t, m: min(1.0, kw["a"] * m / (kw["eta"] * kw["sigma"] ** 2))
+    t, m = lr.sme_second_moment(u_fb, t_end=20.0, n_steps=40000, **kw)
+    np.testing.assert_allclose(m, lr.optimal_second_moment(t, **kw), rtol=1e-6)
+    u = lr.optimal_lr_schedule(t, **kw)
+    np.testing.assert_allclose(u, np.minimum(1, kw["a"] * m / (kw["eta"] * kw["sigma"] ** 2)), rtol=1e-5)
+    # no schedule in a family does better at T
+    for c in (0.5, 0.8, 1.0):
+        _, m2 = lr.sme_second_moment(lambda t, mm: min(1.0, c / (1 + kw["a"] * t)), t_end=20.0, n_steps=4000, **kw)
+        assert m2[-1] >= m[-1] * (1 - 1e-6)
+
+
+def test_constant_rate_stationary_value_is_fixed_point_of_recursion():
+    kw = dict(a=1.0, eta=0.3, sigma=2.0)
+    m = lr.discrete_second_moment(np.ones(2000), m0=0.0, **kw)
+    assert 0.5 * kw["a"] * m[-1] == pytest.approx(lr.constant_rate_stationary_loss(**kw), rel=1e-12)
+
+
+def test_simulated_sgd_matches_exact_moment_statistically():
+    from scipy import stats
+
+    u = lr.optimal_lr_schedule(np.arange(200) * 0.1, a=1.0, eta=0.1, sigma=1.0, m0=4.0)
+    f = lr.simulate_sgd_quadratic(u, a=1.0, b=0.0, eta=0.1, sigma=1.0, x0=2.0, n_paths=20000, seed=0)
+    exact = 0.5 * lr.discrete_second_moment(u, a=1.0, eta=0.1, sigma=1.0, m0=4.0)[-1]
+    z = (f[-1].mean() - exact) / (f[-1].std(ddof=1) / np.sqrt(f.shape[1]))
+    assert 2 * stats.norm.sf(abs(z)) > 1e-3  # alpha = 1e-3
+
+
+@pytest.mark.parametrize(
+    "call, exc, match",
+    [
+        (lambda: lr.switch_time(a=-1.0, eta=0.1, sigma=1.0, m0=1.0), ValueError, "a must be"),
+        (lambda: lr.optimal_lr_schedule([-1.0], a=1.0, eta=0.1, sigma=1.0, m0=1.0), ValueError, "t must be"),
+        (lambda: lr.constant_rate_stationary_loss(a=1.0, eta=2.5, sigma=1.0), ValueError, "eta \\* a < 2"),
+        (lambda: lr.simulate_sgd_quadratic([2.0], a=1.0, b=0.0, eta=0.1, sigma=1.0, x0=0.0, n_paths=2, seed=0), ValueError, "in \\[0, 1\\]"),
+        (lambda: lr.simulate_sgd_quadratic([1.0], a=1.0, b=0.0, eta=0.1, sigma=1.0, x0=0.0, n_paths=2, seed=-1), ValueError, "seed"),
+        (lambda: lq.riccati(np.eye(2), np.ones((3, 1)), np.eye(2), np.eye(1), np.eye(2), 5), ValueError, "B must have shape"),
+        (lambda: lq.riccati(np.eye(2), np.ones((2, 1)), np.eye(2), -np.eye(1), np.eye(2), 5), ValueError, "R must be positive definite"),
+        (lambda: lq.riccati(np.eye(2), np.ones((2, 1)), np.eye(2), np.eye(1), np.eye(2), 0), ValueError, "T must be"),
+        (lambda: lq.lq_pmp(np.eye(2), np.ones((2, 1)), np.eye(2), np.eye(1), np.eye(2), 3, [1.0]), ValueError, "x0 must have shape"),
+        (lambda: D.ddp(D.Pendulum(T=3), np.zeros(2), np.zeros((4, 1))), ValueError, "us must have shape"),
+        (lambda: D.Pendulum(dt=0.0), ValueError, "dt must be"),
+        (lambda: D.first_order_step(D.Pendulum(T=1), np.zeros(2), np.zeros((1, 1)), lr=0), ValueError, "lr must be"),
+        (lambda: msa.ternary_argmax(np.ones(3), 0.1), TypeError, "torch tensor"),
+        (lambda: msa.ternary_argmax(torch.ones(3), -0.1), ValueError, "lam must be"),
+        (lambda: pmp.ResNetControl(C=torch.eye(2), h=0.0), ValueError, "h must be"),
+        (lambda: pmp.forward_states(pmp.ResNetControl(C=torch.eye(2)), torch.zeros(2, 2, 3), torch.zeros(2, 2), torch.zeros(1, 2)), ValueError, "W must have shape"),
+        (lambda: msa.gradient_train(None, None, None, None, None, method="sgd"), ValueError, "method must be one of"),
+        (lambda: lr.csgd_softmax([0.0], x=torch.zeros(4, 2), y=torch.zeros(4, dtype=torch.long)), ValueError, "lrs must be"),
+    ],
+)
+def test_errors(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()

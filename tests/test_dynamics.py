@@ -1,0 +1,248 @@
+"""Tests of dltheory.dynamics against closed forms, exact inverses and the adjoint identity."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import scipy.linalg
+import torch
+
+from dltheory import dynamics as dyn
+
+F64 = torch.float64
+
+
+# ---------------------------------------------------------------- ResNet = Euler
+def test_linear_test_field_has_prescribed_spectrum():
+    lam = (-1.0, 0.5, complex(-0.3, 2.0), complex(0.2, 1.0))
+    A = dyn.linear_test_field(lam, seed=3)
+    got = np.sort_complex(np.linalg.eigvals(A.numpy()))
+    want = np.sort_complex(np.array([-1.0, 0.5, -0.3 + 2j, -0.3 - 2j, 0.2 + 1j, 0.2 - 1j]))
+    np.testing.assert_allclose(got, want, atol=1e-12)
+
+
+def test_euler_stack_is_matrix_power_and_rk4_is_taylor_polynomial():
+    A = dyn.linear_test_field(seed=0)
+    x0 = torch.randn(3, A.shape[0], generator=torch.Generator().manual_seed(1), dtype=F64)
+    T, L = 0.7, 13
+    h = T / L
+    I = torch.eye(A.shape[0], dtype=F64)
+    euler = dyn.residual_stack(lambda t, x: x @ A.T, x0, T=T, L=L, method="euler")
+    torch.testing.assert_close(euler, x0 @ torch.linalg.matrix_power(I + h * A, L).T, rtol=1e-12, atol=1e-12)
+    # any 4-stage 4th-order RK step on a linear field is the degree-4 Taylor polynomial of expm(hA)
+    P = I + h * A + (h * A) @ (h * A) / 2 + torch.linalg.matrix_power(h * A, 3) / 6 + torch.linalg.matrix_power(h * A, 4) / 24
+    rk4 = dyn.residual_stack(lambda t, x: x @ A.T, x0, T=T, L=L, method="rk4")
+    torch.testing.assert_close(rk4, x0 @ torch.linalg.matrix_power(P, L).T, rtol=1e-12, atol=1e-12)
+
+
+def test_return_all_shape_and_error_orders():
+    A = dyn.linear_test_field(seed=0)
+    x0 = torch.ones(2, A.shape[0], dtype=F64)
+    states = dyn.residual_stack(lambda t, x: x @ A.T, x0, T=1.0, L=8, return_all=True)
+    assert states.shape == (9, 2, A.shape[0])
+    depths = [64, 128, 256]
+    exact_err = dyn.discretisation_errors(A, x0, T=1.0, depths=depths, method="midpoint")
+    assert abs(dyn.fit_loglog_slope(depths, exact_err) + 2) < 0.05
+
+
+def test_fit_loglog_slope_exact_power_law():
+    x = np.array([2.0, 4.0, 8.0, 16.0])
+    assert dyn.fit_loglog_slope(x, 3 * x**-1.5) == pytest.approx(-1.5, abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, match",
+    [
+        ({"T": 0.0, "L": 4}, ValueError, "T must be > 0"),
+        ({"T": -1.0, "L": 4}, ValueError, "T must be > 0"),
+        ({"T": 1.0, "L": 0}, ValueError, "L must be > 0"),
+        ({"T": 1.0, "L": 2.5}, TypeError, "L must be a positive integer"),
+        ({"T": 1.0, "L": 4, "method": "heun9"}, ValueError, "unknown solver 'heun9'; valid names are euler"),
+    ],
+)
+def test_residual_stack_validates(kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        dyn.residual_stack(lambda t, x: x, torch.ones(2, dtype=F64), **kwargs)
+
+
+def test_discretisation_errors_shape_mismatch():
+    A = dyn.linear_test_field(seed=0)
+    with pytest.raises(ValueError, match="x0 must have shape"):
+        dyn.discretisation_errors(A, torch.ones(2, 3, dtype=F64), T=1.0, depths=[4])
+    with pytest.raises(ValueError, match="square matrix"):
+        dyn.discretisation_errors(torch.ones(2, 3, dtype=F64), torch.ones(2, 3, dtype=F64), T=1.0, depths=[4])
+
+
+# ---------------------------------------------------------------- stability
+def test_antisymmetric_spectrum_and_growth_rate_closed_form():
+    K = torch.randn(6, 6, generator=torch.Generator().manual_seed(0), dtype=F64)
+    gamma, h = 0.3, 0.2
+    W = dyn.antisymmetric_matrix(K, gamma)
+    lam = torch.linalg.eigvals(W).numpy()
+    np.testing.assert_allclose(lam.real, -gamma, atol=1e-12)
+    omega = lam.imag
+    v = dyn.stability_analysis(h=h, gamma=gamma, omega=omega)
+    want = math.sqrt((1 - h * gamma) ** 2 + h**2 * np.max(omega**2))
+    assert v.amplification == pytest.approx(want, rel=1e-13)
+    assert v.growth_rate == pytest.approx(math.log(want), rel=1e-12)
+    # stable exactly when h (gamma^2 + omega_max^2) <= 2 gamma
+    assert (v.verdict == "stable") == (h * (gamma**2 + np.max(omega**2)) < 2 * gamma)
+
+
+def test_stability_verdicts():
+    assert dyn.stability_analysis(h=0.1, gamma=0.5, omega=[1.0]).verdict == "stable"
+    assert dyn.stability_analysis(h=0.5, gamma=0.0, omega=[1.0]).verdict == "unstable"
+    assert dyn.stability_analysis(h=0.1, gamma=0.0, omega=[0.01]).verdict == "marginal"
+    assert dyn.stability_analysis(h=0.1, gamma=-0.5, omega=[0.0]).verdict == "unstable"
+
+
+def test_linear_antisymmetric_map_norm_equals_predicted_power():
+    K = torch.randn(10, 10, generator=torch.Generator().manual_seed(2), dtype=F64) / math.sqrt(10)
+    for h, gamma in ((0.1, 0.5), (0.5, 0.0)):
+        W = dyn.antisymmetric_matrix(K, gamma)
+        M = torch.linalg.matrix_power(torch.eye(10, dtype=F64) + h * W, 50)
+        amp = dyn.euler_amplification(torch.linalg.eigvals(W).numpy(), h)
+        assert torch.linalg.matrix_norm(M, ord=2).item() == pytest.approx(amp**50, rel=1e-10)
+
+
+def test_perturbation_growth_linear_matches_power_along_eigenvector():
+    # for a normal W and the linear activation, a perturbation along the top eigen-plane grows as amp^j
+    K = torch.randn(4, 4, generator=torch.Generator().manual_seed(0), dtype=F64)
+    W = dyn.antisymmetric_matrix(K, 0.2)
+    h = 0.3
+    lam, V = torch.linalg.eig(W)
+    k = int(torch.argmax((1 + h * lam).abs()))
+    d0 = V[:, k].real.unsqueeze(0)
+    g = dyn.perturbation_growth(W, torch.zeros(1, 4, dtype=F64), h=h, L=20, activation="linear", delta0=d0)
+    amp = float((1 + h * lam[k]).abs())
+    np.testing.assert_allclose(g[:, 0].numpy(), amp ** np.arange(21), rtol=1e-10)
+
+
+def test_stability_validation():
+    with pytest.raises(ValueError, match="h must be > 0"):
+        dyn.stability_analysis(h=0.0, gamma=0.1, omega=[1.0])
+    with pytest.raises(ValueError, match="omega must be non-empty"):
+        dyn.stability_analysis(h=0.1, gamma=0.1, omega=[])
+    with pytest.raises(ValueError, match="unknown activation 'relu6'"):
+        dyn.perturbation_growth(torch.eye(2, dtype=F64), torch.zeros(1, 2, dtype=F64), h=0.1, L=2, activation="relu6")
+    with pytest.raises(ValueError, match="does not match W"):
+        dyn.perturbation_growth(torch.eye(2, dtype=F64), torch.zeros(1, 3, dtype=F64), h=0.1, L=2)
+    with pytest.raises(ValueError, match="square matrix"):
+        dyn.antisymmetric_matrix(torch.ones(2, 3), 0.1)
+
+
+# ---------------------------------------------------------------- reversibility
+def test_hamiltonian_inverse_is_exact():
+    p = dyn.hamiltonian_params(d=5, L=100, seed=1)
+    g = torch.Generator().manual_seed(0)
+    y0, z0 = torch.randn(7, 5, generator=g, dtype=F64), torch.randn(7, 5, generator=g, dtype=F64)
+    y, z = dyn.hamiltonian_forward(y0, z0, p, h=0.1)
+    assert (y - y0).norm() > 0.1  # the map is far from the identity
+    yr, zr = dyn.hamiltonian_inverse(y, z, p, h=0.1)
+    torch.testing.assert_close(yr, y0, rtol=0, atol=1e-12)
+    torch.testing.assert_close(zr, z0, rtol=0, atol=1e-12)
+
+
+def test_hamiltonian_block_is_volume_preserving():
+    # each leapfrog block is a composition of shears: its Jacobian has determinant 1
+    p = dyn.hamiltonian_params(d=3, L=4, seed=2)
+    x0 = torch.randn(6, generator=torch.Generator().manual_seed(3), dtype=F64)
+    J = torch.autograd.functional.jacobian(
+        lambda x: torch.cat(dyn.hamiltonian_forward(x[:3], x[3:], p, h=0.3)), x0
+    )
+    assert torch.linalg.det(J).item() == pytest.approx(1.0, abs=1e-12)
+
+
+def test_reversibility_experiment_gradients_from_recomputed_activations():
+    r = dyn.reversibility_experiment(L=20, n=8)
+    assert r["error"] < 1e-12 and r["grad_error"] < 1e-12
+
+
+def test_hamiltonian_validation():
+    p = dyn.hamiltonian_params(d=2, L=2)
+    with pytest.raises(ValueError, match="y and z must share a shape"):
+        dyn.hamiltonian_forward(torch.ones(3, dtype=F64), torch.ones(3, dtype=F64), p, h=0.1)
+    with pytest.raises(ValueError, match="h must be > 0"):
+        dyn.hamiltonian_inverse(torch.ones(2, dtype=F64), torch.ones(2, dtype=F64), p, h=-0.1)
+    with pytest.raises(ValueError, match="params lacks"):
+        dyn.hamiltonian_forward(torch.ones(2, dtype=F64), torch.ones(2, dtype=F64), {"K1": p["K1"]}, h=0.1)
+
+
+# ---------------------------------------------------------------- neural ODEs and the adjoint
+def test_adjoint_gradient_equals_backprop_through_solver():
+    r = dyn.adjoint_vs_backprop(hidden=8, n=8, rtol=1e-10, atol=1e-10)
+    assert r["rel_diff"] < 1e-7
+    assert r["nfe_adjoint"] > 0 and r["nfe_forward"] > 0
+
+
+def test_adjoint_state_of_linear_field_is_transposed_exponential():
+    # for f = A z the adjoint is a(t) = expm(A^T (T - t)) a(T)
+    A = dyn.linear_test_field((-0.5, complex(0.1, 1.0)), seed=0)
+    z0 = torch.tensor([1.0, -0.5, 0.3], dtype=F64)
+    aT = torch.tensor([0.2, 1.0, -1.0], dtype=F64)
+    t, a = dyn.adjoint_state(lambda t, z: z @ A.T, z0, T=1.5, aT=aT, n_times=7)
+    want = np.stack([scipy.linalg.expm(A.numpy().T * (1.5 - s)) @ aT.numpy() for s in t.numpy()])
+    np.testing.assert_allclose(a.numpy(), want, rtol=1e-8, atol=1e-9)
+
+
+def test_backprop_deltas_are_the_adjoint_recursion():
+    f = dyn.ODEFunc(3, 8, seed=0, dtype=F64)
+    auto, rec = dyn.backprop_deltas(f, torch.ones(4, 3, dtype=F64), T=1.0, L=16, loss=lambda x: (x**3).sum())
+    torch.testing.assert_close(auto, rec, rtol=1e-13, atol=1e-13)
+
+
+def test_classifier_shapes_augmentation_and_nfe_counter():
+    m = dyn.NeuralODEClassifier(dim=2, augment=2, method="rk4", steps=5, adjoint=False, seed=0)
+    x = torch.randn(6, 2, generator=torch.Generator().manual_seed(0))
+    assert m(x).shape == (6,)
+    traj = m.flow(x, n_times=3)
+    assert traj.shape == (3, 6, 4)
+    torch.testing.assert_close(traj[0, :, 2:], torch.zeros(6, 2))  # augmented dimensions start at zero
+    m.func.reset_nfe()
+    m(x)
+    assert m.func.nfe == 4 * 5  # four stages per RK4 step
+
+
+def test_plain_flow_preserves_winding_number():
+    # an (untrained, random) planar flow maps the unit circle to a loop that still encloses the image of 0
+    m = dyn.NeuralODEClassifier(dim=2, augment=0, hidden=16, rtol=1e-8, atol=1e-8, adjoint=False, seed=4)
+    th = np.linspace(0, 2 * np.pi, 400, endpoint=False)
+    ring = torch.tensor(np.stack([np.cos(th), np.sin(th)], 1), dtype=torch.float32)
+    with torch.no_grad():
+        loop = m.flow(ring)[-1].numpy()
+        centre = m.flow(torch.zeros(1, 2))[-1].numpy()
+    assert abs(dyn.winding_numbers(loop, centre)[0]) == 1
+
+
+def test_winding_numbers_closed_form():
+    th = np.linspace(0, 2 * np.pi, 50, endpoint=False)
+    twice = np.stack([np.cos(2 * th), np.sin(2 * th)], 1)
+    np.testing.assert_array_equal(dyn.winding_numbers(twice, np.array([[0.1, 0.0], [3.0, 0.0]])), [2.0, 0.0])
+    with pytest.raises(ValueError, match="loop must have shape"):
+        dyn.winding_numbers(np.zeros((2, 2)), np.zeros((1, 2)))
+
+
+def test_make_dataset_is_seeded_and_validates():
+    X1, y1 = dyn.make_dataset("circles", n=20, seed=5)
+    X2, y2 = dyn.make_dataset("circles", n=20, seed=5)
+    assert torch.equal(X1, X2) and torch.equal(y1, y2)
+    with pytest.raises(ValueError, match="unknown dataset 'spirals'; valid names are moons, circles"):
+        dyn.make_dataset("spirals")
+
+
+def test_neural_ode_validation():
+    with pytest.raises(ValueError, match="unknown solver 'rk45'"):
+        dyn.NeuralODEClassifier(method="rk45")
+    with pytest.raises(ValueError, match="augment must be an integer >= 0"):
+        dyn.NeuralODEClassifier(augment=-1)
+    with pytest.raises(ValueError, match="T must be > 0"):
+        dyn.NeuralODEClassifier(T=0.0)
+    with pytest.raises(ValueError, match="x must have last dimension 2"):
+        dyn.NeuralODEClassifier().flow(torch.zeros(3, 5))
+    with pytest.raises(ValueError, match="aT must have the shape"):
+        dyn.adjoint_state(lambda t, z: z, torch.zeros(2, dtype=F64), T=1.0, aT=torch.zeros(3, dtype=F64))
+    m = dyn.NeuralODEClassifier(method="euler", adjoint=False)
+    with pytest.raises(ValueError, match="same number of rows"):
+        dyn.train_classifier(m, torch.zeros(3, 2), torch.zeros(4), iters=1)

@@ -1,0 +1,194 @@
+"""Tests of dltheory.meanfield: quadrature against closed forms, fixed points against iteration,
+broadcasting, finite-width theory and argument errors."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from dltheory import meanfield as mf
+from dltheory.meanfield.finite import fluctuation_theory, log_rate, simulate
+from dltheory.meanfield.quadrature import mehler_expect
+from dltheory.meanfield.spectra import isometry_prediction, jacobian_spectrum, linear_gaussian_variance_exact
+from dltheory.meanfield.trainability import max_trainable_depth, train_grid
+
+
+def relu_kernel(q11, q22, q12):
+    """Arc-cosine kernel (Cho & Saul 2009): E[relu(u1) relu(u2)]."""
+    c = q12 / np.sqrt(q11 * q22)
+    th = np.arccos(np.clip(c, -1, 1))
+    return np.sqrt(q11 * q22) / (2 * np.pi) * (np.sin(th) + (np.pi - th) * c)
+
+
+def erf_kernel(q11, q22, q12):
+    """Arcsine kernel (Williams 1997): E[erf(u1) erf(u2)]."""
+    return 2 / np.pi * np.arcsin(2 * q12 / np.sqrt((1 + 2 * q11) * (1 + 2 * q22)))
+
+
+Q = np.array([0.3, 1.0, 2.5])
+C = np.array([-0.7, 0.0, 0.4, 0.95])
+
+
+def test_gauss_hermite_relu_closed_forms():
+    q11, c = np.meshgrid(Q, C, indexing="ij")
+    q22 = 1.7
+    q12 = c * np.sqrt(q11 * q22)
+    exact = relu_kernel(q11, q22, q12)
+    f = lambda a, b: torch.relu(a) * torch.relu(b)  # noqa: E731
+    err = [np.abs(mf.gauss_expect_2d(f, q11, q22, q12, n=n).numpy() / exact - 1).max() for n in (30, 120)]
+    # The kink makes Gauss-Hermite converge algebraically (~ n^-1.5), not exponentially.
+    assert err[1] < 1e-2 and err[1] < err[0] / 4
+    # 1-D: E relu(u)^2 = q/2 exactly (even rule, symmetric nodes).
+    np.testing.assert_allclose(mf.gauss_expect(lambda u: torch.relu(u) ** 2, Q).numpy(), Q / 2, rtol=1e-13)
+
+
+def test_gauss_hermite_and_mehler_erf_closed_form():
+    q11, c = np.meshgrid(Q, C, indexing="ij")
+    q12 = c * q11
+    exact = erf_kernel(q11, q11, q12)
+    got2d = mf.gauss_expect_2d(lambda a, b: torch.erf(a) * torch.erf(b), q11, q11, q12, n=96).numpy()
+    np.testing.assert_allclose(got2d, exact, atol=1e-9)
+    got_series = mehler_expect(torch.erf, None, q11, c).numpy()
+    np.testing.assert_allclose(got_series, exact, atol=1e-10)
+
+
+def test_erf_length_map_closed_form():
+    q = np.linspace(0.1, 3, 7)
+    np.testing.assert_allclose(mf.length_map("erf", q, 1.3, 0.1), 1.3 * 2 / np.pi * np.arcsin(2 * q / (1 + 2 * q)) + 0.1, rtol=1e-9)
+
+
+def test_relu_length_map_is_linear_and_chi1_exact():
+    q, sw, sb = np.meshgrid([0.1, 1, 7], [0.5, 2, 3], [0, 0.3], indexing="ij")
+    np.testing.assert_allclose(mf.length_map("relu", q, sw, sb), sw * q / 2 + sb, rtol=1e-13)
+    np.testing.assert_allclose(mf.chi1("relu", sw, sb, q=q), sw / 2, rtol=1e-13)
+    assert mf.q_star("relu", 2.0, 0.05) == math.inf
+    assert mf.q_star("relu", 1.0, 0.5) == pytest.approx(1.0, rel=1e-12)
+
+
+def test_fixed_points_agree_with_direct_iteration():
+    for act in ("tanh", "erf", "sigmoid"):
+        qs = mf.q_star(act, 1.8, 0.1)
+        q = 1.0
+        for _ in range(2000):
+            q = mf.length_map(act, q, 1.8, 0.1)
+        assert qs == pytest.approx(q, rel=1e-10)
+    # chaotic tanh: c* by iterating the correlation map at q*
+    cs = mf.c_star("tanh", 3.0, 0.05)
+    c = 0.2
+    for _ in range(500):
+        c = mf.correlation_map("tanh", c, 3.0, 0.05)
+    assert cs == pytest.approx(c, abs=1e-10) and cs < 1
+    assert mf.c_star("tanh", 1.2, 0.05) == 1.0
+
+
+def test_correlation_map_series_matches_2d_quadrature():
+    q = mf.q_star("tanh", 2.5, 0.1)
+    for c in (0.0, 0.5, 0.99):
+        direct = (2.5 * mf.gauss_expect_2d(lambda a, b: torch.tanh(a) * torch.tanh(b), q, q, c * q, n=160) + 0.1) / q
+        assert mf.correlation_map("tanh", c, 2.5, 0.1) == pytest.approx(float(direct), abs=1e-10)
+
+
+def test_custom_activation_matches_named():
+    sw = np.array([1.2, 2.0, 3.5])
+    np.testing.assert_allclose(mf.xi_c(lambda x: torch.tanh(x), sw, 0.05), mf.xi_c("tanh", sw, 0.05), rtol=1e-10)
+    np.testing.assert_allclose(mf.xi_q(torch.sigmoid, sw, 0.05), mf.xi_q("sigmoid", sw, 0.05), rtol=1e-10)
+
+
+def test_broadcasting_shapes():
+    sw = np.linspace(1, 4, 5)[None, :]
+    sb = np.linspace(0, 0.3, 3)[:, None]
+    for fn in (mf.q_star, mf.chi1, mf.c_star, mf.chi_c, mf.xi_q, mf.xi_c):
+        assert np.shape(fn("tanh", sw, sb)) == (3, 5)
+    assert np.shape(mf.critical_line("tanh", np.zeros(4))[0]) == (4,)
+    assert isinstance(mf.xi_c("tanh", 1.0, 0.05), float)
+    out = mf.iterate_maps("tanh", np.array([1.0, 3.0]), 0.05, q0=1.0, c0=0.3, depth=7)
+    assert out["q"].shape == (7, 2) and out["c"].shape == (7, 2)
+
+
+def test_critical_line_and_review_constants():
+    sw, q = mf.critical_line("tanh", [0.0, 0.05])
+    assert sw[0] == pytest.approx(1.0, abs=1e-6)
+    assert abs(sw[1] - 1.7610) < 1e-3
+    assert mf.chi1("tanh", sw[1], 0.05) == pytest.approx(1.0, abs=1e-9)
+    assert mf.xi_c("tanh", 1.0, 0.05) == pytest.approx(3.627, rel=1e-3)
+    assert mf.xi_c("tanh", 4.0, 0.05) == pytest.approx(6.980, rel=1e-3)
+    rsw, rq = mf.critical_line("relu", [0.0, 0.1])
+    np.testing.assert_allclose(rsw, 2.0)
+    assert rq[0] == 0.0 and rq[1] == math.inf
+
+
+def test_xi_c_is_inf_at_criticality_never_nan():
+    assert mf.xi_c("relu", 2.0, 0.0) == math.inf
+    assert mf.xi_c("linear", 1.0, 0.0) == math.inf
+    x = mf.xi_c("tanh", np.linspace(1.0, 4.0, 50), 0.05)
+    assert not np.isnan(x).any() and (x > 0).all()
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="sigma_w2"):
+        mf.xi_c("tanh", 0.0, 0.05)
+    with pytest.raises(ValueError, match="sigma_w2"):
+        mf.q_star("tanh", -1.0, 0.05)
+    with pytest.raises(ValueError, match="sigma_b2"):
+        mf.xi_c("tanh", 1.0, -0.1)
+    with pytest.raises(ValueError, match="valid names are.*hard_tanh.*tanh"):
+        mf.chi1("swish", 1.0, 0.0)
+    with pytest.raises(TypeError):
+        mf.get_activation(3)
+    with pytest.raises(ValueError, match="c"):
+        mf.correlation_map("tanh", 1.5, 1.0, 0.1)
+    with pytest.raises(ValueError, match="depth"):
+        mf.iterate_maps("tanh", 1.0, 0.1, q0=1.0, c0=0.1, depth=0)
+    with pytest.raises(ValueError, match="smooth"):
+        fluctuation_theory("relu", sigma_w2=2.0, sigma_b2=0.0, width=10, depth=3, q0=1.0, c0=0.1)
+    with pytest.raises(ValueError, match="weights"):
+        jacobian_spectrum("tanh", sigma_w2=1.0, sigma_b2=0.1, width=8, depth=2, weights="uniform")
+    with pytest.raises(ValueError, match="width"):
+        simulate(sigma_w2=1.0, sigma_b2=0.1, width=1, depth=2, q0=1.0, c0=0.1, n_seeds=1, seed=0)
+    with pytest.raises(ValueError, match="scale"):
+        train_grid(scale="huge")
+
+
+def test_finite_width_fluctuations_match_theory():
+    """z-scores of measured q, c against the linear-noise theory have unit variance (chi-square test)."""
+    from scipy import stats
+
+    sim = simulate(sigma_w2=2.5, sigma_b2=0.05, width=400, depth=12, q0=1.0, c0=0.3, n_seeds=64, seed=3)
+    th = fluctuation_theory(sigma_w2=2.5, sigma_b2=0.05, width=400, depth=12, q0=1.0, c0=0.3)
+    for key, sd, mean in (("q_a", "sd_q", "q"), ("c", "sd_c", "c")):
+        z = (sim[key][:, -1] - th[mean][-1]) / th[sd][-1]  # one layer: independent across seeds
+        p = stats.chi2.sf((z**2).sum(), df=z.size) * 2
+        assert min(p, 2 - p) > 0.001
+
+
+def test_gradient_rate_and_log_rate():
+    assert log_rate(np.exp(-0.3 * np.arange(20))[None, :] * np.ones((3, 1))) == pytest.approx(-0.3)
+    sw = 1.0
+    qs = mf.q_star("tanh", sw, 0.05)
+    out = simulate(sigma_w2=sw, sigma_b2=0.05, width=300, depth=20, q0=(qs - 0.05) / sw, c0=0.0, n_seeds=4, seed=0, backward=True)
+    assert -log_rate(out["grad"], skip=1) == pytest.approx(math.log(mf.chi1("tanh", sw, 0.05)), rel=0.1)
+
+
+def test_simulation_is_deterministic():
+    a = simulate(sigma_w2=1.5, sigma_b2=0.05, width=32, depth=4, q0=1.0, c0=0.5, n_seeds=2, seed=7, backward=True)
+    b = simulate(sigma_w2=1.5, sigma_b2=0.05, width=32, depth=4, q0=1.0, c0=0.5, n_seeds=2, seed=7, backward=True)
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])
+
+
+def test_isometry_predictions_and_exact_linear():
+    assert isometry_prediction("linear", sigma_w2=1.0, sigma_b2=0.0, depth=7, q=1.0)["var"] == pytest.approx(7)
+    assert isometry_prediction("linear", sigma_w2=1.0, sigma_b2=0.0, depth=7, weights="orthogonal", q=1.0)["var"] == pytest.approx(0, abs=1e-12)
+    assert isometry_prediction("relu", sigma_w2=2.0, sigma_b2=0.0, depth=7, weights="orthogonal", q=1.0)["var"] == pytest.approx(7)
+    assert linear_gaussian_variance_exact(10**6, 5) == pytest.approx(5, rel=1e-4)
+    ev = jacobian_spectrum("linear", sigma_w2=1.0, sigma_b2=0.0, width=200, depth=4, q=1.0, n_seeds=16, seed=0)
+    nv = ev.var(1).mean()
+    assert nv == pytest.approx(linear_gaussian_variance_exact(200, 4), rel=0.06)
+
+
+def test_max_trainable_depth_and_tiny_training():
+    assert max_trainable_depth(np.array([[0.9, 0.2], [0.3, 0.1]]), [5, 10], 0.5).tolist() == [5, 0]
+    out = train_grid(sigma_w2=[1.5, 2.0], depths=[2, 3], width=16, steps=30, batch_size=64, lr=0.05, seed=0)
+    assert out["accuracy"].shape == (2, 2)
+    assert (out["accuracy"] > 0.3).all()  # shallow nets learn digits well above chance (0.1) in 30 steps
