@@ -193,21 +193,36 @@ def stale_notebooks(root: str | os.PathLike | None = None) -> list[str]:
 # --------------------------------------------------------------------------- generated pages
 
 
-def figures_markdown() -> str:
-    """MyST Markdown table of every registered figure: label, id, caption, chapter and rebuild command."""
+def figures_markdown(root: str | os.PathLike | None = None) -> str:
+    """MyST Markdown listing of every registered figure, in book order, with its rebuild command.
+
+    Figures are grouped by chapter (in table-of-contents order) and listed in the order the chapter
+    shows them; each entry gives the figure's number (a link), id, caption and rebuild command.
+    """
     from dltheory import figures
 
-    lines = [
-        "| figure | id | caption | chapter | rebuild |",
-        "|---|---|---|---|---|",
-    ]
-    for spec in figures.specs():
-        caption = spec.caption.replace("|", "\\|")
-        lines.append(
-            f"| {{numref}}`{spec.label}` | `{spec.id}` | {caption} | {{doc}}`{spec.chapter}` "
-            f"| `python -m dltheory figures build {spec.id} --format pdf` |"
-        )
-    return "\n".join(lines)
+    base = find_root(root)
+    stems = [md.stem for md in chapters(base)]
+    texts = {s: (base / "book" / f"{s}.md").read_text() for s in stems}
+
+    def position(spec: figures.FigureSpec) -> tuple[int, int]:
+        text = texts.get(spec.chapter, "")
+        at = text.find(f'figures.show("{spec.id}"')
+        return (stems.index(spec.chapter) if spec.chapter in stems else len(stems), at if at >= 0 else len(text))
+
+    out: list[str] = []
+    ordered = sorted(figures.specs(), key=position)
+    for chapter in dict.fromkeys(spec.chapter for spec in ordered):
+        out += [f"### {{doc}}`{chapter}`", ""]
+        for spec in (s for s in ordered if s.chapter == chapter):
+            out += [
+                f"{{numref}}`{spec.label}` · `{spec.id}`",
+                f":   {spec.caption}",
+                "",
+                f"    Rebuild: `python -m dltheory figures build {spec.id} --format pdf`",
+                "",
+            ]
+    return "\n".join(out).rstrip() + "\n"
 
 
 def claims_markdown(folder: str | os.PathLike | None = None, root: str | os.PathLike | None = None) -> str:

@@ -295,29 +295,28 @@ def load(folder: str | os.PathLike) -> list[Claim]:
 
 
 def markdown_table(claims: list[Claim], chapter_titles: dict[str, str] | None = None) -> str:
-    """MyST Markdown tables of claims, one section per chapter, for the book's Claims page.
+    """MyST Markdown listing of claims, one section per chapter, for the book's Claims page.
+
+    Each claim is one list item: status, id, statement, source, and expected / measured / tolerance.
 
     Args:
         claims: the claims to list, in the order to show them.
         chapter_titles: optional map from chapter key to the document to link with ``{doc}``.
     """
-    def cell(text: str) -> str:
-        return str(text).replace("|", "\\|").replace("\n", " ")
+    def clean(text: str) -> str:
+        return " ".join(str(text).split())
 
     out: list[str] = []
     for chapter in dict.fromkeys(c.chapter for c in claims):
         title = f"{{doc}}`{chapter_titles[chapter]}`" if chapter_titles and chapter in chapter_titles else chapter
-        out += [
-            f"### {title}",
-            "",
-            "| claim | statement and source | expected | measured | tolerance | status |",
-            "|---|---|---|---|---|---|",
-        ]
-        for c in (c for c in claims if c.chapter == chapter):
+        mine = [c for c in claims if c.chapter == chapter]
+        out += [f"### {title}", "", f"{sum(c.passed for c in mine)} of {len(mine)} claims pass.", ""]
+        for c in mine:
             status = "✅ pass" if c.passed else "❌ FAIL"
-            statement = f"{cell(c.description)} ({cell(c.source)})" if c.description else cell(c.source)
+            statement = f"{clean(c.description)}. " if c.description else ""
             out.append(
-                f"| `{c.id}` | {statement} | {cell(c.expected)} | {_fmt(c.measured)} | {cell(c.tolerance)} | {status} |"
+                f"- {status} `{c.id}`: {statement}*Source:* {clean(c.source)}. "
+                f"Expected **{clean(c.expected)}**, measured **{_fmt(c.measured)}**, tolerance {clean(c.tolerance)}."
             )
         out.append("")
     return "\n".join(out).rstrip() + "\n"
