@@ -25,12 +25,12 @@ $(STAMP): requirements.txt pyproject.toml
 
 # pytest exits 5 when it collected nothing: that is a broken suite, and it fails here like any error.
 test: $(STAMP)
-	@$(PY) -m pytest --nbval-lax --nbval-current-env --durations=15 tests book; rc=$$?; \
+	@$(PY) -m pytest --nbval-lax --nbval-current-env --doctest-modules --durations=15 tests dltheory book; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; exit $$rc
 
 book: $(STAMP)
 	rm -rf $(CLAIMS) _build/html _build/.jupyter_cache
-	DLTHEORY_CLAIMS_DIR=$(CLAIMS) $(VENV)/bin/jupyter-book build . --path-output . -W --keep-going
+	DLTHEORY_CLAIMS_DIR=$(CLAIMS) $(VENV)/bin/jupyter-book build . --all --path-output . -W --keep-going
 	$(PY) -c "from dltheory import book; missing = [n for n in book.toc_files() if not __import__('pathlib').Path('_build/html', n + '.html').is_file()]; assert not missing, f'pages not built: {missing}'"
 	@echo "book: open _build/html/index.html"
 

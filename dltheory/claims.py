@@ -170,7 +170,7 @@ def check(
 
     Example:
         >>> check("demo/pi", source="Archimedes", expected=3.14159, measured=22 / 7, rtol=1e-3)
-        Claim(id='demo/pi', ...)
+        ✓ claim demo/pi: measured 3.14286, expected 3.14159 (rtol 0.001) — pass
     """
     chapter = _validate_common(id, source, description)
     expected = _as_float("expected", expected, id)
@@ -214,7 +214,7 @@ def check_bounds(
 
     Example:
         >>> check_bounds("demo/acc", source="Chen et al. (2018)", measured=0.97, low=0.95)
-        Claim(id='demo/acc', ...)
+        ✓ claim demo/acc: measured 0.97, expected >= 0.95 (bound) — pass
     """
     chapter = _validate_common(id, source, description)
     measured = _as_float("measured", measured, id)
@@ -242,6 +242,12 @@ def check_test(
     description: str = "",
 ) -> Claim:
     """Check a statistical hypothesis: the claim holds unless the test rejects it at level ``alpha``.
+
+    Example:
+        >>> from scipy import stats
+        >>> p = stats.ttest_1samp([0.1, -0.2, 0.05, 0.02, -0.1], 0.0).pvalue
+        >>> check_test("demo/mean", source="a fair coin", pvalue=p, alpha=0.01, expected="mean = 0").passed
+        True
 
     Args:
         id: ``chapter/name``.

@@ -126,3 +126,24 @@ def test_generated_pages_are_read_last():
     docnames = ["book/claims", "book/control", "book/figures", "book/intro"]
     book._read_generated_last(None, None, docnames)
     assert docnames == ["book/control", "book/intro", "book/figures", "book/claims"]
+
+
+def _launch_context():
+    return {"header_buttons": [
+        {"label": "download-buttons", "buttons": []},
+        {"label": "launch-buttons", "buttons": [
+            {"text": "Colab", "url": "https://colab.research.google.com/github/o/r/blob/main/book/x.md"},
+        ]},
+    ]}
+
+
+def test_colab_button_points_at_the_committed_notebook():
+    app = type("App", (), {"srcdir": str(ROOT)})()
+    ctx = _launch_context()
+    book._colab_button(app, "book/meanfield", "page.html", ctx, None)
+    assert ctx["header_buttons"][1]["buttons"][0]["url"] == book.colab_url("book/meanfield", ROOT)
+    assert book.notebook_path("book/meanfield", ROOT).is_file()
+    for page in ("book/figures", "book/claims"):
+        ctx = _launch_context()
+        book._colab_button(app, page, "page.html", ctx, None)
+        assert [b["label"] for b in ctx["header_buttons"]] == ["download-buttons"]

@@ -100,6 +100,48 @@ def test_ddp_converges_on_pendulum_and_decreases_cost():
     assert np.max(np.abs(g)) < 1e-6
 
 
+def test_newton_step_solves_lq_exactly_from_any_controls():
+    A, B, Q, R, Qf, x0 = D._lq_instance(3, 2, 8, seed=4)
+    p = D.LQProblem(A=A, B=B, Q=Q, R=R, Qf=Qf, T=8)
+    _, K = lq.riccati(A, B, Q, R, Qf, 8)
+    _, us_dp = lq.lq_rollout(A, B, K, x0)
+    us0 = np.random.default_rng(1).standard_normal((8, 2))
+    us, xs = D.newton_step(p, x0, us0)
+    np.testing.assert_allclose(us, us_dp, atol=1e-10)
+    np.testing.assert_allclose(xs, D.rollout(p, x0, us), atol=1e-12)
+
+
+def test_quadratic_ratios_separate_quadratic_from_linear_convergence():
+    quad = [0.9 * 0.5 ** (2**k - 1) for k in range(5)]  # quadratic: e_{k+1} / e_k^2 = 1 / 1.8 for all k
+    r = D.quadratic_ratios(quad, [1.0] * 4, [0.0] * 4, floor=1e-12)
+    np.testing.assert_allclose(r, [q1 / q0**2 for q0, q1 in zip(quad, quad[1:])])
+    assert r.max() <= 1.2
+    lin = [0.5 * 0.8**k for k in range(30)]  # linear: e_{k+1}/e_k^2 = 0.8 / e_k grows without bound
+    assert D.quadratic_ratios(lin, [1.0] * 29, [0.0] * 29, floor=1e-12).max() > 100
+    # regularised or damped steps and errors below the floor are excluded
+    r, ks = D.quadratic_ratios([0.5, 0.1, 0.01, 1e-4, 1e-13], [1.0, 0.5, 1.0, 1.0], [0.0, 0.0, 0.1, 0.0], floor=1e-10, return_index=True)
+    assert ks.tolist() == [0] and r.tolist() == [0.1 / 0.25]
+
+
+def test_ddp_newton_phase_is_quadratic_on_pendulum():
+    d = D.ddp_experiment()
+    assert d["ref_step"] < 1e-11  # the refined reference is accurate to rounding
+    r = D.quadratic_ratios(d["err_ddp"], d["alpha_ddp"], d["mu_ddp"], floor=1e-10)
+    assert r.size >= 3 and r.max() <= 1.0
+    e = d["err_ilqr"]
+    assert e[-1] / e[-2] ** 2 > 1.0  # iLQR is linear: the same bound fails
+
+
+def test_ternary_msa_train_gives_ternary_weights_and_lowers_the_loss():
+    x, y, _, _ = pmp.digits_data(seed=0)
+    x, y = x[:200], y[:200]
+    model = pmp.ResNetControl(C=pmp.readout(K=10, d=64, seed=0), h=0.25, lam=1e-4)
+    r = msa.ternary_msa_train(model, x, y, T=2, alpha=0.05, lam=0.02, lr=20.0, n_iter=30)
+    assert set(torch.unique(r["W"]).tolist()) <= {-0.05, 0.0, 0.05}
+    assert r["loss"][-1] < 0.5 * r["loss"][0]
+    assert 0.0 <= r["sparsity"] <= 1.0
+
+
 def test_ternary_and_binary_argmax_match_brute_force():
     g = torch.Generator().manual_seed(0)
     M = torch.randn(50, generator=g, dtype=torch.float64)
@@ -168,6 +210,9 @@ def test_simulated_sgd_matches_exact_moment_statistically():
         (lambda: D.Pendulum(dt=0.0), ValueError, "dt must be"),
         (lambda: D.first_order_step(D.Pendulum(T=1), np.zeros(2), np.zeros((1, 1)), lr=0), ValueError, "lr must be"),
         (lambda: msa.ternary_argmax(np.ones(3), 0.1), TypeError, "torch tensor"),
+        (lambda: D.quadratic_ratios([1.0, 0.5], [1.0], [0.0], floor=0.0), ValueError, "floor must be"),
+        (lambda: D.quadratic_ratios([1.0, 0.5], [1.0, 1.0], [0.0], floor=1e-9), ValueError, "alphas and mus"),
+        (lambda: D.quadratic_ratios([1.0, np.nan], [1.0], [0.0], floor=1e-9), ValueError, "err must be"),
         (lambda: msa.ternary_argmax(torch.ones(3), -0.1), ValueError, "lam must be"),
         (lambda: pmp.ResNetControl(C=torch.eye(2), h=0.0), ValueError, "h must be"),
         (lambda: pmp.forward_states(pmp.ResNetControl(C=torch.eye(2)), torch.zeros(2, 2, 3), torch.zeros(2, 2), torch.zeros(1, 2)), ValueError, "W must have shape"),

@@ -206,14 +206,15 @@ def test_classifier_shapes_augmentation_and_nfe_counter():
 
 
 def test_plain_flow_preserves_winding_number():
-    # an (untrained, random) planar flow maps the unit circle to a loop that still encloses the image of 0
+    # an (untrained, random) planar flow maps the counter-clockwise unit circle to a loop that still winds
+    # +1 times around the image of 0 (homeomorphism and orientation preserving)
     m = dyn.NeuralODEClassifier(dim=2, augment=0, hidden=16, rtol=1e-8, atol=1e-8, adjoint=False, seed=4)
     th = np.linspace(0, 2 * np.pi, 400, endpoint=False)
     ring = torch.tensor(np.stack([np.cos(th), np.sin(th)], 1), dtype=torch.float32)
     with torch.no_grad():
         loop = m.flow(ring)[-1].numpy()
         centre = m.flow(torch.zeros(1, 2))[-1].numpy()
-    assert abs(dyn.winding_numbers(loop, centre)[0]) == 1
+    assert dyn.winding_numbers(loop, centre)[0] == 1
 
 
 def test_winding_numbers_closed_form():
@@ -246,3 +247,10 @@ def test_neural_ode_validation():
     m = dyn.NeuralODEClassifier(method="euler", adjoint=False)
     with pytest.raises(ValueError, match="same number of rows"):
         dyn.train_classifier(m, torch.zeros(3, 2), torch.zeros(4), iters=1)
+
+
+def test_experiments_validate_sizes():
+    with pytest.raises(ValueError, match="n must be > 0"):
+        dyn.reversibility_experiment(n=0)
+    with pytest.raises(TypeError, match="n must be a positive integer"):
+        dyn.euler_convergence(n=2.5)

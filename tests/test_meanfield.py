@@ -111,6 +111,11 @@ def test_critical_line_and_review_constants():
     assert sw[0] == pytest.approx(1.0, abs=1e-6)
     assert abs(sw[1] - 1.7610) < 1e-3
     assert mf.chi1("tanh", sw[1], 0.05) == pytest.approx(1.0, abs=1e-9)
+    # The review's code tabulates the line at 50 values of q* and interpolates (1.7603915227624916).
+    q_tab = np.linspace(1e-5, 2.25, 50)
+    sw_tab = 1.0 / mf.gauss_expect(lambda u: (1 - torch.tanh(u) ** 2) ** 2, q_tab).numpy()
+    sb_tab = q_tab - sw_tab * mf.gauss_expect(lambda u: torch.tanh(u) ** 2, q_tab).numpy()
+    assert np.interp(0.05, sb_tab, sw_tab) == pytest.approx(1.7603915227624916, abs=1e-9)
     assert mf.xi_c("tanh", 1.0, 0.05) == pytest.approx(3.627, rel=1e-3)
     assert mf.xi_c("tanh", 4.0, 0.05) == pytest.approx(6.980, rel=1e-3)
     rsw, rq = mf.critical_line("relu", [0.0, 0.1])
@@ -192,3 +197,17 @@ def test_max_trainable_depth_and_tiny_training():
     out = train_grid(sigma_w2=[1.5, 2.0], depths=[2, 3], width=16, steps=30, batch_size=64, lr=0.05, seed=0)
     assert out["accuracy"].shape == (2, 2)
     assert (out["accuracy"] > 0.3).all()  # shallow nets learn digits well above chance (0.1) in 30 steps
+
+
+def test_train_grid_device_argument():
+    from dltheory.meanfield import trainability as tr
+
+    kw = dict(sigma_w2=[1.5, 3.0], depths=[2, 3], width=8, steps=4, batch_size=16, seed=1)
+    default = tr.train_grid(**kw)["accuracy"]
+    np.testing.assert_array_equal(tr.train_grid(**kw, device="cpu")["accuracy"], default)
+    if torch.cuda.is_available():  # same weights and batches drawn on the CPU, trained on the GPU
+        np.testing.assert_allclose(tr.train_grid(**kw, device="cuda")["accuracy"], default, atol=0.02)
+    with pytest.raises(ValueError, match="not a device"):
+        tr.train_grid(**kw, device="gpu0")
+    with pytest.raises(TypeError, match="device must be"):
+        tr.train_grid(**kw, device=3)

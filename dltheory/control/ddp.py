@@ -39,6 +39,8 @@ __all__ = [
     "ddp",
     "DDPResult",
     "first_order_step",
+    "newton_step",
+    "quadratic_ratios",
     "lq_three_ways",
     "ddp_experiment",
 ]
@@ -313,6 +315,82 @@ def first_order_step(problem, x0, us, *, lr: float):
     return np.array(new) if isinstance(us, np.ndarray) else new
 
 
+def newton_step(problem, x0, us, *, second_order: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """One full, unregularised DDP step (``alpha = 1``, ``mu = 0``), accepted without a cost test.
+
+    This is the step whose local quadratic convergence the theory is about (Jacobson & Mayne 1970). The
+    cost test of :func:`ddp` cannot resolve progress once ``max_t |u_t - u*_t|`` is near the square root
+    of the machine precision (the cost then changes by less than its rounding), so a few such steps from
+    the final :func:`ddp` iterate give a reference optimum accurate to rounding.
+
+    Args:
+        problem: see the module docstring.
+        x0: initial state ``(n,)``.
+        us: current controls ``(T, m)``.
+        second_order: include the dynamics' second derivatives (DDP) or not (iLQR).
+
+    Returns:
+        ``(us_new, xs_new)``.
+
+    Raises:
+        ValueError: if ``Q_uu`` is not positive definite along the trajectory (no Newton step exists).
+
+    Example:
+        >>> p = LQProblem(A=[[1.0]], B=[[1.0]], Q=[[1.0]], R=[[1.0]], Qf=[[1.0]], T=1)
+        >>> us, xs = newton_step(p, [1.0], np.zeros((1, 1)))
+        >>> us.round(12).tolist()
+        [[-0.5]]
+    """
+    us = np.array(us, dtype=float)
+    xs = rollout(problem, x0, us)
+    res = _backward(problem, xs, us, 0.0, second_order)
+    if res is None:
+        raise ValueError("Q_uu is not positive definite along the trajectory: no Newton step")
+    k, K = res
+    x = xs[0].copy()
+    new_us = np.empty_like(us)
+    new_xs = [x]
+    for t in range(problem.T):
+        new_us[t] = us[t] + k[t] + K[t] @ (x - xs[t])
+        x = problem.step(x, new_us[t])
+        new_xs.append(x)
+    return new_us, np.array(new_xs)
+
+
+def quadratic_ratios(err, alphas, mus, *, floor: float, return_index: bool = False):
+    """Ratios ``e_{k+1} / e_k^2`` over the Newton phase of a DDP run.
+
+    Quadratic convergence, ``e_{k+1} <= C e_k^2``, is a statement about full unregularised steps near the
+    optimum. The phase is taken as the iterations ``k`` with ``e_k <= 1``, step ``alphas[k] == 1`` and
+    regularisation ``mus[k] == 0`` and ``e_{k+1} >= floor`` (above the accuracy of the reference optimum).
+    A method converging linearly at rate ``c`` has ``e_{k+1} / e_k^2 = c / e_k``, unbounded as ``e_k -> 0``.
+
+    Args:
+        err: errors ``e_0..e_K`` (``K + 1`` values, ``>= 0``).
+        alphas, mus: step size and regularisation of the steps ``0..K-1`` (``K`` values each).
+        floor: smallest ``e_{k+1}`` that is resolved (``> 0``).
+        return_index: also return the iterations ``k`` of the phase.
+
+    Returns:
+        The ratios, in iteration order (possibly empty); with ``return_index``, ``(ratios, ks)``.
+
+    Example:
+        >>> quadratic_ratios([2.0, 0.5, 0.1, 0.005, 1e-9], [1.0] * 4, [0.0] * 4, floor=1e-6).round(12).tolist()
+        [0.4, 0.5]
+    """
+    err = np.asarray(err, dtype=float)
+    alphas = np.asarray(alphas, dtype=float)
+    mus = np.asarray(mus, dtype=float)
+    floor = positive("floor", floor)
+    if err.ndim != 1 or np.any(~np.isfinite(err)) or np.any(err < 0):
+        raise ValueError("err must be a 1-D array of finite non-negative errors")
+    if alphas.shape != (err.size - 1,) or mus.shape != (err.size - 1,):
+        raise ValueError(f"alphas and mus must have len(err) - 1 = {err.size - 1} entries; got {alphas.size} and {mus.size}")
+    ks = [k for k in range(err.size - 1) if 0 < err[k] <= 1 and alphas[k] == 1 and mus[k] == 0 and err[k + 1] >= floor]
+    ratios = np.array([err[k + 1] / err[k] ** 2 for k in ks])
+    return (ratios, np.array(ks, dtype=int)) if return_index else ratios
+
+
 # --------------------------------------------------------------------------------------- experiments
 def _lq_instance(n: int, m: int, T: int, seed: int):
     rng = np.random.default_rng(seed)
@@ -377,34 +455,45 @@ def _plot_lq(d):
         ax0.plot(t[1::3], d["xs_ddp"][1::3, i], "x", ms=4, color=figures.PALETTE[i], label="one DDP step" if i == 0 else None)
     for j in range(d["us_dp"].shape[1]):
         ax0.step(t[:-1], d["us_dp"][:, j], where="post", ls="--", lw=1.0, color=figures.PALETTE[4 + j], label=f"control $u_{j + 1}$ (Riccati)")
-    ax0.set(xlabel="step t", ylabel="state $x_t$, control $u_t$")
+    ax0.set(xlabel="step $t$", ylabel="state $x_t$, control $u_t$")
     ax0.legend(ncol=2)
     g = d["riccati_gap"]
     togo = np.arange(g.size - 1, -1, -1)
     ax1.semilogy(togo, np.maximum(g, 1e-17), label="finite-horizon Riccati (experiment)")
-    ax1.axhline(1e-10, color="0.5", ls=":", label="tolerance 1e-10")
-    ax1.set(xlabel="steps to go T − t", ylabel=r"$\|P_t - P_\infty\|_F / \|P_\infty\|_F$")
+    ax1.axhline(1e-10, color="0.5", ls=":", label=r"tolerance $10^{-10}$")
+    ax1.set(xlabel="steps to go $T - t$", ylabel=r"$\|P_t - P_\infty\|_F / \|P_\infty\|_F$")
     ax1.legend()
     return fig
 
 
-def ddp_experiment(*, T: int = 60, dt: float = 0.05, max_iter: int = 100) -> dict:
+def ddp_experiment(*, T: int = 60, dt: float = 0.05, max_iter: int = 100, n_polish: int = 2) -> dict:
     """Pendulum swing-up by DDP and by iLQR from zero torque; controls and convergence histories.
 
+    The reference optimum ``u*`` is the final DDP iterate refined by ``n_polish`` :func:`newton_step` calls
+    (the cost-based acceptance of :func:`ddp` stalls near ``sqrt(machine precision)``); ``ref_step`` is the
+    size of the last refinement, an estimate of the reference's own error.
+
     Returns:
-        dict with ``ddp``/``ilqr`` cost histories, control-error histories ``err_*`` (``max_t |u^k_t - u*_t|``
-        against the final DDP controls), the final trajectory and controls, and the step sizes taken.
+        dict with ``ddp``/``ilqr`` cost histories, control-error histories ``err_*`` (``max_t |u^k_t - u*_t|``),
+        step sizes ``alpha_*`` and regularisations ``mu_*`` of the accepted steps, ``ref_step``, the final
+        trajectory and controls.
     """
     p = Pendulum(T=integer("T", T), dt=positive("dt", dt))
+    n_polish = integer("n_polish", n_polish)
     x0 = np.zeros(2)
     rd = ddp(p, x0, np.zeros((p.T, 1)), second_order=True, max_iter=max_iter, tol=0.0)
     ri = ddp(p, x0, np.zeros((p.T, 1)), second_order=False, max_iter=max_iter, tol=0.0)
     u_star = rd.us
+    for _ in range(n_polish):
+        u_new, _ = newton_step(p, x0, u_star)
+        ref_step = float(np.max(np.abs(u_new - u_star)))
+        u_star = u_new
     err = lambda r: np.array([np.max(np.abs(u - u_star)) for u in r.controls])
     return {
         "cost_ddp": np.array(rd.costs), "cost_ilqr": np.array(ri.costs),
         "err_ddp": err(rd), "err_ilqr": err(ri),
         "alpha_ddp": np.array(rd.alphas), "alpha_ilqr": np.array(ri.alphas),
+        "mu_ddp": np.array(rd.mus), "mu_ilqr": np.array(ri.mus), "ref_step": ref_step,
         "xs": rd.xs, "us": rd.us, "t": np.arange(p.T + 1) * p.dt, "goal": p.goal,
     }
 
@@ -425,13 +514,13 @@ def _plot_ddp(d):
     t = d["t"]
     ax0.plot(t, d["xs"][:, 0], label=r"angle $\theta$ (rad)")
     ax0.plot(t, d["xs"][:, 1], label=r"velocity $\omega$ (rad/s)")
-    ax0.step(t[:-1], d["us"][:, 0] / 10, where="post", label="torque u / 10")
+    ax0.step(t[:-1], d["us"][:, 0] / 10, where="post", label=r"torque $u/10$ (rad/s$^2$)")
     ax0.axhline(np.pi, color="0.5", ls=":", label=r"goal $\theta = \pi$")
     ax0.set(xlabel="time (s)", ylabel="state, control")
     ax0.legend()
     for key, lab in (("err_ddp", "DDP (experiment)"), ("err_ilqr", "iLQR (experiment)")):
         e = d[key]
         ax1.semilogy(np.arange(e.size)[e > 0], e[e > 0], "o-", ms=3, label=lab)
-    ax1.set(xlabel="iteration k", ylabel=r"$\max_t |u^k_t - u^*_t|$")
+    ax1.set(xlabel="iteration $k$", ylabel=r"$\max_t |u^k_t - u^*_t|$")
     ax1.legend()
     return fig

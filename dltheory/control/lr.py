@@ -166,7 +166,7 @@ def discrete_second_moment(u, *, a: float, eta: float, sigma: float, m0: float) 
 
     Example:
         >>> discrete_second_moment([1.0, 1.0], a=1.0, eta=0.5, sigma=1.0, m0=1.0).tolist()
-        [1.0, 0.5, 0.3125]
+        [1.0, 0.5, 0.375]
     """
     a, eta, sigma, m0 = _check_quadratic(a, eta, sigma, m0)
     u = np.asarray(u, dtype=float)
@@ -186,8 +186,8 @@ def constant_rate_stationary_loss(*, a: float, eta: float, sigma: float) -> floa
         ValueError: if ``eta a >= 2`` (SGD diverges; there is no stationary value).
 
     Example:
-        >>> constant_rate_stationary_loss(a=1.0, eta=0.1, sigma=1.0)
-        0.02631578947368421
+        >>> round(constant_rate_stationary_loss(a=1.0, eta=0.1, sigma=1.0), 6)  # 0.1 / (2 * 1.9)
+        0.026316
     """
     a, eta, sigma, _ = _check_quadratic(a, eta, sigma, 0.0)
     if eta * a >= 2:
@@ -277,18 +277,19 @@ def _plot_lr_schedule(d):
     import matplotlib.pyplot as plt
 
     fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(9.0, 3.6))
-    ax0.plot(d["t"], d["u"], label="optimal control u*(t) (theory)")
-    ax0.axvline(d["t_switch"], color="0.5", ls=":", label="switch time t*")
+    ax0.plot(d["t"], d["u"], label=r"optimal control $u^*(t)$ (theory)")
+    ax0.axvline(d["t_switch"], color="0.5", ls=":", label=r"switch time $t^*$")
     ax0.set_xscale("symlog", linthresh=1.0)
+    ax0.set_xlim(0.0, float(d["t"][-1]))
     ax0.set_yscale("log")
-    ax0.set(xlabel="time t = k η", ylabel="learning-rate multiplier u")
+    ax0.set(xlabel=r"time $t = k\eta$", ylabel=r"learning-rate multiplier $u$")
     ax0.legend()
     t = d["t"]
     ax1.loglog(t[1:], d["loss_const"][1:], label="SGD, constant rate (experiment)")
     ax1.loglog(t[1:], d["loss_opt"][1:], label="SGD, optimal schedule (experiment)")
-    ax1.loglog(t[1:], d["theory_opt"][1:], "k--", lw=1.0, label="SME prediction a m(t)/2 (theory)")
-    ax1.axhline(d["stationary_const"], color="0.4", ls=":", label="ησ²/(2(2 − ηa)) (theory)")
-    ax1.set(xlabel="time t = k η", ylabel="mean loss E f(x_k)")
+    ax1.loglog(t[1:], d["theory_opt"][1:], "k--", lw=1.0, label=r"SME prediction $a\,m(t)/2$ (theory)")
+    ax1.axhline(d["stationary_const"], color="0.4", ls=":", label=r"stationary $\eta\sigma^2/(2(2 - \eta a))$ (theory)")
+    ax1.set(xlabel=r"time $t = k\eta$", ylabel=r"mean loss $\mathbb{E}\,f(x_k)$")
     ax1.legend()
     return fig
 
@@ -442,8 +443,8 @@ def _plot_csgd(d):
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     for i, lr in enumerate(d["lrs"]):
         c = figures.PALETTE[i % len(figures.PALETTE)]
-        ax.semilogy(d["epochs"], d["sgd"][:, i], "--", color=c, label=f"SGD, η = {lr:g} (experiment)")
-        ax.semilogy(d["epochs"], d["csgd"][:, i], "-", color=c, label=f"cSGD, η = {lr:g} (experiment)")
-    ax.set(xlabel="epoch", ylabel="excess training objective F(w) − F*")
+        ax.semilogy(d["epochs"], d["sgd"][:, i], "--", color=c, label=rf"SGD, $\eta$ = {lr:g} (experiment)")
+        ax.semilogy(d["epochs"], d["csgd"][:, i], "-", color=c, label=rf"cSGD, $\eta$ = {lr:g} (experiment)")
+    ax.set(xlabel="epoch", ylabel=r"excess training objective $F(w) - F^*$")
     ax.legend(ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.18))
     return fig

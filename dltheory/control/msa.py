@@ -10,12 +10,15 @@ Li, Chen, Tai & E (2018) and Li & Hao (2018) train a network by iterating the ma
 
 ``rho = 0`` is basic MSA, whose Hamiltonian maximisation can overshoot (the loss oscillates or rises);
 a large enough ``rho`` keeps the new ``theta`` close in the sense of the network's states and costates,
-which restores descent (their error estimate, Li et al. 2018, Theorem 3). Here each maximisation is a
+which restores descent (their error estimate; discrete time: Li & Hao 2018). Here each maximisation is a
 fixed number of gradient-ascent steps on ``H~`` (all layers in one batched autograd call).
 
 For ternary weights ``W_t = alpha s_t``, ``s in {-1, 0, 1}``, maximising a linear model of the Hamiltonian
 with a sparsity cost, ``max_s  M . s - lam |s|_1``, has the closed form ``s = sign(M) 1{|M| > lam}``
 (:func:`ternary_argmax`; binary: ``s = sign(M)``), where ``M`` accumulates ``grad_s H`` over iterations.
+This is a simplification of Li & Hao's (2018) discrete-weight MSA, which maximises an approximation of
+the *augmented* Hamiltonian; without the ``rho`` terms the update coincides with a gradient step on a
+latent real matrix followed by a thresholded sign (BinaryConnect-style training, Courbariaux et al. 2015).
 """
 
 from __future__ import annotations
@@ -181,13 +184,34 @@ def binary_argmax(M):
 
 
 def ternary_msa_train(model: ResNetControl, x, y, *, T: int, alpha: float, lam: float, lr: float = 1.0, n_iter: int = 300, seed: int = 0):
-    """Train a ternary-weight residual network (``W_t = alpha s_t``, biases 0) by the MSA closed form.
+    """Train a ternary-weight residual network (``W_t = alpha s_t``, biases 0) by a simplified MSA closed form.
 
     Each iteration: forward states, backward costates, ``M_t <- M_t + lr grad_s H_t`` with
-    ``grad_s H_t = alpha grad_W H_t``, then ``s_t = ternary_argmax(M_t, lam)``.
+    ``grad_s H_t = alpha grad_W H_t`` (the Hamiltonian of the loss alone, without the running cost), then
+    ``s_t = ternary_argmax(M_t, lam)``. ``M`` starts uniform in ``(-lam, lam)``, i.e. at ``s = 0``. Unlike
+    Li & Hao (2018) there are no augmented-Hamiltonian (``rho``) terms, so their descent estimate does not
+    apply.
+
+    Args:
+        model: read-out, step ``h`` and ``lam`` of the network (``model.lam`` is not used in ``M``).
+        x, y: the training batch (full batch).
+        T: number of layers ``>= 1``.
+        alpha: weight scale ``> 0``.
+        lam: sparsity threshold ``>= 0`` of :func:`ternary_argmax`.
+        lr: step ``> 0`` of the accumulation of ``M``.
+        n_iter: iterations ``>= 1``.
+        seed: seed of the initial ``M``.
 
     Returns:
-        dict with ``loss`` per iteration, ``W`` (ternary times ``alpha``), ``sparsity`` (fraction of zeros).
+        dict with ``loss`` per iteration, ``W`` (ternary times ``alpha``), ``b`` (zeros), ``sparsity``
+        (fraction of zero weights).
+
+    Example:
+        >>> m = ResNetControl(C=torch.eye(2, dtype=torch.float64))
+        >>> x, y = torch.eye(2, dtype=torch.float64), torch.tensor([0, 1])
+        >>> r = ternary_msa_train(m, x, y, T=2, alpha=0.5, lam=0.1, n_iter=3)
+        >>> sorted(set(r["W"].flatten().tolist())) <= [-0.5, 0.0, 0.5]
+        True
     """
     T = integer("T", T)
     alpha, lam, lr = positive("alpha", alpha), positive("lam", lam, allow_zero=True), positive("lr", lr)
@@ -255,18 +279,18 @@ def _plot_msa(d):
 
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
     per = 1 + d["n_inner"]
-    for key, lab, st in (("msa", "basic MSA, ρ = 0", "o-"), ("emsa", f"extended MSA, ρ = {d['rho_ext']:g}", "s-")):
+    for key, lab, st in (("msa", r"basic MSA, $\rho = 0$", "o-"), ("emsa", rf"extended MSA, $\rho = {d['rho_ext']:g}$", "s-")):
         l = d[key]
         ax.semilogy(np.arange(l.size) * per, l, st, ms=3, label=lab + " (experiment)")
     for key, lab in (("gd", "gradient descent"), ("adam", "Adam")):
         ax.semilogy(np.arange(d[key].size), d[key], label=lab + " (experiment)")
-    ax.set(xlabel="forward-backward passes of the batch", ylabel="training loss J")
+    ax.set(xlabel="forward-backward passes of the batch", ylabel=r"training loss $J$")
     ax.legend()
     return fig
 
 
 def ternary_experiment(*, T: int = 6, n_train: int = 1257, alpha: float = 0.05, lam: float = 0.02, lr: float = 20.0, n_iter: int = 300, adam_lr: float = 0.01, seed: int = 0) -> dict:
-    """Ternary network by the MSA closed form vs the same network (biases 0) in full precision (Adam)."""
+    """Ternary network by the simplified MSA closed form (:func:`ternary_msa_train`) vs the same network (biases 0) in full precision (Adam)."""
     model, W, b, x, y, xt, yt = _setup(T, 0.0, seed, n_train=n_train)
     rt = ternary_msa_train(model, x, y, T=T, alpha=alpha, lam=lam, lr=lr, n_iter=n_iter, seed=seed)
     rf = gradient_train(model, W, b, x, y, method="adam", lr=adam_lr, n_iter=n_iter, train_bias=False)

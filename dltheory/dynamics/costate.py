@@ -1,7 +1,8 @@
 """Bridge to control: the adjoint (costate) of a neural ODE against backprop's deltas of Euler ResNets.
 
-Backprop through an Euler ResNet is the forward-Euler discretisation, backwards in time, of the
-adjoint equation ``da/dt = -a df/dz`` (LeCun 1988; Chen et al. 2018).
+Backprop through an Euler ResNet is a first-order discretisation, backwards in time, of the adjoint
+equation ``da/dt = -a df/dz`` (LeCun 1988; Chen et al. 2018): together with the forward Euler step it is
+the symplectic Euler method for ``H(x, a) = a f(x)`` (Sanz-Serna 2016).
 """
 
 from __future__ import annotations
@@ -72,9 +73,10 @@ def backprop_deltas(
     """Backprop's deltas ``dLoss/dx_k`` of an Euler ResNet, by autograd and by the adjoint recursion.
 
     For the blocks ``x_{k+1} = x_k + h f(k h, x_k)``, ``h = T / L``, the chain rule gives
-    ``delta_k = delta_{k+1} + h delta_{k+1} df/dx(k h, x_k)`` with ``delta_L = dLoss/dx_L``: the
-    forward-Euler discretisation, backwards in time, of the adjoint equation ``da/dt = -a df/dz``
-    (LeCun 1988; Chen et al. 2018).
+    ``delta_k = delta_{k+1} + h delta_{k+1} df/dx(k h, x_k)`` with ``delta_L = dLoss/dx_L``: an
+    explicit first-order step, backwards in time, of the adjoint equation ``da/dt = -a df/dz``
+    (LeCun 1988; Chen et al. 2018); paired with the forward Euler step it is symplectic Euler
+    (Sanz-Serna 2016).
 
     Args:
         field: ``f(t, x)``.

@@ -111,6 +111,7 @@ def reversibility_experiment(*, d: int = 8, n: int = 256, L: int = 100, h: float
         >>> reversibility_experiment(L=10, n=4)["error"] < 1e-12
         True
     """
+    _positive("n", n, integer=True)
     p = hamiltonian_params(d=d, L=L, seed=seed)
     g = torch.Generator().manual_seed(seed + 1)
     y0 = torch.randn(n, d, generator=g, dtype=torch.float64)

@@ -242,7 +242,8 @@ def _plot_stability(data: dict):
 
     fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(9.0, 3.8))
     th = np.linspace(0, 2 * np.pi, 400)
-    ax0.fill(-1 + np.cos(th), np.sin(th), color="0.85", label=r"stable: $|1 + h\lambda| \leq 1$")
+    ax0.fill(-1 + np.cos(th), np.sin(th), color="0.88", label=r"stable region $|1 + h\lambda| \leq 1$")
+    ax0.plot(-1 + np.cos(th), np.sin(th), color="0.55", lw=0.8)
     markers = ["o", "s", "^", "D"]
     for k, (name, rec) in enumerate(data["settings"].items()):
         z = rec["h"] * rec["eigenvalues"]
@@ -250,14 +251,14 @@ def _plot_stability(data: dict):
         j = np.arange(data["L"] + 1)
         ax1.semilogy(j, rec["tanh"], color=f"C{k}", label=f"{name}: tanh network")
         ax1.semilogy(j, rec["prediction"], "--", color=f"C{k}", lw=1,
-                     label=f"theory: {rec['amplification']:.3f}$^j$")
-    ax0.set_xlim(-0.6, 0.25)
+                     label=f"linear theory: ${rec['amplification']:.3f}^j$")
+    ax0.set_xlim(-0.6, 0.25)  # a zoom on the origin (axes not to scale): the disc is tangent to the imaginary axis
     ax0.set_ylim(-1.25, 1.25)
-    ax0.set_xlabel(r"Re $h\lambda$")
-    ax0.set_ylabel(r"Im $h\lambda$")
-    ax0.legend(loc="lower right", fontsize=7, framealpha=0.9, frameon=True)
+    ax0.set_xlabel(r"$\mathrm{Re}\, h\lambda$")
+    ax0.set_ylabel(r"$\mathrm{Im}\, h\lambda$")
+    ax0.legend(loc="upper left", fontsize=7, framealpha=0.95, frameon=True)
     ax1.set_ylim(1e-2, 1e4)
     ax1.set_xlabel("layer $j$")
     ax1.set_ylabel(r"$\|\delta x_j\| / \|\delta x_0\|$")
-    ax1.legend(fontsize=7)
+    ax1.legend(fontsize=7, ncol=1, loc="lower left")
     return fig

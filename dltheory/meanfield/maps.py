@@ -104,7 +104,7 @@ def length_map(activation: ActivationLike, q: ArrayLike, sigma_w2: ArrayLike, si
         ``q^l``, broadcast over the arguments.
 
     Example:
-        >>> length_map("relu", q=2.0, sigma_w2=2.0, sigma_b2=0.1)
+        >>> round(float(length_map("relu", q=2.0, sigma_w2=2.0, sigma_b2=0.1)), 12)
         2.1
     """
     act = get_activation(activation)

@@ -10,7 +10,7 @@ from dltheory import figures
 from dltheory.meanfield.finite import fluctuation_theory, log_rate, simulate
 from dltheory.meanfield.maps import c_star, chi1, critical_line, iterate_maps, q_star, xi_c, xi_q
 from dltheory.meanfield.spectra import isometry_prediction, jacobian_spectrum
-from dltheory.meanfield.trainability import train_grid
+from dltheory.meanfield.trainability import max_trainable_depth, train_grid
 
 __all__ = [
     "maps_experiment",
@@ -268,7 +268,7 @@ def _plot_isometry(d):
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_title(act)
-        ax.set_xlabel(r"eigenvalue $\lambda$ of $JJ^T$")
+        ax.set_xlabel(r"eigenvalue $\lambda$ of $JJ^T$ (clipped to $[10^{-6}, 10^3]$)")
         ax.legend(fontsize=6.5, loc="upper left")
     axes[0].set_ylabel("density")
     return fig
@@ -285,19 +285,27 @@ def trainability_experiment(scale: str = "book", sigma_b2: float = 0.05, seed: i
 @figures.register(
     "meanfield/trainability",
     caption="Training accuracy of tanh networks (sigma_b^2 = 0.05) on the digits after a fixed number of SGD "
-    "steps, over depth and sigma_w^2 (colour), with the mean-field curves 4.5 xi_c and 6 xi_c overlaid.",
+    "steps, over depth and sigma_w^2 (coloured squares), with the deepest trainable depth (accuracy at least "
+    "0.5; crosses) and the mean-field curves 4.5 xi_c and 6 xi_c inside the tested band from 3 xi_c to 8 xi_c.",
     compute=functools.partial(trainability_experiment),
 )
 def _plot_trainability(d):
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.2, 4.2))
-    im = ax.pcolormesh(d["sigma_w2"], d["depths"], d["accuracy"], vmin=0, vmax=1, shading="nearest", cmap="viridis")
-    fig.colorbar(im, ax=ax, label="training accuracy")
-    for k, ls in ((4.5, "--"), (6.0, "-")):
-        ax.plot(d["fine_sigma_w2"], k * d["fine_xi_c"], "w", ls=ls, lw=2, label=rf"${k}\,\xi_c$ (theory)")
-    ax.set_ylim(0, d["depths"].max() * 1.05)
+    fig, ax = plt.subplots(figsize=(6.6, 5.0))
+    SW, D = np.meshgrid(d["sigma_w2"], d["depths"])
+    sc = ax.scatter(SW, D, c=d["accuracy"], vmin=0, vmax=1, cmap="viridis", marker="s", s=60, edgecolors="none")
+    fig.colorbar(sc, ax=ax, label="training accuracy")
+    fine, xi = d["fine_sigma_w2"], d["fine_xi_c"]
+    ax.fill_between(fine, 3 * xi, 8 * xi, color="0.6", alpha=0.25, lw=0, label=r"$3\xi_c$ to $8\xi_c$ (tested band)")
+    for k, ls, lab in ((4.5, "--", "4.5"), (6.0, "-", "6")):
+        ax.plot(fine, k * xi, color="k", ls=ls, lw=1.5, label=rf"${lab}\,\xi_c$ (theory)")
+    deep = max_trainable_depth(d["accuracy"], d["depths"], 0.5)
+    ax.plot(d["sigma_w2"], deep, "x", color=figures.PALETTE[1], ms=10, mew=2.5,
+            label=r"deepest depth with accuracy $\geq 0.5$ (experiment)")
+    ax.set_ylim(0, d["depths"].max() * 1.15)
+    ax.set_xlim(fine[0] - 0.15, fine[-1] + 0.15)
     ax.set_xlabel(r"weight variance $\sigma_w^2$")
     ax.set_ylabel("depth $L$")
-    ax.legend(loc="upper left")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), fontsize=8, ncol=2, frameon=False)
     return fig

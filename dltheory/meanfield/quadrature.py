@@ -106,7 +106,7 @@ def gauss_expect(f: Callable[[torch.Tensor], torch.Tensor], q: Tensorish, n: int
         ValueError: if any ``q`` is negative or not finite.
 
     Example:
-        >>> float(gauss_expect(lambda u: u**2, 2.0))
+        >>> round(float(gauss_expect(lambda u: u**2, 2.0)), 12)
         2.0
     """
     q = _t(q)
@@ -139,7 +139,7 @@ def gauss_expect_2d(
         ValueError: for non-positive variances or an invalid covariance.
 
     Example:
-        >>> float(gauss_expect_2d(lambda a, b: a * b, 1.0, 4.0, 1.5))
+        >>> round(float(gauss_expect_2d(lambda a, b: a * b, 1.0, 4.0, 1.5)), 12)
         1.5
     """
     q11, q22, q12 = torch.broadcast_tensors(_t(q11), _t(q22), _t(q12))
