@@ -318,7 +318,7 @@ def markdown_table(claims: list[Claim], chapter_titles: dict[str, str] | None = 
         mine = [c for c in claims if c.chapter == chapter]
         out += [f"### {title}", "", f"{sum(c.passed for c in mine)} of {len(mine)} claims pass.", ""]
         for c in mine:
-            status = "✅ pass" if c.passed else "❌ FAIL"
+            status = "✓ pass" if c.passed else "✗ FAIL"
             statement = f"{clean(c.description)}. " if c.description else ""
             out.append(
                 f"- {status} `{c.id}`: {statement}*Source:* {clean(c.source)}. "
