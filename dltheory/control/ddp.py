@@ -436,10 +436,10 @@ def lq_three_ways(*, n: int = 4, m: int = 2, T: int = 50, T_long: int = 300, see
 @figures.register(
     "control/lq-three-ways",
     caption=(
-        "Left: states and controls of a 4-state, 2-input LQ problem solved by the backward Riccati "
-        "recursion (lines), the Pontryagin linear system (circles) and one DDP iteration from zero control "
-        "(crosses). Right: distance of the finite-horizon Riccati matrix P_t from the discrete algebraic "
-        "Riccati solution, against the number of steps to go."
+        r"Left: states and controls of a 4-state, 2-input LQ problem solved by the backward Riccati recursion "
+        r"(lines), the Pontryagin linear system (circles) and one DDP iteration from zero control (crosses). "
+        r"Right: distance of the finite-horizon Riccati matrix $P_t$ from the discrete algebraic Riccati "
+        r"solution, against the number of steps to go."
     ),
     compute=functools.partial(lq_three_ways, seed=0),
 )
@@ -501,9 +501,9 @@ def ddp_experiment(*, T: int = 60, dt: float = 0.05, max_iter: int = 100, n_poli
 @figures.register(
     "control/ddp-convergence",
     caption=(
-        "Pendulum swing-up. Left: the DDP trajectory and torque from zero initial torque. Right: control "
-        "error max_t |u_t^k - u_t*| per iteration for DDP (second-order dynamics terms, quadratic "
-        "convergence) and iLQR (Gauss-Newton, linear convergence)."
+        r"Pendulum swing-up. Left: the DDP trajectory and torque from zero initial torque. Right: control "
+        r"error $\max_t |u^k_t - u^*_t|$ per iteration for DDP (second-order dynamics terms, quadratic "
+        r"convergence) and iLQR (Gauss-Newton, linear convergence)."
     ),
     compute=functools.partial(ddp_experiment, T=60, dt=0.05),
 )

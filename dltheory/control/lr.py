@@ -266,10 +266,10 @@ def lr_schedule_experiment(*, a: float = 1.0, b: float = 0.0, eta: float = 0.1, 
 @figures.register(
     "control/lr-schedule",
     caption=(
-        "Left: the optimal learning-rate multiplier u*(t) of the stochastic modified equation, full rate "
-        "until t* and then 1/(1 + a(t - t*)). Right: mean loss of 20000 simulated SGD runs on the noisy "
-        "quadratic under that schedule and at constant rate, against the SME prediction and the exact "
-        "discrete stationary value."
+        r"Left: the optimal learning-rate multiplier $u^*(t)$ of the stochastic modified equation, full rate "
+        r"until $t^*$ and then $1/(1 + a(t - t^*))$. Right: mean loss of 20000 simulated SGD runs on the "
+        r"noisy quadratic under that schedule and at constant rate, against the SME prediction and the exact "
+        r"discrete stationary value."
     ),
     compute=functools.partial(lr_schedule_experiment, seed=0),
 )

@@ -268,9 +268,9 @@ def msa_experiment(*, T: int = 4, n_train: int = 500, n_iter: int = 20, n_inner:
 @figures.register(
     "control/msa",
     caption=(
-        "Training loss of the digits residual network by basic MSA (rho = 0), extended MSA (rho > 0), "
-        "full-batch gradient descent and Adam, against the number of forward-backward passes of the "
-        "batch (one MSA iteration costs 1 + n_inner passes)."
+        r"Training loss of the digits residual network by basic MSA ($\rho = 0$), extended MSA ($\rho > 0$), "
+        r"full-batch gradient descent and Adam, against the number of forward-backward passes of the batch "
+        r"(one MSA iteration costs $1 + n_\mathrm{inner}$ passes)."
     ),
     compute=functools.partial(msa_experiment, seed=0),
 )

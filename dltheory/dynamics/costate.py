@@ -201,8 +201,9 @@ def costate_experiment(
 @figures.register(
     "dynamics/costate",
     caption=(
-        "The adjoint state a(t) = dLoss/dz(t) of a neural ODE, solved backwards in time (lines), and "
-        "backprop's deltas dLoss/dx_k of Euler ResNets of depth L = 8 and 32 placed at t = k T / L (markers)."
+        r"The adjoint state $a(t) = \partial \mathcal{L}/\partial z(t)$ of a neural ODE, solved backwards in "
+        r"time (lines), and backprop's deltas $\partial \mathcal{L}/\partial x_k$ of Euler ResNets of depth "
+        r"$L = 8$ and $32$ placed at $t = kT/L$ (markers)."
     ),
     compute=functools.partial(costate_experiment, seed=0),
 )

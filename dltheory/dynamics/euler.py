@@ -196,9 +196,9 @@ def euler_convergence(
 @figures.register(
     "dynamics/euler-convergence",
     caption=(
-        "Relative error of an L-block residual network against the exact flow expm(AT)x0 of a linear field. "
-        "Euler blocks (the ResNet) converge at first order, RK4 blocks at fourth order; the dashed lines, "
-        "shifted up by a factor 4 for visibility, have the theoretical slopes -1 and -4."
+        r"Relative error of an $L$-block residual network against the exact flow $e^{AT}x_0$ of a linear "
+        r"field. Euler blocks (the ResNet) converge at first order, RK4 blocks at fourth order; the dashed "
+        r"lines, shifted up by a factor 4 for visibility, have the theoretical slopes $-1$ and $-4$."
     ),
     compute=functools.partial(euler_convergence, seed=0),
 )

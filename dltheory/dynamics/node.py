@@ -247,9 +247,9 @@ def moons_experiment(*, n: int = 200, iters: int = 40, lr: float = 0.05, seed: i
 @figures.register(
     "dynamics/moons",
     caption=(
-        "A plain neural ODE trained on two moons. Left: the learned vector field f(z, T/2) (arrows) and "
-        "trajectories of the training points from t = 0 (dots) to t = T (crosses). Right: the decision "
-        "boundary of flow plus linear read-out in input space, with the training data."
+        r"A plain neural ODE trained on two moons. Left: the learned vector field $f(z, T/2)$ (arrows) and "
+        r"trajectories of the training points from $t = 0$ (dots) to $t = T$ (crosses). Right: the decision "
+        r"boundary of flow plus linear read-out in input space, with the training data."
     ),
     compute=functools.partial(moons_experiment, seed=0),
 )

@@ -231,9 +231,10 @@ def stability_experiment(
 @figures.register(
     "dynamics/stability",
     caption=(
-        "Left: the stability region |1 + h lambda| <= 1 of forward Euler with the scaled spectra h lambda of "
-        "three layer matrices. Right: growth of a small input perturbation through 100 tanh residual layers "
-        "(median over 64 inputs, solid) against the linear prediction max|1 + h lambda|^j (dashed)."
+        r"Left: the stability region $|1 + h\lambda| \le 1$ of forward Euler with the scaled spectra "
+        r"$h\lambda$ of three layer matrices. Right: growth of a small input perturbation through 100 tanh "
+        r"residual layers (median over 64 inputs, solid) against the linear prediction $\max|1 + h\lambda|^j$ "
+        r"(dashed)."
     ),
     compute=functools.partial(stability_experiment, seed=0),
 )

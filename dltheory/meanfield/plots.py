@@ -39,9 +39,9 @@ def maps_experiment(sigma_b2: float = 0.05, sigma_w2=(1.3, 3.0), depth: int = 25
 
 @figures.register(
     "meanfield/maps",
-    caption="Mean-field length map (top) and correlation map (bottom) of tanh networks iterated layer by layer "
-    "from several starting points, in the ordered phase (left) and the chaotic phase (right). Dashed lines "
-    "mark the fixed points q* and c* computed by the package.",
+    caption=r"Mean-field length map (top) and correlation map (bottom) of tanh networks iterated layer by layer from "
+    r"several starting points, in the ordered phase (left) and the chaotic phase (right). Dashed lines mark "
+    r"the fixed points $q^*$ and $c^*$ computed by the package.",
     compute=functools.partial(maps_experiment),
 )
 def _plot_maps(d):
@@ -80,9 +80,9 @@ def phase_experiment(n: int = 100, sigma_w2_max: float = 4.0, sigma_b2_max: floa
 
 @figures.register(
     "meanfield/phase-diagram",
-    caption="Order-to-chaos phase diagram of tanh networks. Colour is the depth scale xi_c (log scale) from the "
-    "mean-field maps on a 100 x 100 grid; the black curve is the critical line chi_1 = 1 computed directly, "
-    "which separates the ordered phase (left) from the chaotic phase (right).",
+    caption=r"Order-to-chaos phase diagram of tanh networks. Colour is the depth scale $\xi_c$ (log scale) from the "
+    r"mean-field maps on a $100 \times 100$ grid; the black curve is the critical line $\chi_1 = 1$ computed "
+    r"directly, which separates the ordered phase (left) from the chaotic phase (right).",
     compute=functools.partial(phase_experiment),
 )
 def _plot_phase(d):
@@ -113,8 +113,9 @@ def depth_scale_experiment(sigma_b2: float = 0.05, n: int = 300) -> dict:
 
 @figures.register(
     "meanfield/depth-scales",
-    caption="Depth scales of tanh networks at sigma_b^2 = 0.05 from the mean-field theory. The correlation "
-    "depth scale xi_c diverges at the critical point (dotted line) while the length depth scale xi_q stays finite.",
+    caption=r"Depth scales of tanh networks at $\sigma_b^2 = 0.05$ from the mean-field theory. The correlation depth "
+    r"scale $\xi_c$ diverges at the critical point (dotted line) while the length depth scale $\xi_q$ stays "
+    r"finite.",
     compute=functools.partial(depth_scale_experiment),
 )
 def _plot_depth(d):
@@ -152,10 +153,10 @@ def finite_width_experiment(
 
 @figures.register(
     "meanfield/finite-width",
-    caption="Random tanh networks of width 1000 (8 seeds; dots, seed mean) against the mean-field recursion "
-    "(lines) with its predicted finite-width band of plus or minus two standard deviations, for the length q "
-    "(left) and the correlation c (middle). Right: RMS deviation from mean field against width, with the "
-    "N^(-1/2) law.",
+    caption=r"Random tanh networks of width 1000 (8 seeds; dots, seed mean) against the mean-field recursion (lines) "
+    r"with its predicted finite-width band of plus or minus two standard deviations, for the length $q$ "
+    r"(left) and the correlation $c$ (middle). Right: RMS deviation from mean field against width, with the "
+    r"$N^{-1/2}$ law.",
     compute=functools.partial(finite_width_experiment),
 )
 def _plot_finite(d):
@@ -203,9 +204,9 @@ def gradient_experiment(sigma_w2=(1.0, 4.0), sigma_b2: float = 0.05, width: int 
 
 @figures.register(
     "meanfield/gradients",
-    caption="Squared norm of the backpropagated gradient per layer in random tanh networks (width 1000, 4 seeds; "
-    "dots) against the mean-field prediction of geometric growth or decay by chi_1 per layer (lines), in the "
-    "ordered and the chaotic phase.",
+    caption=r"Squared norm of the backpropagated gradient per layer in random tanh networks (width 1000, 4 seeds; "
+    r"dots) against the mean-field prediction of geometric growth or decay by $\chi_1$ per layer (lines), in "
+    r"the ordered and the chaotic phase.",
     compute=functools.partial(gradient_experiment),
 )
 def _plot_gradients(d):
@@ -284,9 +285,10 @@ def trainability_experiment(scale: str = "book", sigma_b2: float = 0.05, seed: i
 
 @figures.register(
     "meanfield/trainability",
-    caption="Training accuracy of tanh networks (sigma_b^2 = 0.05) on the digits after a fixed number of SGD "
-    "steps, over depth and sigma_w^2 (coloured squares), with the deepest trainable depth (accuracy at least "
-    "0.5; crosses) and the mean-field curves 4.5 xi_c and 6 xi_c inside the tested band from 3 xi_c to 8 xi_c.",
+    caption=r"Training accuracy of tanh networks ($\sigma_b^2 = 0.05$) on the digits after a fixed number of SGD "
+    r"steps, over depth and $\sigma_w^2$ (coloured squares), with the deepest trainable depth (accuracy at "
+    r"least 0.5; crosses) and the mean-field curves $4.5\xi_c$ and $6\xi_c$ inside the tested band from "
+    r"$3\xi_c$ to $8\xi_c$.",
     compute=functools.partial(trainability_experiment),
 )
 def _plot_trainability(d):
