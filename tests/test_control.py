@@ -223,3 +223,15 @@ def test_simulated_sgd_matches_exact_moment_statistically():
 def test_errors(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+def test_costate_gradient_gap_is_roundoff_and_detects_a_wrong_costate(monkeypatch):
+    x, y, _, _ = pmp.digits_data(seed=0)
+    x, y = x[:64], y[:64]
+    model = pmp.ResNetControl(C=pmp.readout(K=10, d=64, seed=0), h=0.25, lam=1e-3)
+    W, _ = pmp.init_params(T=3, d=64, scale=1.0, seed=1)
+    b = 0.1 * torch.randn(3, 64, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    assert pmp.costate_gradient_gap(model, W, b, x, y) < 1e-10
+    true_costates = pmp.costates
+    monkeypatch.setattr(pmp, "costates", lambda *a: 1.01 * true_costates(*a))
+    assert pmp.costate_gradient_gap(model, W, b, x, y) > 1e-3

@@ -211,3 +211,39 @@ def test_train_grid_device_argument():
         tr.train_grid(**kw, device="gpu0")
     with pytest.raises(TypeError, match="device must be"):
         tr.train_grid(**kw, device=3)
+
+
+def test_critical_line_interpolated_approaches_the_exact_line():
+    exact = float(mf.critical_line("tanh", 0.05)[0])
+    coarse = mf.critical_line_interpolated("tanh", 0.05, n_points=50)
+    fine = mf.critical_line_interpolated("tanh", 0.05, n_points=2000)
+    assert abs(fine - exact) < abs(coarse - exact) and abs(fine - exact) < 1e-5
+    with pytest.raises(ValueError, match="n_points"):
+        mf.critical_line_interpolated("tanh", 0.05, n_points=1)
+    with pytest.raises(ValueError, match="sigma_b2"):
+        mf.critical_line_interpolated("tanh", -0.1)
+
+
+def test_normalised_variance_of_known_spectra():
+    from dltheory.meanfield.spectra import normalised_variance
+
+    rng = np.random.default_rng(0)
+    eigs = rng.exponential(2.0, size=(400, 500))  # exponential: variance / mean^2 = 1
+    mean, se = normalised_variance(eigs)
+    assert abs(mean - 1.0) < 4 * se + 0.01
+    assert normalised_variance(np.full((3, 5), 2.0)) == (0.0, 0.0)
+    with pytest.raises(ValueError, match="n_seeds"):
+        normalised_variance(np.ones(5))
+
+
+def test_finite_width_summary_on_exact_theory():
+    from dltheory.meanfield.plots import finite_width_summary
+
+    th = {"q": np.ones(4), "c": np.full(4, 0.5), "sd_q": np.full(4, 0.1), "sd_c": np.full(4, 0.2)}
+    sim = {"q_a": th["q"] + np.array([0.1, -0.1, 0.1, -0.1]), "c": th["c"] + np.array([0.2, -0.2, 0.2, -0.2])}
+    widths = np.array([64, 256, 1024])
+    data = {"sigma_w2": [1.3], "sim0": sim, "theory0": th, "widths": widths,
+            "dev_q0": 3.0 * widths**-0.5, "dev_c0": 2.0 * widths**-0.5}
+    out = finite_width_summary(data)
+    assert out["rms_q"] == pytest.approx(1.0) and out["rms_c"] == pytest.approx(1.0)
+    assert out["slope_q"] == pytest.approx(-0.5) and out["slope_c"] == pytest.approx(-0.5)

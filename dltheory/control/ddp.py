@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dltheory import figures
-from dltheory.control._validate import integer, positive
+from dltheory._checks import integer, positive
 from dltheory.control.lq import check_lq, dare, lq_cost, lq_pmp, lq_rollout, riccati
 
 __all__ = [

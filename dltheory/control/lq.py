@@ -18,7 +18,7 @@ import scipy.linalg
 import scipy.sparse
 import scipy.sparse.linalg
 
-from dltheory.control._validate import integer
+from dltheory._checks import integer
 
 __all__ = ["check_lq", "riccati", "lq_rollout", "lq_cost", "lq_pmp", "dare"]
 

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from dltheory import figures
-from dltheory.control._validate import integer, positive, seed as _seed
+from dltheory._checks import integer, positive, seed as _seed
 
 __all__ = [
     "switch_time",

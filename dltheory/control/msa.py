@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from dltheory import figures
-from dltheory.control._validate import integer, positive, seed as _seed
+from dltheory._checks import integer, positive, seed as _seed
 from dltheory.control.pmp import (
     ResNetControl,
     costates,

@@ -21,9 +21,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from dltheory.control._validate import integer, positive, seed as _seed
+from dltheory._checks import integer, positive, seed as _seed
 
 __all__ = [
+    "costate_gradient_gap",
     "ResNetControl",
     "init_params",
     "forward_states",
@@ -140,6 +141,25 @@ def hamiltonian_grads(model: ResNetControl, W, b, xs, ps) -> tuple[torch.Tensor,
     gW = model.h * torch.einsum("tne,tnd->ted", sp, xs[:-1]) / N - model.lam * W
     gb = model.h * sp.mean(1) - model.lam * b
     return gW, gb
+
+
+def costate_gradient_gap(model: ResNetControl, W, b, x0, y) -> float:
+    """Largest relative difference, over layers, between ``-grad_theta H_t`` and autograd's ``dJ/dtheta_t``.
+
+    The costates come from :func:`costates` (``p_t = (df_t/dx)^T p_{t+1}``, ``p_T = -grad Phi``) and the
+    Hamiltonian gradients from :func:`hamiltonian_grads`; the discrete maximum principle says
+    ``-grad_theta H_t = dJ/dtheta_t`` exactly (Li & Hao 2018), so the gap is round-off.
+    Per layer, the difference is relative to the largest entry of autograd's gradient.
+    """
+    _check(W, b, x0)
+    Wr, br = W.detach().clone().requires_grad_(True), b.detach().clone().requires_grad_(True)
+    gW, gb = torch.autograd.grad(total_loss(model, Wr, br, x0, y), (Wr, br))
+    xs = forward_states(model, W, b, x0)
+    hW, hb = hamiltonian_grads(model, W, b, xs, costates(model, W, b, xs, y))
+    return float(max(
+        ((-hW - gW).abs().amax(dim=(1, 2)) / gW.abs().amax(dim=(1, 2))).max(),
+        ((-hb - gb).abs().amax(dim=1) / gb.abs().amax(dim=1)).max(),
+    ))
 
 
 class NetworkProblem:

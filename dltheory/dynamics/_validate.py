@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
 
+from dltheory import _checks
+
 
 def _positive(name: str, value, *, integer: bool = False) -> None:
-    kind = int if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kind):
-        raise TypeError(f"{name} must be a positive {'integer' if integer else 'number'}; got {type(value).__name__}")
-    if not (value > 0) or (not integer and not math.isfinite(value)):
-        raise ValueError(f"{name} must be > 0 (and finite); got {value}")
+    if integer:
+        _checks.integer(name, value)
+    else:
+        _checks.positive(name, value)
 
 
 def _solver(method: str, allowed: Sequence[str]) -> str:

@@ -14,6 +14,7 @@ from dltheory.meanfield.maps import (
     chi_c,
     correlation_map,
     critical_line,
+    critical_line_interpolated,
     iterate_maps,
     length_map,
     q_star,
@@ -25,6 +26,6 @@ from dltheory.meanfield import plots  # noqa: F401  (registers the chapter's fig
 
 __all__ = [
     "ACTIVATIONS", "Activation", "get_activation", "gauss_expect", "gauss_expect_2d", "hermite_rule",
-    "length_map", "q_star", "correlation_map", "c_star", "chi1", "chi_c", "xi_q", "xi_c", "critical_line",
+    "length_map", "q_star", "correlation_map", "c_star", "chi1", "chi_c", "xi_q", "xi_c", "critical_line", "critical_line_interpolated",
     "iterate_maps",
 ]

@@ -406,6 +406,34 @@ def xi_c(activation: ActivationLike, sigma_w2: ArrayLike, sigma_b2: ArrayLike):
 
 
 @_scoped
+def critical_line_interpolated(
+    activation: ActivationLike, sigma_b2: float, *, q_max: float = 2.25, n_points: int = 50, n: int = N_QUAD
+) -> float:
+    """Critical ``sigma_w^2`` at ``sigma_b2`` by the review's method: a tabulated line, linearly interpolated.
+
+    The critical line is parametrised by ``q*``: ``sigma_w^2(q) = 1 / E[phi'(sqrt(q) z)^2]`` and
+    ``sigma_b^2(q) = q - sigma_w^2(q) E[phi(sqrt(q) z)^2]``, tabulated at ``n_points`` values of ``q`` in
+    ``[1e-5, q_max]`` and interpolated linearly at ``sigma_b2`` (Liu & Theodorou 2019, code for the phase
+    diagram). :func:`critical_line` solves the same equations exactly; the difference is the
+    interpolation error of the table.
+
+    Example:
+        >>> round(critical_line_interpolated("tanh", 0.05), 6)
+        1.760392
+    """
+    act = get_activation(activation)
+    if not (np.isfinite(sigma_b2) and sigma_b2 >= 0):
+        raise ValueError(f"sigma_b2 (bias variance) must be finite and >= 0, got {sigma_b2}")
+    if not q_max > 1e-5:
+        raise ValueError(f"q_max must be > 1e-5, got {q_max}")
+    if isinstance(n_points, bool) or not isinstance(n_points, (int, np.integer)) or n_points < 2:
+        raise ValueError(f"n_points must be an integer >= 2, got {n_points!r}")
+    q = np.linspace(1e-5, q_max, n_points)
+    sw = 1.0 / gauss_expect(lambda u: act.dphi(u) ** 2, q, n).numpy()
+    sb = q - sw * gauss_expect(lambda u: act.phi(u) ** 2, q, n).numpy()
+    return float(np.interp(sigma_b2, sb, sw))
+
+
 def critical_line(activation: ActivationLike, sigma_b2: ArrayLike, n: int = N_QUAD, q_max: float = 100.0):
     """The order-to-chaos transition ``chi_1(sigma_w^2, sigma_b^2) = 1`` and the ``q*`` on it.
 

@@ -13,6 +13,7 @@ from dltheory.meanfield.spectra import isometry_prediction, jacobian_spectrum
 from dltheory.meanfield.trainability import max_trainable_depth, train_grid
 
 __all__ = [
+    "finite_width_summary",
     "maps_experiment",
     "phase_experiment",
     "depth_scale_experiment",
@@ -149,6 +150,32 @@ def finite_width_experiment(
             dc.append(np.sqrt(np.mean((s["c"] - th["c"]) ** 2)))
         out[f"dev_q{i}"], out[f"dev_c{i}"] = np.array(dq), np.array(dc)
     return out
+
+
+def finite_width_summary(data: dict) -> dict:
+    """Agreement of :func:`finite_width_experiment` with theory, as the chapter's claims use it.
+
+    * ``z_q``, ``z_c``: per setting, the z-scores ``(measured - mean field) / predicted sd`` of every layer;
+    * ``rms_q``, ``rms_c``: their RMS over all settings and layers (``1`` when the fluctuation theory is right);
+    * ``slope_q``, ``slope_c``: log-log slope of the RMS deviation from mean field against width, averaged
+      in log over the settings (``-1/2`` by the central limit theorem).
+    """
+    n = len(data["sigma_w2"])
+    z_q = [(data[f"sim{i}"]["q_a"] - data[f"theory{i}"]["q"]) / data[f"theory{i}"]["sd_q"] for i in range(n)]
+    z_c = [(data[f"sim{i}"]["c"] - data[f"theory{i}"]["c"]) / data[f"theory{i}"]["sd_c"] for i in range(n)]
+    log_n = np.log(data["widths"])
+    slope = {
+        k: float(np.polyfit(log_n, np.mean([np.log(data[f"dev_{k}{i}"]) for i in range(n)], axis=0), 1)[0])
+        for k in ("q", "c")
+    }
+    return {
+        "z_q": z_q,
+        "z_c": z_c,
+        "rms_q": float(np.sqrt(np.mean(np.square(z_q)))),
+        "rms_c": float(np.sqrt(np.mean(np.square(z_c)))),
+        "slope_q": slope["q"],
+        "slope_c": slope["c"],
+    }
 
 
 @figures.register(

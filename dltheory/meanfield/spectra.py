@@ -20,7 +20,7 @@ from dltheory.meanfield.activations import get_activation
 from dltheory.meanfield.maps import ActivationLike, _params, _q_star
 from dltheory.meanfield.quadrature import gauss_expect
 
-__all__ = ["WEIGHTS", "jacobian_spectrum", "isometry_prediction", "linear_gaussian_variance_exact"]
+__all__ = ["WEIGHTS", "jacobian_spectrum", "isometry_prediction", "linear_gaussian_variance_exact", "normalised_variance"]
 
 #: Weight ensembles and their first S-transform coefficient s_1 (Pennington et al. 2017).
 WEIGHTS = {"gaussian": -1.0, "orthogonal": 0.0}
@@ -74,6 +74,26 @@ def isometry_prediction(
     mu2 = float(gauss_expect(lambda u: act.dphi(u) ** 4, q))
     chi = float(sw) * mu1
     return {"mean": chi**L, "var": L * (mu2 / mu1**2 - 1 - s1), "chi": chi, "mu1": mu1, "mu2": mu2, "q": float(q)}
+
+
+def normalised_variance(eigs) -> tuple[float, float]:
+    """Mean over seeds of the normalised spectral variance ``var(lambda) / mean(lambda)^2``, and its standard error.
+
+    Args:
+        eigs: eigenvalues of ``J J^T``, shape ``(n_seeds, width)``.
+
+    Returns:
+        ``(mean, standard_error)``; the standard error is over seeds (``ddof = 1``).
+
+    Example:
+        >>> normalised_variance(np.array([[1.0, 1.0], [0.5, 1.5]]))
+        (0.125, 0.125)
+    """
+    e = np.asarray(eigs, dtype=float)
+    if e.ndim != 2 or e.shape[0] < 2:
+        raise ValueError(f"eigs must have shape (n_seeds >= 2, width); got {e.shape}")
+    nv = e.var(1) / e.mean(1) ** 2
+    return float(nv.mean()), float(nv.std(ddof=1) / np.sqrt(nv.size))
 
 
 def linear_gaussian_variance_exact(width: int, depth: int) -> float:
