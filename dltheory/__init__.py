@@ -5,7 +5,7 @@ The package behind the executable book. Topic modules compute (``dynamics``, ``m
 """
 
 from dltheory import claims, figures
-from dltheory.device import device
+from dltheory.device import device, scale
 
-__all__ = ["claims", "figures", "device", "__version__"]
+__all__ = ["claims", "figures", "device", "scale", "__version__"]
 __version__ = "0.1.0"

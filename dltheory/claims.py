@@ -19,6 +19,15 @@ chapter run by nbval or by the book build fails loudly. A NaN or infinite measur
 Every check is recorded in memory (:func:`records`). When the environment variable
 ``DLTHEORY_CLAIMS_DIR`` is set (the book build sets it), the records of each chapter are also written to
 ``$DLTHEORY_CLAIMS_DIR/<chapter>.json``; the book's Claims page is made from those files.
+
+Each check prints one compact line where it runs (status, id, expected, measured, tolerance), at most 88
+characters wide, so the reader of a chapter sees every test next to its experiment.
+
+The module refuses checks that cannot fail: non-finite tolerances, a relative tolerance above 1, a
+significance level outside [1e-6, 0.5], values that are not numbers, and a second check under an id
+already recorded in this run with a different expectation or tolerance (re-running an identical check,
+as when a notebook cell is run again, replaces the measurement; a failed claim cannot be re-checked
+with a looser tolerance).
 """
 
 from __future__ import annotations
@@ -28,6 +37,8 @@ import math
 import numbers
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -40,12 +51,20 @@ __all__ = [
     "check_test",
     "records",
     "reset",
+    "scoped",
     "load",
     "markdown_table",
 ]
 
 #: Environment variable naming the folder where claim records are written.
 ENV_VAR = "DLTHEORY_CLAIMS_DIR"
+
+#: Bounds on what a check may be given: a tolerance larger than the value itself, or a test at a level
+#: so small that no p-value can fall below it, would make a check that cannot fail.
+MAX_RTOL = 1.0
+ALPHA_RANGE = (1e-6, 0.5)
+#: Width of the line a check prints (the book's pages show about 90 characters).
+LINE_WIDTH = 88
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]*/[a-z0-9][a-z0-9.-]*$")
 
@@ -82,12 +101,21 @@ class Claim:
     def status(self) -> str:
         return "pass" if self.passed else "FAIL"
 
-    def __repr__(self) -> str:
+    def line(self) -> str:
+        """The compact line a check prints: status, id, expected, measured, tolerance."""
         mark = "✓" if self.passed else "✗"
-        return (
-            f"{mark} claim {self.id}: measured {_fmt(self.measured)}, expected {self.expected} "
-            f"({self.tolerance}) — {self.status}"
-        )
+        head = f"{mark} {self.id}"
+        body = f"expected {self.expected} | measured {_fmt(self.measured)} | {self.tolerance}"
+        one = f"{head}: {body}"
+        return one if len(one) <= LINE_WIDTH else f"{head}\n    {body}"[: 2 * LINE_WIDTH]
+
+    def __repr__(self) -> str:
+        return self.line()
+
+    def _ipython_display_(self) -> None:
+        # The check already printed its line where it ran; a claim left as the last expression of a
+        # notebook cell is not shown a second time.
+        return None
 
 
 _RECORDS: dict[str, Claim] = {}
@@ -108,10 +136,26 @@ def _as_float(name: str, value, id: str) -> float:
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
         return float(value)
     if hasattr(value, "shape") and hasattr(value, "dtype") and hasattr(value, "item"):
-        kind = str(value.dtype)
-        if math.prod(value.shape) == 1 and not any(k in kind for k in ("bool", "complex", "object", "str")):
+        numeric = getattr(value, "is_floating_point", None)
+        if numeric is not None:  # torch
+            ok = value.dtype != __import__("torch").bool and not value.is_complex()
+        else:  # numpy: signed/unsigned integers and floats only (no bool, complex, str, bytes, object)
+            ok = getattr(value.dtype, "kind", "") in "iuf"
+        if ok and math.prod(value.shape) == 1:
             return float(value.reshape(()).item())
-    raise TypeError(f"claim {id!r}: {name} must be a real number, got {type(value).__name__}")
+    raise TypeError(f"claim {id!r}: {name} must be a real number, got {type(value).__name__}"
+                    + (f" with dtype {value.dtype}" if hasattr(value, "dtype") else ""))
+
+
+def _tolerances(id: str, rtol: float, atol: float) -> None:
+    if not (math.isfinite(rtol) and math.isfinite(atol)):
+        raise ValueError(f"claim {id!r}: tolerances must be finite; got rtol={rtol}, atol={atol}")
+    if rtol < 0 or atol < 0 or not (rtol > 0 or atol > 0):
+        raise ValueError(f"claim {id!r}: need rtol >= 0 and atol >= 0 with at least one positive; "
+                         f"got rtol={rtol}, atol={atol}")
+    if rtol > MAX_RTOL:
+        raise ValueError(f"claim {id!r}: rtol must be <= {MAX_RTOL} (a relative tolerance above 100% "
+                         f"cannot fail on a sign); got {rtol}")
 
 
 def _fmt(x: float) -> str:
@@ -125,6 +169,14 @@ def _fmt(x: float) -> str:
 
 
 def _record(claim: Claim) -> Claim:
+    old = _RECORDS.get(claim.id)
+    if old is not None and (not old.passed or (old.expected, old.tolerance, old.source)
+                            != (claim.expected, claim.tolerance, claim.source)):
+        why = "failed" if not old.passed else f"was checked as expected {old.expected} ({old.tolerance})"
+        raise ValueError(
+            f"claim {claim.id!r} {why} earlier in this run; a claim is checked once (use a new id "
+            f"for a different check, or claims.reset() to start over)"
+        )
     _RECORDS[claim.id] = claim
     folder = os.environ.get(ENV_VAR)
     if folder:
@@ -132,6 +184,7 @@ def _record(claim: Claim) -> Claim:
         path.mkdir(parents=True, exist_ok=True)
         mine = [asdict(c) for c in _RECORDS.values() if c.chapter == claim.chapter]
         (path / f"{claim.chapter}.json").write_text(json.dumps(mine, indent=1))
+    print(claim.line(), flush=True)
     if not claim.passed:
         raise ClaimError(
             f"claim {claim.id!r} failed ({claim.description or claim.source}): "
@@ -157,8 +210,8 @@ def check(
         source: where the prediction comes from (paper and equation or figure).
         expected: the prediction of theory.
         measured: the value the chapter computed.
-        rtol: relative tolerance (>= 0).
-        atol: absolute tolerance (>= 0). At least one of ``rtol``, ``atol`` must be positive.
+        rtol: relative tolerance, in [0, 1].
+        atol: absolute tolerance (>= 0, finite). At least one of ``rtol``, ``atol`` must be positive.
         description: the claim in words.
 
     Returns:
@@ -166,19 +219,19 @@ def check(
 
     Raises:
         ClaimError: if the values disagree, or ``measured`` is NaN or infinite.
-        ValueError: for a malformed id, an empty source or negative/zero tolerances.
+        ValueError: for a malformed id, an empty source, tolerances that are negative, both zero,
+            non-finite or ``rtol > 1``, or an id already checked differently in this run.
 
     Example:
-        >>> check("demo/pi", source="Archimedes", expected=3.14159, measured=22 / 7, rtol=1e-3)
-        ✓ claim demo/pi: measured 3.14286, expected 3.14159 (rtol 0.001) — pass
+        >>> c = check("demo/pi", source="Archimedes", expected=3.14159, measured=22 / 7, rtol=1e-3)
+        ✓ demo/pi: expected 3.14159 | measured 3.14286 | rtol 0.001
     """
     chapter = _validate_common(id, source, description)
     expected = _as_float("expected", expected, id)
     measured = _as_float("measured", measured, id)
     rtol = _as_float("rtol", rtol, id)
     atol = _as_float("atol", atol, id)
-    if rtol < 0 or atol < 0 or not (rtol > 0 or atol > 0):
-        raise ValueError(f"claim {id!r}: need rtol >= 0 and atol >= 0 with at least one positive; got rtol={rtol}, atol={atol}")
+    _tolerances(id, rtol, atol)
     if not math.isfinite(expected):
         raise ValueError(f"claim {id!r}: expected must be finite, got {expected}")
     bound = atol + rtol * abs(expected)
@@ -213,8 +266,8 @@ def check_bounds(
         ValueError: if ``low > high`` or both bounds are infinite.
 
     Example:
-        >>> check_bounds("demo/acc", source="Chen et al. (2018)", measured=0.97, low=0.95)
-        ✓ claim demo/acc: measured 0.97, expected >= 0.95 (bound) — pass
+        >>> c = check_bounds("demo/acc", source="Chen et al. (2018)", measured=0.97, low=0.95)
+        ✓ demo/acc: expected >= 0.95 | measured 0.97 | bound
     """
     chapter = _validate_common(id, source, description)
     measured = _as_float("measured", measured, id)
@@ -246,26 +299,29 @@ def check_test(
     Example:
         >>> from scipy import stats
         >>> p = stats.ttest_1samp([0.1, -0.2, 0.05, 0.02, -0.1], 0.0).pvalue
-        >>> check_test("demo/mean", source="a fair coin", pvalue=p, alpha=0.01, expected="mean = 0").passed
-        True
+        >>> c = check_test("demo/mean", source="a fair coin", pvalue=p, alpha=0.01,
+        ...                expected="mean = 0")
+        ✓ demo/mean: expected mean = 0 | measured 0.66 | p >= alpha = 0.01
 
     Args:
         id: ``chapter/name``.
         source: where the prediction comes from.
         pvalue: p-value of a test whose null hypothesis is the claim (the measurement is the p-value).
-        alpha: significance level in (0, 1).
+        alpha: significance level in [1e-6, 0.5].
         expected: the null hypothesis in words (e.g. ``"mean = 0.5"``).
         description: the claim in words.
 
     Raises:
         ClaimError: if ``pvalue < alpha`` or ``pvalue`` is NaN.
-        ValueError: if ``alpha`` is not in (0, 1) or ``pvalue`` not in [0, 1].
+        ValueError: if ``alpha`` is not in [1e-6, 0.5] or ``pvalue`` not in [0, 1].
     """
     chapter = _validate_common(id, source, description)
     pvalue = _as_float("pvalue", pvalue, id)
     alpha = _as_float("alpha", alpha, id)
-    if not 0 < alpha < 1:
-        raise ValueError(f"claim {id!r}: alpha must be in (0, 1), got {alpha}")
+    lo, hi = ALPHA_RANGE
+    if not lo <= alpha <= hi:
+        raise ValueError(f"claim {id!r}: alpha must be in [{lo:g}, {hi:g}] (a smaller level rejects "
+                         f"nothing); got {alpha}")
     if not math.isnan(pvalue) and not 0 <= pvalue <= 1:
         raise ValueError(f"claim {id!r}: pvalue must be in [0, 1], got {pvalue}")
     passed = math.isfinite(pvalue) and pvalue >= alpha
@@ -278,8 +334,34 @@ def records() -> list[Claim]:
 
 
 def reset() -> None:
-    """Forget the claims checked in this process (for tests)."""
+    """Forget the claims checked in this process."""
     _RECORDS.clear()
+
+
+@contextmanager
+def scoped() -> Iterator[None]:
+    """A fresh, empty record of claims inside the ``with`` block; the previous records come back after.
+
+    The claims checked inside are not written to ``DLTHEORY_CLAIMS_DIR``. For tests and for trying a
+    check interactively without touching the chapter's records.
+
+    Example:
+        >>> with scoped():
+        ...     c = check("demo/e", source="Euler", expected=2.71828, measured=2.718281828, atol=1e-5)
+        ✓ demo/e: expected 2.71828 | measured 2.71828 | atol 1e-05
+        >>> "demo/e" in [c.id for c in records()]
+        False
+    """
+    saved = dict(_RECORDS)
+    folder = os.environ.pop(ENV_VAR, None)
+    _RECORDS.clear()
+    try:
+        yield
+    finally:
+        _RECORDS.clear()
+        _RECORDS.update(saved)
+        if folder is not None:
+            os.environ[ENV_VAR] = folder
 
 
 def load(folder: str | os.PathLike) -> list[Claim]:

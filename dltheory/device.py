@@ -10,10 +10,15 @@ import os
 
 import torch
 
-__all__ = ["device", "ENV_VAR"]
+__all__ = ["device", "scale", "ENV_VAR", "SCALE_ENV_VAR", "SCALES"]
 
 #: Environment variable that overrides the automatic choice (``cpu``, ``cuda`` or ``cuda:N``).
 ENV_VAR = "DLTHEORY_DEVICE"
+#: Environment variable choosing the size of the experiments: ``book`` (default) or ``full``.
+SCALE_ENV_VAR = "DLTHEORY_SCALE"
+#: The scales an experiment can run at. ``book``: the sizes the book is built with, on the CPU in
+#: minutes, figures rebuild identically. ``full``: the papers' sizes, meant for a GPU.
+SCALES = ("book", "full")
 
 
 def device(prefer: str | None = None) -> torch.device:
@@ -53,3 +58,28 @@ def device(prefer: str | None = None) -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {choice!r} was requested but CUDA is not available on this machine")
     return dev
+
+
+def scale(prefer: str | None = None) -> str:
+    """Return the scale the chapters run their experiments at: ``"book"`` or ``"full"``.
+
+    ``prefer`` wins, then the ``DLTHEORY_SCALE`` environment variable, then ``"book"``. Every chapter
+    reads it once (``SCALE = dltheory.scale()``) and passes it to its experiments, which choose their
+    sizes from it; the claims checked are the same at both scales.
+
+    Raises:
+        TypeError: if ``prefer`` is not a string or ``None``.
+        ValueError: if the scale is not one of :data:`SCALES`.
+
+    Example:
+        >>> import dltheory
+        >>> dltheory.scale("book")
+        'book'
+    """
+    if prefer is not None and not isinstance(prefer, str):
+        raise TypeError(f"prefer must be 'book', 'full' or None; got {type(prefer).__name__}")
+    choice = prefer if prefer is not None else (os.environ.get(SCALE_ENV_VAR) or "book")
+    if choice not in SCALES:
+        source = "prefer" if prefer is not None else SCALE_ENV_VAR
+        raise ValueError(f"{source}={choice!r} is not a scale; use one of {', '.join(SCALES)}")
+    return choice

@@ -1,13 +1,10 @@
 """The figure registry: every figure of the book under a stable, citable id.
 
-A figure is registered once, in the module that computes its data::
+A figure is registered once, in its topic's ``experiments.py`` (theory modules never import this
+module or matplotlib)::
 
-    @figures.register(
-        "dynamics/euler-convergence",
-        caption="Error of an L-block ResNet against the exact flow ...",
-        compute=functools.partial(euler_convergence, depths=(16, 32, 64), seed=0),
-    )
-    def _plot_euler_convergence(data) -> Figure:
+    @figures.register("dynamics/euler-convergence", compute=euler_convergence)
+    def _plot_euler_convergence(data: EulerConvergence) -> Figure:
         ...
 
 ``compute`` runs the (seeded) experiment with the parameters the book uses; the decorated function turns
@@ -18,8 +15,9 @@ figure from that result::
     figures.show("dynamics/euler-convergence", data)
 
 and ``python -m dltheory figures build dynamics/euler-convergence --out DIR`` rebuilds the same figure
-outside the book. The chapter displays it under the registered caption with the label
-:func:`label` (``fig-dynamics-euler-convergence``), which gives the HTML a permanent anchor.
+outside the book. The caption lives in one place, the chapter: the cell that shows the figure carries it in its
+``mystnb.figure`` metadata with the label :func:`label` (``fig-dynamics-euler-convergence``), which gives
+the HTML a permanent anchor; the book's Figures page reads the captions from there.
 """
 
 from __future__ import annotations
@@ -39,6 +37,7 @@ import numpy as np
 __all__ = [
     "FigureSpec",
     "register",
+    "scoped",
     "get",
     "ids",
     "specs",
@@ -59,7 +58,7 @@ FORMATS = ("png", "pdf", "svg")
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]*/[a-z0-9][a-z0-9-]*$")
 
 # Modules that hold no figures; every other public module of the package is imported by _load_all().
-_NOT_TOPICS = {"figures", "claims", "device", "book", "__main__"}
+_NOT_TOPICS = {"figures", "claims", "device", "__main__"}
 
 
 @dataclass(frozen=True)
@@ -68,14 +67,12 @@ class FigureSpec:
 
     Attributes:
         id: ``chapter/name``; the chapter is the stem of the chapter's file in ``book/``.
-        caption: the caption the book prints under the figure.
         plot: function ``plot(data) -> Figure``.
         compute: zero-argument function returning ``data`` (the seeded experiment), or ``None`` when
             ``plot`` needs no data.
     """
 
     id: str
-    caption: str
     plot: Callable[[Any], Any]
     compute: Callable[[], Any] | None
 
@@ -92,21 +89,20 @@ _REGISTRY: dict[str, FigureSpec] = {}
 _LOADED = False
 
 
-def register(id: str, *, caption: str, compute: Callable[[], Any] | None = None):
+def register(id: str, *, compute: Callable[[], Any] | None = None):
     """Decorator registering a plotting function under ``id``.
 
     Args:
         id: ``chapter/name`` in lower case with dashes, unique in the book.
-        caption: the figure's caption (one or two sentences: what is plotted, theory vs experiment).
-        compute: zero-argument callable returning the data to plot (a seeded experiment).
+        compute: zero-argument callable returning the data to plot (the seeded experiment with the
+            book's parameters).
 
     Raises:
-        ValueError: for a malformed or duplicate id or an empty caption.
+        ValueError: for a malformed or duplicate id.
+        TypeError: if ``compute`` is not callable.
     """
     if not isinstance(id, str) or not _ID.match(id):
         raise ValueError(f"figure id must look like 'chapter/name' (lower case, digits, '-'); got {id!r}")
-    if not isinstance(caption, str) or not caption.strip():
-        raise ValueError(f"figure {id!r} needs a caption")
     if compute is not None and not callable(compute):
         raise TypeError(f"figure {id!r}: compute must be callable or None")
 
@@ -114,24 +110,40 @@ def register(id: str, *, caption: str, compute: Callable[[], Any] | None = None)
         old = _REGISTRY.get(id)
         if old is not None and (old.plot.__module__, old.plot.__qualname__) != (fn.__module__, fn.__qualname__):
             raise ValueError(f"figure id {id!r} is registered twice ({old.plot.__module__} and {fn.__module__})")
-        _REGISTRY[id] = FigureSpec(id=id, caption=" ".join(caption.split()), plot=fn, compute=compute)
+        _REGISTRY[id] = FigureSpec(id=id, plot=fn, compute=compute)
         return fn
 
     return decorate
 
 
+@contextmanager
+def scoped():
+    """An empty registry inside the ``with`` block (the book's figures come back after); for tests."""
+    global _LOADED
+    saved, loaded = dict(_REGISTRY), _LOADED
+    _REGISTRY.clear()
+    _LOADED = True  # do not import the topics inside the scope
+    try:
+        yield
+    finally:
+        _REGISTRY.clear()
+        _REGISTRY.update(saved)
+        _LOADED = loaded
+
+
 def _load_all() -> None:
-    """Import every topic module of the package so that their figures are registered."""
+    """Import every topic's ``experiments`` module(s), where the figures are registered."""
     global _LOADED
     if _LOADED:
         return
     import dltheory
 
     for info in pkgutil.walk_packages(dltheory.__path__, prefix="dltheory."):
-        leaf = info.name.rsplit(".", 1)[-1]
-        if leaf.startswith("_") or leaf in _NOT_TOPICS:
+        parts = info.name.split(".")
+        if any(p.startswith("_") for p in parts[1:]) or parts[1] in _NOT_TOPICS:
             continue
-        importlib.import_module(info.name)
+        if parts[-1].startswith("experiments") or (len(parts) == 2 and not info.ispkg):
+            importlib.import_module(info.name)
     _LOADED = True
 
 

@@ -18,13 +18,9 @@ def device(request) -> torch.device:
 
 
 @pytest.fixture
-def fresh_claims(monkeypatch):
+def fresh_claims():
     """An empty claims registry that writes no files, restored after the test."""
     from dltheory import claims
 
-    saved = dict(claims._RECORDS)
-    claims.reset()
-    monkeypatch.delenv(claims.ENV_VAR, raising=False)
-    yield claims
-    claims.reset()
-    claims._RECORDS.update(saved)
+    with claims.scoped():
+        yield claims
