@@ -70,11 +70,15 @@ class FigureSpec:
         plot: function ``plot(data) -> Figure``.
         compute: zero-argument function returning ``data`` (the seeded experiment), or ``None`` when
             ``plot`` needs no data.
+        wall_clock: the figure's x axes show measured wall-clock time, which differs from run to run;
+            a rebuild then reproduces everything else (the y data, labels, text), which is what
+            :func:`fingerprint` with ``x=False`` compares.
     """
 
     id: str
     plot: Callable[[Any], Any]
     compute: Callable[[], Any] | None
+    wall_clock: bool = False
 
     @property
     def chapter(self) -> str:
@@ -89,13 +93,14 @@ _REGISTRY: dict[str, FigureSpec] = {}
 _LOADED = False
 
 
-def register(id: str, *, compute: Callable[[], Any] | None = None):
+def register(id: str, *, compute: Callable[[], Any] | None = None, wall_clock: bool = False):
     """Decorator registering a plotting function under ``id``.
 
     Args:
         id: ``chapter/name`` in lower case with dashes, unique in the book.
         compute: zero-argument callable returning the data to plot (the seeded experiment with the
             book's parameters).
+        wall_clock: set when x axes show measured seconds (see :class:`FigureSpec`).
 
     Raises:
         ValueError: for a malformed or duplicate id.
@@ -110,7 +115,7 @@ def register(id: str, *, compute: Callable[[], Any] | None = None):
         old = _REGISTRY.get(id)
         if old is not None and (old.plot.__module__, old.plot.__qualname__) != (fn.__module__, fn.__qualname__):
             raise ValueError(f"figure id {id!r} is registered twice ({old.plot.__module__} and {fn.__module__})")
-        _REGISTRY[id] = FigureSpec(id=id, plot=fn, compute=compute)
+        _REGISTRY[id] = FigureSpec(id=id, plot=fn, compute=compute, wall_clock=bool(wall_clock))
         return fn
 
     return decorate
@@ -267,12 +272,17 @@ def save(id: str, out: str | Path = ".", format: str = "png") -> Path:
     return path
 
 
-def fingerprint(fig) -> str:
-    """A hash of the data drawn in ``fig`` (lines, collections, images, text), for determinism tests."""
+def fingerprint(fig, *, x: bool = True) -> str:
+    """A hash of the data drawn in ``fig`` (lines, collections, images, text), for determinism tests.
+
+    With ``x=False`` the x coordinates of lines and points are left out (figures against wall time).
+    """
     h = hashlib.sha256()
 
     def add(arr) -> None:
         a = np.ma.filled(np.ma.asarray(arr, dtype=float), np.nan)
+        if not x and a.ndim == 2 and a.shape[1] == 2:
+            a = a[:, 1:]
         h.update(str(a.shape).encode())
         h.update(np.round(a, 12).tobytes())
 
