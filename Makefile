@@ -11,6 +11,7 @@ CLAIMS := $(CURDIR)/_build/claims
 
 help:
 	@echo "make test       unit tests + every chapter executed under nbval"
+	@echo "                (DLTHEORY_SCALE=full DLTHEORY_DEVICE=cuda: the papers' scale, on a GPU)"
 	@echo "make book       build the HTML book into _build/html (executes every chapter)"
 	@echo "make notebooks  regenerate the Colab notebooks in notebooks/ from book/*.md"
 	@echo "make figures    rebuild every figure into figures-out/ (PDF)"
@@ -25,17 +26,17 @@ $(STAMP): requirements.txt pyproject.toml
 
 # pytest exits 5 when it collected nothing: that is a broken suite, and it fails here like any error.
 test: $(STAMP)
-	@$(PY) -m pytest --nbval-lax --nbval-current-env --doctest-modules --durations=15 tests dltheory book; rc=$$?; \
+	@$(PY) -m pytest --nbval-lax --nbval-current-env --doctest-modules --durations=15 --ignore=tests/site tests dltheory book; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; exit $$rc
 
 book: $(STAMP)
 	rm -rf $(CLAIMS) _build/html _build/.jupyter_cache
 	DLTHEORY_CLAIMS_DIR=$(CLAIMS) $(VENV)/bin/jupyter-book build . --all --path-output . -W --keep-going
-	$(PY) -c "from dltheory import book; missing = [n for n in book.toc_files() if not __import__('pathlib').Path('_build/html', n + '.html').is_file()]; assert not missing, f'pages not built: {missing}'"
+	$(PY) -c "import sys; sys.path.insert(0, 'book/_ext'); import booktools, pathlib; missing = [n for n in booktools.toc_files() if not pathlib.Path('_build/html', n + '.html').is_file()]; assert not missing, f'pages not built: {missing}'"
 	@echo "book: open _build/html/index.html"
 
 notebooks: $(STAMP)
-	$(PY) -m dltheory notebooks sync
+	$(PY) book/_ext/colab.py sync
 
 figures: $(STAMP)
 	$(PY) -m dltheory figures build all --out figures-out --format pdf

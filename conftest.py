@@ -11,6 +11,7 @@ At the end, the time each chapter took is printed.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -18,13 +19,14 @@ from pathlib import Path
 import pytest
 
 _ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(_ROOT / "book" / "_ext"))  # the book's machinery (booktools, colab)
 _CHAPTER_TIMES: dict[str, float] = defaultdict(float)
 
 
 def _chapter_paths() -> set[Path]:
-    from dltheory import book
+    import booktools
 
-    return {p.resolve() for p in book.chapters(_ROOT)}
+    return {p.resolve() for p in booktools.chapters(_ROOT)}
 
 
 class _JupytextReader:

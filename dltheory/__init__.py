@@ -8,4 +8,9 @@ from dltheory import claims, figures
 from dltheory.device import device, scale
 
 __all__ = ["claims", "figures", "device", "scale", "__version__"]
-__version__ = "0.1.0"
+try:  # the one version number lives in pyproject.toml
+    from importlib.metadata import PackageNotFoundError, version as _version
+
+    __version__ = _version("dltheory")
+except PackageNotFoundError:  # pragma: no cover - a source tree that was never installed
+    __version__ = "0+unknown"

@@ -191,8 +191,9 @@ def _check_values(name, arr, low, high, low_open, high_open, allow_inf):
         raise ValueError(f"{name} must not contain NaN")
     if not allow_inf and not np.isfinite(arr).all():
         raise ValueError(f"{name} must be finite; got a value of {arr[~np.isfinite(arr)].flat[0]}")
-    if (low is not None or high is not None) and not _in_range(arr, low, high, low_open, high_open):
-        bad = arr[~(_elementwise_range(arr, low, high, low_open, high_open))].flat[0]
+    ok = _elementwise_range(arr, low, high, low_open, high_open)
+    if not ok.all():
+        bad = arr[~ok].flat[0]
         raise ValueError(f"{name} must be{_range_text(low, high, low_open, high_open)}; got a value of {bad}")
 
 

@@ -37,6 +37,7 @@ import math
 import numbers
 import os
 import re
+import textwrap
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -107,7 +108,20 @@ class Claim:
         head = f"{mark} {self.id}"
         body = f"expected {self.expected} | measured {_fmt(self.measured)} | {self.tolerance}"
         one = f"{head}: {body}"
-        return one if len(one) <= LINE_WIDTH else f"{head}\n    {body}"[: 2 * LINE_WIDTH]
+        if len(one) <= LINE_WIDTH:
+            return one
+        lines, current = [head], "   "
+        parts = [f"expected {self.expected}", f"measured {_fmt(self.measured)}", self.tolerance]
+        for part in parts:
+            for piece in textwrap.wrap(part, LINE_WIDTH - 4) or [""]:
+                joined = f"{current} | {piece}" if current.strip() else f"{current} {piece}"
+                if len(joined) <= LINE_WIDTH:
+                    current = joined
+                else:
+                    lines.append(current)
+                    current = f"    {piece}"
+        lines.append(current)
+        return "\n".join(lines)
 
     def __repr__(self) -> str:
         return self.line()

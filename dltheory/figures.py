@@ -182,7 +182,8 @@ def label(id: str) -> str:
     return "fig-" + id.replace("/", "-")
 
 
-#: House style: colour-blind-safe palette (Okabe & Ito), light grid, readable sizes.
+#: House style: seaborn's "ticks" axes under a colour-blind-safe palette (Okabe & Ito), a light grid and
+#: sizes readable at the page's width.
 PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
 _RC = {
     "figure.dpi": 110,
@@ -210,9 +211,11 @@ _RC = {
 def style():
     """Context manager applying the book's matplotlib house style."""
     import matplotlib as mpl
+    import seaborn as sns
     from cycler import cycler
 
-    rc = dict(_RC)
+    # seaborn's "ticks" axes style underneath, the book's own sizes and palette on top.
+    rc = {**sns.axes_style("ticks"), **_RC}
     rc["axes.prop_cycle"] = cycler(color=PALETTE)
     with mpl.rc_context(rc):
         yield

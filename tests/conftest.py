@@ -24,3 +24,10 @@ def fresh_claims():
 
     with claims.scoped():
         yield claims
+
+
+# The book's machinery lives in book/_ext (not in the package); the tests import it from there.
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "book" / "_ext"))

@@ -1,69 +1,103 @@
-"""The book's machinery: table of contents, Colab notebooks in sync, install cells, figure captions,
-the generated Figures and Claims pages."""
+"""The book's machinery (book/_ext): table of contents, Colab notebooks, install cells, figure
+captions, the generated Figures and Claims pages, and the chapters' conventions."""
 
+import re
 import shutil
 from pathlib import Path
 
+import booktools
+import colab
 import jupytext
 import pytest
 
-from dltheory import book, figures
+from dltheory import figures
 
 ROOT = Path(__file__).resolve().parent.parent
-CHAPTERS = book.chapters(ROOT)
+CHAPTERS = booktools.chapters(ROOT)
+MYST = re.compile(r"\{[a-z][a-z:-]*\}`|^(```|:::)\{", re.M)
 
 
-def test_toc_names_existing_pages_and_the_three_chapters():
-    for name in book.toc_files(ROOT):
+def test_toc_names_existing_pages_and_the_chapters():
+    for name in booktools.toc_files(ROOT):
         assert (ROOT / f"{name}.md").is_file(), f"_toc.yml names {name}, which does not exist"
     assert {md.stem for md in CHAPTERS} >= {"dynamics", "meanfield", "control"}
-    assert book.toc_files(ROOT)[-2:] == list(book.GENERATED_PAGES)
+    assert booktools.toc_files(ROOT)[-2:] == list(booktools.GENERATED_PAGES)
 
 
-def test_repository_url_comes_from_config():
-    url = book.repository_url(ROOT)
+def test_repository_url_and_version_come_from_one_place_each():
+    url = booktools.repository_url(ROOT)
     assert url.startswith("https://github.com/") and url.count("/") == 4
     org_repo = url.removeprefix("https://github.com/")
-    assert book.colab_url("book/dynamics", ROOT) == (
+    assert booktools.colab_url("book/dynamics", ROOT) == (
         f"https://colab.research.google.com/github/{org_repo}/blob/main/notebooks/dynamics.ipynb"
     )
+    import dltheory
+
+    assert booktools.version(ROOT) == dltheory.__version__
+    assert booktools.install_target(ROOT) == f"{url}@v{dltheory.__version__}"
 
 
 @pytest.mark.parametrize("md", CHAPTERS, ids=lambda p: p.stem)
-def test_colab_notebook_is_committed_and_in_sync(md):
-    nb = book.notebook_path(md, ROOT)
+def test_colab_notebook_is_committed_in_sync_and_plain_markdown(md):
+    nb = booktools.notebook_path(md, ROOT)
     assert nb.is_file(), f"{nb} missing: run make notebooks"
-    assert nb.read_text() == book.render_notebook(md, ROOT), f"{nb} out of sync: run make notebooks"
+    assert nb.read_text() == colab.render_notebook(md, ROOT), f"{nb} out of sync: run make notebooks"
     parsed = jupytext.read(nb)
     assert all(not c.get("outputs") for c in parsed.cells if c.cell_type == "code")
-    assert book.repository_url(ROOT) in parsed.cells[1].source
-    assert book.URL_TOKEN not in nb.read_text()
+    install = next(c for c in parsed.cells if c.cell_type == "code")
+    assert f"git+{booktools.install_target(ROOT)}" in install.source  # pinned to the version's tag
+    assert booktools.URL_TOKEN not in nb.read_text()
+    for cell in parsed.cells:
+        if cell.cell_type == "markdown":
+            assert not MYST.search(cell.source), f"MyST left for Colab: {MYST.search(cell.source)}"
+    text = "\n".join(c.source for c in parsed.cells if c.cell_type == "markdown")
+    assert "## References" in text and "](https://" in text
 
 
-def test_sync_check_detects_a_stale_notebook(tmp_path):
-    for name in ("_config.yml", "_toc.yml"):
+def test_colab_markdown_conversion():
+    cited = []
+    out = colab.markdown_for_colab(
+        "As {footcite:t}`chen2018neural` showed {footcite}`he2016deep,chen2018neural`, see "
+        "{numref}`fig-dynamics-moons` and {doc}`meanfield`; $c^*=$ {glue:text}`mf-cstar:.3f`.\n\n"
+        "(eq-x)=\n```{math}\nx = 1\n```\n", ROOT, cited)
+    assert "[Chen et al. (2018)](" in out and "(He et al. 2016" in out
+    assert f"({booktools.site_url(ROOT)}/book/dynamics.html#fig-dynamics-moons)" in out
+    assert f"[meanfield]({booktools.site_url(ROOT)}/book/meanfield.html)" in out
+    assert "`mf-cstar` (the value printed" in out and "$$\nx = 1\n$$" in out
+    assert "(eq-x)=" not in out and cited == ["chen2018neural", "he2016deep"]
+    with pytest.raises(ValueError, match="no Colab rendering"):
+        colab.markdown_for_colab("{unknownrole}`x`", ROOT, [])
+    with pytest.raises(ValueError, match="not in book/references.bib"):
+        colab.markdown_for_colab("{footcite}`nosuchkey2099`", ROOT, [])
+
+
+def _copy_book(tmp_path):
+    for name in ("_config.yml", "_toc.yml", "pyproject.toml"):
         shutil.copy(ROOT / name, tmp_path / name)
     shutil.copytree(ROOT / "book", tmp_path / "book")
     shutil.copytree(ROOT / "notebooks", tmp_path / "notebooks")
-    assert book.stale_notebooks(tmp_path) == []
+
+
+def test_sync_check_detects_a_stale_notebook(tmp_path):
+    _copy_book(tmp_path)
+    assert colab.stale_notebooks(tmp_path) == []
     md = tmp_path / "book" / "dynamics.md"
     md.write_text(md.read_text() + "\nOne more sentence.\n")
     (tmp_path / "notebooks" / "meanfield.ipynb").unlink()
-    problems = book.stale_notebooks(tmp_path)
+    problems = colab.stale_notebooks(tmp_path)
     assert len(problems) == 2
     assert any("dynamics.ipynb is out of sync" in p for p in problems)
     assert any("meanfield.ipynb is missing" in p for p in problems)
-    book.sync_notebooks(tmp_path)
-    assert book.stale_notebooks(tmp_path) == []
+    colab.sync_notebooks(tmp_path)
+    assert colab.stale_notebooks(tmp_path) == []
 
 
 def test_render_requires_the_install_cell(tmp_path):
-    for name in ("_config.yml", "_toc.yml"):
-        shutil.copy(ROOT / name, tmp_path / name)
-    md = tmp_path / "x.md"
-    md.write_text(CHAPTERS[0].read_text().replace(book.URL_TOKEN, "https://example.org"))
+    _copy_book(tmp_path)
+    md = tmp_path / "book" / "x.md"
+    md.write_text(CHAPTERS[0].read_text().replace(booktools.URL_TOKEN, "https://example.org"))
     with pytest.raises(ValueError, match="install cell"):
-        book.render_notebook(md, tmp_path)
+        colab.render_notebook(md, tmp_path)
 
 
 @pytest.mark.parametrize("md", CHAPTERS, ids=lambda p: p.stem)
@@ -73,59 +107,87 @@ def test_chapter_structure(md):
     code = [c for c in nb.cells if c.cell_type == "code"]
     install = code[0]
     assert "remove-cell" in install.metadata.get("tags", [])
-    assert "except ImportError" in install.source and book.URL_TOKEN in install.source
+    assert "except ImportError" in install.source and booktools.URL_TOKEN in install.source
     text = md.read_text()
     assert "## Summary" in text and "## References" in text and "{footbibliography}" in text
     assert "{footcite" in text
 
 
-def _figure_cells(md):
-    for cell in jupytext.read(md).cells:
-        meta = cell.metadata.get("mystnb", {}).get("figure")
-        if cell.cell_type == "code" and meta:
-            yield cell, meta
+@pytest.mark.parametrize("md", CHAPTERS, ids=lambda p: p.stem)
+def test_chapter_code_fits_the_page(md):
+    """No code line wider than 88 characters: the page shows about 90."""
+    wide = [(i, line) for c in jupytext.read(md).cells if c.cell_type == "code"
+            for i, line in enumerate(c.source.splitlines()) if len(line) > 88]
+    assert not wide, f"{md.name}: {len(wide)} code lines wider than 88, e.g. {wide[0][1]!r}"
 
 
 @pytest.mark.parametrize("md", CHAPTERS, ids=lambda p: p.stem)
-def test_chapter_figures_use_registered_captions_and_labels(md):
-    shown = set()
-    for cell, meta in _figure_cells(md):
-        fid = cell.source.split('figures.show("', 1)[1].split('"', 1)[0]
-        spec = figures.get(fid)
-        assert spec.chapter == md.stem, f"{fid} is shown in {md.name}, not in its own chapter"
-        assert meta["name"] == spec.label
-        assert " ".join(str(meta["caption"]).split()) == spec.caption, f"{fid}: caption differs from the registry"
-        shown.add(fid)
+def test_chapter_reads_the_scale_and_device_switches(md):
+    """Every chapter honours DLTHEORY_SCALE / DLTHEORY_DEVICE (README: the GPU runners' full scale)."""
+    code = "\n".join(c.source for c in jupytext.read(md).cells if c.cell_type == "code")
+    assert "dltheory.scale()" in code and "dltheory.device()" in code
+    assert re.search(r"scale=SCALE", code), f"{md.name} reads the scale but passes it to nothing"
+
+
+@pytest.mark.parametrize("md", CHAPTERS, ids=lambda p: p.stem)
+def test_chapter_shows_each_of_its_figures_once_with_its_label(md):
+    cells = booktools.figure_cells(md)
+    shown = [c["id"] for c in cells]
+    for cell in cells:
+        spec = figures.get(cell["id"])
+        assert spec.chapter == md.stem, f"{spec.id} is shown in {md.name}, not in its own chapter"
+        assert cell["label"] == spec.label
     registered = {s.id for s in figures.specs() if s.chapter == md.stem}
-    assert registered == shown, f"registered but not shown: {registered - shown}; shown: {shown}"
+    assert len(shown) == len(set(shown)) and registered == set(shown), (
+        f"registered but not shown: {registered - set(shown)}; shown: {shown}")
 
 
-def test_figures_page_lists_every_figure():
-    table = book.figures_markdown()
-    for spec in figures.specs():
-        assert f"`{spec.id}`" in table and f"{{numref}}`{spec.label}`" in table
-        assert f"python -m dltheory figures build {spec.id}" in table
+def test_figures_page_lists_every_figure_with_its_chapter_caption():
+    page = booktools.figures_markdown(ROOT)
+    for md in CHAPTERS:
+        for cell in booktools.figure_cells(md):
+            assert f"{{numref}}`{cell['label']}` · `{cell['id']}`" in page
+            assert f":   {cell['caption']}" in page
+            assert f"python -m dltheory figures build {cell['id']}" in page
+    assert set(figures.ids()) <= set(re.findall(r"· `([^`]+)`", page))
 
 
 def test_claims_page_needs_records_from_every_chapter(tmp_path, monkeypatch, fresh_claims):
     monkeypatch.delenv(fresh_claims.ENV_VAR, raising=False)
     with pytest.raises(RuntimeError, match="make book"):
-        book.claims_markdown(root=ROOT)
-    monkeypatch.setenv(fresh_claims.ENV_VAR, str(tmp_path))
-    fresh_claims.check("dynamics/x", source="s", expected=1, measured=1, atol=1)
-    with pytest.raises(RuntimeError, match="meanfield"):
-        book.claims_markdown(root=ROOT)
-    for stem in ("meanfield", "control"):
-        fresh_claims.check(f"{stem}/x", source="s", expected=1, measured=1, atol=1)
-    page = book.claims_markdown(root=ROOT)
-    assert page.startswith("3 of 3 claims pass in 3 chapters.")
-    assert page.index("dynamics/x") < page.index("meanfield/x") < page.index("control/x")
+        booktools.claims_markdown(root=ROOT)
+    stems = [md.stem for md in CHAPTERS]
+    for stem in stems[:-1]:
+        (tmp_path / f"{stem}.json").write_text(
+            f'[{{"id": "{stem}/x", "chapter": "{stem}", "description": "d", "source": "s", '
+            '"expected": "1", "measured": 1.0, "tolerance": "atol 1", "passed": true}]')
+    with pytest.raises(RuntimeError, match=stems[-1]):
+        booktools.claims_markdown(tmp_path, root=ROOT)
+    (tmp_path / f"{stems[-1]}.json").write_text(
+        f'[{{"id": "{stems[-1]}/x", "chapter": "{stems[-1]}", "description": "d", "source": "s", '
+        '"expected": "1", "measured": 1.0, "tolerance": "atol 1", "passed": true}]')
+    page = booktools.claims_markdown(tmp_path, root=ROOT)
+    n = len(stems)
+    assert page.startswith(f"{n} of {n} claims pass in {n} chapters.")
+    positions = [page.index(f"{s}/x") for s in stems]
+    assert positions == sorted(positions)
 
 
 def test_generated_pages_are_read_last():
     docnames = ["book/claims", "book/control", "book/figures", "book/intro"]
-    book._read_generated_last(None, None, docnames)
+    booktools._read_generated_last(None, None, docnames)
     assert docnames == ["book/control", "book/intro", "book/figures", "book/claims"]
+
+
+def test_sources_get_the_pinned_install_and_the_generated_lists(monkeypatch):
+    app = type("App", (), {"srcdir": str(ROOT)})()
+    src = [CHAPTERS[0].read_text()]
+    booktools._fill_sources(app, "book/dynamics", src)
+    assert booktools.URL_TOKEN not in src[0] and f"git+{booktools.install_target(ROOT)}" in src[0]
+    monkeypatch.setattr(booktools, "figures_markdown", lambda root: "FIGURE LIST")
+    src = [(ROOT / "book" / "figures.md").read_text()]
+    booktools._fill_sources(app, "book/figures", src)
+    assert "FIGURE LIST" in src[0] and booktools.FIGURES_TOKEN not in src[0]
 
 
 def _launch_context():
@@ -140,10 +202,14 @@ def _launch_context():
 def test_colab_button_points_at_the_committed_notebook():
     app = type("App", (), {"srcdir": str(ROOT)})()
     ctx = _launch_context()
-    book._colab_button(app, "book/meanfield", "page.html", ctx, None)
-    assert ctx["header_buttons"][1]["buttons"][0]["url"] == book.colab_url("book/meanfield", ROOT)
-    assert book.notebook_path("book/meanfield", ROOT).is_file()
+    booktools._colab_button(app, "book/meanfield", "page.html", ctx, None)
+    assert ctx["header_buttons"][1]["buttons"][0]["url"] == booktools.colab_url("book/meanfield", ROOT)
+    assert booktools.notebook_path("book/meanfield", ROOT).is_file()
     for page in ("book/figures", "book/claims"):
         ctx = _launch_context()
-        book._colab_button(app, page, "page.html", ctx, None)
+        booktools._colab_button(app, page, "page.html", ctx, None)
         assert [b["label"] for b in ctx["header_buttons"]] == ["download-buttons"]
+
+
+def test_citation_file_carries_the_version():
+    assert f"version: {booktools.version(ROOT)}" in (ROOT / "CITATION.cff").read_text()

@@ -35,7 +35,7 @@ def test_failed_claim_names_claim_values_and_tolerance(fresh_claims):
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
 def test_nonfinite_measurement_fails(fresh_claims, bad):
     with pytest.raises(fresh_claims.ClaimError, match="nan|inf"):
-        fresh_claims.check("demo/x", source="s", expected=1.0, measured=bad, rtol=10.0)
+        fresh_claims.check("demo/x", source="s", expected=1.0, measured=bad, rtol=1.0)
     with pytest.raises(fresh_claims.ClaimError):
         fresh_claims.check_bounds("demo/y", source="s", measured=bad, low=-1e300)
 
@@ -100,9 +100,87 @@ def test_records_written_per_chapter_and_loaded(fresh_claims, tmp_path, monkeypa
     assert table.index("alpha/one") < table.index("alpha/three") < table.index("beta/two")
 
 
-def test_repr_is_a_one_line_verdict(fresh_claims):
+def test_each_check_prints_one_compact_line(fresh_claims, capsys):
     c = fresh_claims.check("demo/r", source="s", expected=2.0, measured=2.001, atol=0.01)
-    assert repr(c) == "✓ claim demo/r: measured 2.001, expected 2 (atol 0.01) — pass"
+    assert capsys.readouterr().out == "✓ demo/r: expected 2 | measured 2.001 | atol 0.01\n"
+    assert repr(c) == c.line() == "✓ demo/r: expected 2 | measured 2.001 | atol 0.01"
+    with pytest.raises(fresh_claims.ClaimError):
+        fresh_claims.check("demo/bad", source="s", expected=2.0, measured=3.0, rtol=0.1)
+    assert capsys.readouterr().out.startswith("✗ demo/bad: expected 2 | measured 3 | rtol 0.1")
+
+
+def test_long_lines_wrap_within_88_characters(fresh_claims, capsys):
+    fresh_claims.check_test("demo/" + "a-very-long-claim-name" * 2, source="s", pvalue=0.4,
+                            alpha=0.01, expected="the stationary covariance equals the Lyapunov solution")
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) >= 2 and all(len(line) <= 88 for line in lines)
+    assert lines[0].startswith("✓ demo/a-very") and "measured 0.4" in "".join(lines)
+
+
+def test_a_claim_at_the_end_of_a_cell_is_not_shown_twice(fresh_claims):
+    c = fresh_claims.check("demo/shown", source="s", expected=1, measured=1, atol=0.1)
+    assert c._ipython_display_() is None
+
+
+# --------------------------------------------------------------------------- loopholes closed
+
+
+@pytest.mark.parametrize("tol", [dict(atol=math.inf), dict(rtol=math.inf), dict(atol=math.nan),
+                                 dict(rtol=math.nan, atol=1.0)])
+def test_non_finite_tolerances_are_refused(fresh_claims, tol):
+    with pytest.raises(ValueError, match="finite"):
+        fresh_claims.check("demo/inf", source="s", expected=1.0, measured=1e9, **tol)
+
+
+@pytest.mark.parametrize("rtol", [1.5, 10.0])
+def test_relative_tolerance_above_one_is_refused(fresh_claims, rtol):
+    with pytest.raises(ValueError, match="rtol must be <= 1"):
+        fresh_claims.check("demo/loose", source="s", expected=1.0, measured=-5.0, rtol=rtol)
+    assert fresh_claims.check("demo/ok", source="s", expected=1.0, measured=1.9, rtol=1.0).passed
+
+
+@pytest.mark.parametrize("alpha", [1e-300, 1e-7, 0.6, 0.0, 1.0])
+def test_alpha_outside_the_sensible_range_is_refused(fresh_claims, alpha):
+    with pytest.raises(ValueError, match="alpha must be in"):
+        fresh_claims.check_test("demo/a", source="s", pvalue=1e-200, alpha=alpha, expected="x")
+
+
+@pytest.mark.parametrize("value", [np.array("1.0"), np.array(b"1.0"), np.array(["1.0"]),
+                                   np.array(True), np.array(1 + 0j), torch.tensor(True),
+                                   np.array(1.0, dtype=object)])
+def test_non_numeric_dtypes_are_refused(fresh_claims, value):
+    with pytest.raises(TypeError, match="must be a real number"):
+        fresh_claims.check("demo/s", source="s", expected=1.0, measured=value, atol=0.1)
+
+
+def test_a_failed_claim_cannot_be_rechecked_with_a_looser_tolerance(fresh_claims):
+    with pytest.raises(fresh_claims.ClaimError):
+        fresh_claims.check("demo/f", source="s", expected=1.0, measured=1.5, atol=0.1)
+    with pytest.raises(ValueError, match="failed earlier"):
+        fresh_claims.check("demo/f", source="s", expected=1.0, measured=1.5, atol=1.0)
+    assert fresh_claims.records()[-1].passed is False
+
+
+def test_an_id_is_checked_once_unless_repeated_identically(fresh_claims):
+    fresh_claims.check("demo/once", source="s", expected=1.0, measured=1.01, atol=0.1)
+    # Re-running the same cell (same expectation and tolerance) replaces the measurement ...
+    fresh_claims.check("demo/once", source="s", expected=1.0, measured=1.02, atol=0.1)
+    assert fresh_claims.records()[-1].measured == 1.02
+    # ... a different check under the same id is refused.
+    with pytest.raises(ValueError, match="checked once"):
+        fresh_claims.check("demo/once", source="s", expected=1.0, measured=1.02, atol=0.5)
+    with pytest.raises(ValueError, match="checked once"):
+        fresh_claims.check_bounds("demo/once", source="s", measured=1.0, low=0.0)
+
+
+def test_scoped_records_leave_the_outer_records_alone(fresh_claims, tmp_path, monkeypatch):
+    monkeypatch.setenv(fresh_claims.ENV_VAR, str(tmp_path))
+    fresh_claims.check("outer/one", source="s", expected=1, measured=1, atol=0.1)
+    with fresh_claims.scoped():
+        fresh_claims.check("inner/two", source="s", expected=2, measured=2, atol=0.1)
+        assert [c.id for c in fresh_claims.records()] == ["inner/two"]
+    assert [c.id for c in fresh_claims.records()] == ["outer/one"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["outer.json"]
 
 
 def test_load_without_records_explains(tmp_path, fresh_claims):
