@@ -271,9 +271,23 @@ def _colab_button(app, pagename: str, templatename: str, context: dict, doctree)
                 button["url"] = colab_url(pagename, root)
 
 
+def _dedupe_scripts(app, pagename: str, templatename: str, context: dict, doctree) -> None:
+    """Drop repeated inline scripts (sphinx-thebe adds its config twice: "THEBE_JS_URL has already
+    been declared" on every page)."""
+    seen, kept = set(), []
+    for script in context.get("script_files", []):
+        key = (str(getattr(script, "filename", script)), str(getattr(script, "attributes", {}).get("body", "")))
+        if key not in seen:
+            seen.add(key)
+            kept.append(script)
+    if "script_files" in context:
+        context["script_files"][:] = kept
+
+
 def setup(app) -> dict[str, Any]:
     """Sphinx extension entry point (``_config.yml``: ``sphinx.local_extensions``)."""
     app.connect("env-before-read-docs", _read_generated_last)
     app.connect("source-read", _fill_sources)
     app.connect("html-page-context", _colab_button, priority=900)
+    app.connect("html-page-context", _dedupe_scripts, priority=900)
     return {"parallel_read_safe": False, "parallel_write_safe": True}
