@@ -140,7 +140,7 @@ def adjoint_state(
     """Integrate the adjoint equation ``da/dt = -a^T df/dz(z(t))`` backwards from ``a(T) = aT``.
 
     The state and the adjoint are solved together backwards in time (dopri5), as in Chen et al.
-    (2018), Appendix B; the vector-Jacobian products come from autograd.
+    (2018); the vector-Jacobian products come from autograd.
 
     Args:
         func: the field ``f(t, z)``.
