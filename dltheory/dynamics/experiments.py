@@ -249,8 +249,15 @@ def stability_experiment(
     _checks.size("n and L", n * d * (L + 1))
     seed = _checks.seed(seed)
     dev = as_device(device)
+    # The layer matrices are the same at every n: the first 64 inputs come from the generator
+    # before the matrices (as at book scale), further inputs from a second generator.
     g = torch.Generator().manual_seed(seed)
-    x0 = torch.randn(n, d, generator=g, dtype=torch.float64).to(dev)
+    n_first = SIZES["stability"]["book"]["n"]
+    x0 = torch.randn(n_first, d, generator=g, dtype=torch.float64)
+    if n > n_first:
+        g2 = torch.Generator().manual_seed(seed + 1)
+        x0 = torch.cat([x0, torch.randn(n - n_first, d, generator=g2, dtype=torch.float64)])
+    x0 = x0[:n].to(dev)
     out: dict[str, StabilitySetting] = {}
     for name, (kind, h, gamma, sc) in STABILITY_SETTINGS.items():
         K = (torch.randn(d, d, generator=g, dtype=torch.float64) * sc / math.sqrt(d)).to(dev)
