@@ -55,11 +55,12 @@ def test_fit_loglog_slope_exact_power_law():
 @pytest.mark.parametrize(
     "kwargs, exc, match",
     [
-        ({"T": 0.0, "L": 4}, ValueError, "T must be > 0"),
-        ({"T": -1.0, "L": 4}, ValueError, "T must be > 0"),
-        ({"T": 1.0, "L": 0}, ValueError, "L must be > 0"),
-        ({"T": 1.0, "L": 2.5}, TypeError, "L must be a positive integer"),
-        ({"T": 1.0, "L": 4, "method": "heun9"}, ValueError, "unknown solver 'heun9'; valid names are euler"),
+        ({"T": 0.0, "L": 4}, ValueError, "T must be a finite real number > 0"),
+        ({"T": -1.0, "L": 4}, ValueError, "T must be a finite real number > 0"),
+        ({"T": 1.0, "L": 0}, ValueError, "L must be an integer >= 1"),
+        ({"T": 1.0, "L": 2.5}, TypeError, "L must be an integer >= 1"),
+        ({"T": 1.0, "L": 2.0}, TypeError, "L must be an integer >= 1"),
+        ({"T": 1.0, "L": 4, "method": "heun9"}, ValueError, "unknown method 'heun9'; valid names are 'euler'"),
     ],
 )
 def test_residual_stack_validates(kwargs, exc, match):
@@ -121,7 +122,7 @@ def test_perturbation_growth_linear_matches_power_along_eigenvector():
 
 
 def test_stability_validation():
-    with pytest.raises(ValueError, match="h must be > 0"):
+    with pytest.raises(ValueError, match="h must be a finite real number > 0"):
         dyn.stability_analysis(h=0.0, gamma=0.1, omega=[1.0])
     with pytest.raises(ValueError, match="omega must be non-empty"):
         dyn.stability_analysis(h=0.1, gamma=0.1, omega=[])
@@ -157,14 +158,14 @@ def test_hamiltonian_block_is_volume_preserving():
 
 def test_reversibility_experiment_gradients_from_recomputed_activations():
     r = dyn.reversibility_experiment(L=20, n=8)
-    assert r["error"] < 1e-12 and r["grad_error"] < 1e-12
+    assert r.error < 1e-12 and r.grad_error < 1e-12
 
 
 def test_hamiltonian_validation():
     p = dyn.hamiltonian_params(d=2, L=2)
     with pytest.raises(ValueError, match="y and z must share a shape"):
         dyn.hamiltonian_forward(torch.ones(3, dtype=F64), torch.ones(3, dtype=F64), p, h=0.1)
-    with pytest.raises(ValueError, match="h must be > 0"):
+    with pytest.raises(ValueError, match="h must be a finite real number > 0"):
         dyn.hamiltonian_inverse(torch.ones(2, dtype=F64), torch.ones(2, dtype=F64), p, h=-0.1)
     with pytest.raises(ValueError, match="params lacks"):
         dyn.hamiltonian_forward(torch.ones(2, dtype=F64), torch.ones(2, dtype=F64), {"K1": p["K1"]}, h=0.1)
@@ -173,8 +174,8 @@ def test_hamiltonian_validation():
 # ---------------------------------------------------------------- neural ODEs and the adjoint
 def test_adjoint_gradient_equals_backprop_through_solver():
     r = dyn.adjoint_vs_backprop(hidden=8, n=8, rtol=1e-10, atol=1e-10)
-    assert r["rel_diff"] < 1e-7
-    assert r["nfe_adjoint"] > 0 and r["nfe_forward"] > 0
+    assert r.rel_diff < 1e-7
+    assert r.nfe_adjoint > 0 and r.nfe_forward > 0
 
 
 def test_adjoint_state_of_linear_field_is_transposed_exponential():
@@ -187,10 +188,44 @@ def test_adjoint_state_of_linear_field_is_transposed_exponential():
     np.testing.assert_allclose(a.numpy(), want, rtol=1e-8, atol=1e-9)
 
 
-def test_backprop_deltas_are_the_adjoint_recursion():
+def test_hand_derived_vjp_matches_autograd():
     f = dyn.ODEFunc(3, 8, seed=0, dtype=F64)
-    auto, rec = dyn.backprop_deltas(f, torch.ones(4, 3, dtype=F64), T=1.0, L=16, loss=lambda x: (x**3).sum())
-    torch.testing.assert_close(auto, rec, rtol=1e-13, atol=1e-13)
+    g = torch.Generator().manual_seed(1)
+    z, a = torch.randn(5, 3, generator=g, dtype=F64), torch.randn(5, 3, generator=g, dtype=F64)
+    t = torch.tensor(0.3, dtype=F64)
+    zz = z.clone().requires_grad_()
+    want = torch.autograd.grad(f(t, zz), zz, a)[0]
+    torch.testing.assert_close(f.vjp(t, z, a), want, rtol=1e-12, atol=1e-12)
+
+
+def test_backprop_deltas_are_the_hand_derived_adjoint_recursion():
+    f = dyn.ODEFunc(3, 8, seed=0, dtype=F64)
+    x0 = torch.ones(4, 3, dtype=F64)
+    auto = dyn.backprop_deltas(f, x0, T=1.0, L=16, loss=lambda x: (x**3).sum())
+    xs = dyn.euler_states(f, x0, T=1.0, L=16)
+    rec = dyn.adjoint_recursion(f.vjp, xs, 3 * xs[-1] ** 2, T=1.0)
+    torch.testing.assert_close(auto, rec, rtol=1e-12, atol=1e-12)
+    # the check can fail: a VJP that forgets tanh' = 1 - tanh^2 gives different deltas
+    W1, W2 = f.l1.weight.detach()[:, :3], f.l2.weight.detach()
+    wrong = dyn.adjoint_recursion(lambda t, x, a: (a @ W2) @ W1, xs, 3 * xs[-1] ** 2, T=1.0)
+    assert ((wrong - auto).norm(dim=-1) / auto.norm(dim=-1)).max() > 1e-3
+
+
+def test_costate_experiment_recursion_is_independent_of_autograd():
+    r = dyn.costate_experiment(depths=(8, 16))
+    assert 0 <= r.recursion_error < 1e-12 and r.a0_vs_grad < 1e-6
+
+
+def test_adjoint_reconstruction_is_a_tolerance_effect():
+    X, y = dyn.make_dataset("moons", n=32, seed=0)
+    m = dyn.NeuralODEClassifier(seed=0)
+    r = dyn.adjoint_reconstruction(m, X, y, tight=1e-9)
+    # tightening the tolerance shrinks the round-trip error by orders of magnitude
+    assert r.error_tight < 1e-5 and r.error_tight < 1e-2 * r.error_max
+    assert r.forward_error <= r.error_max * 10 and r.amplification >= r.amplification_worst > 0
+    assert 0 <= r.grad_diff_exact < 1 and r.rtol == 1e-3
+    with pytest.raises(ValueError, match="adaptive solver"):
+        dyn.adjoint_reconstruction(dyn.NeuralODEClassifier(method="euler"), X, y)
 
 
 def test_classifier_shapes_augmentation_and_nfe_counter():
@@ -229,28 +264,151 @@ def test_make_dataset_is_seeded_and_validates():
     X1, y1 = dyn.make_dataset("circles", n=20, seed=5)
     X2, y2 = dyn.make_dataset("circles", n=20, seed=5)
     assert torch.equal(X1, X2) and torch.equal(y1, y2)
-    with pytest.raises(ValueError, match="unknown dataset 'spirals'; valid names are moons, circles"):
+    with pytest.raises(ValueError, match="unknown name 'spirals'; valid names are 'moons', 'circles'"):
         dyn.make_dataset("spirals")
 
 
 def test_neural_ode_validation():
-    with pytest.raises(ValueError, match="unknown solver 'rk45'"):
+    with pytest.raises(ValueError, match="unknown method 'rk45'"):
         dyn.NeuralODEClassifier(method="rk45")
     with pytest.raises(ValueError, match="augment must be an integer >= 0"):
         dyn.NeuralODEClassifier(augment=-1)
-    with pytest.raises(ValueError, match="T must be > 0"):
+    with pytest.raises(ValueError, match="T must be a finite real number > 0"):
         dyn.NeuralODEClassifier(T=0.0)
-    with pytest.raises(ValueError, match="x must have last dimension 2"):
+    with pytest.raises(ValueError, match=r"x must have shape \(n, 2\)"):
         dyn.NeuralODEClassifier().flow(torch.zeros(3, 5))
     with pytest.raises(ValueError, match="aT must have the shape"):
         dyn.adjoint_state(lambda t, z: z, torch.zeros(2, dtype=F64), T=1.0, aT=torch.zeros(3, dtype=F64))
     m = dyn.NeuralODEClassifier(method="euler", adjoint=False)
-    with pytest.raises(ValueError, match="same number of rows"):
+    with pytest.raises(ValueError, match="one label per sample"):
         dyn.train_classifier(m, torch.zeros(3, 2), torch.zeros(4), iters=1)
 
 
 def test_experiments_validate_sizes():
-    with pytest.raises(ValueError, match="n must be > 0"):
+    with pytest.raises(ValueError, match="n must be an integer >= 1"):
         dyn.reversibility_experiment(n=0)
-    with pytest.raises(TypeError, match="n must be a positive integer"):
+    with pytest.raises(TypeError, match="n must be an integer >= 1"):
         dyn.euler_convergence(n=2.5)
+
+
+# ---------------------------------------------------------------- layout, scale, issue-10 regressions
+THEORY = ("euler", "stability", "reversible", "node", "costate")
+
+
+@pytest.mark.parametrize("module", THEORY)
+def test_theory_modules_do_not_import_plotting_or_the_registry(module):
+    import ast
+    import pathlib
+
+    import dltheory.dynamics
+
+    path = pathlib.Path(dltheory.dynamics.__file__).parent / f"{module}.py"
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            names |= {node.module or ""} | {f"{node.module}.{a.name}" for a in node.names}
+    assert not any(n.split(".")[0] == "matplotlib" for n in names), names
+    assert not any(n in ("dltheory.figures", "dltheory.claims") for n in names), names
+
+
+def test_front_door_exports_only_what_it_lists():
+    import dltheory.dynamics as pkg
+
+    assert len(set(pkg.__all__)) == len(pkg.__all__)
+    for name in pkg.__all__:
+        assert hasattr(pkg, name)
+
+
+def test_every_experiment_has_two_scales_that_differ():
+    for exp, by_scale in dyn.SIZES.items():
+        assert set(by_scale) == {"book", "full"}
+        assert dyn.sizes(exp, "book") != dyn.sizes(exp, "full"), exp
+    with pytest.raises(ValueError, match="unknown scale 'huge'"):
+        dyn.sizes("moons", "huge")
+
+
+def test_experiments_read_their_sizes_from_scale(monkeypatch):
+    # a small "full" scale, so that the test sees each experiment obey it without running it big
+    small = {
+        "euler": {"n": 3}, "stability": {"n": 5}, "reversibility": {"n": 6, "L": 7},
+        "adjoint": {"hidden": 5, "n": 4}, "moons": {"n": 12, "iters": 2},
+        "circles": {"n": 10, "iters": 1, "loop_points": 40},
+        "costate": {"depths": (8, 16, 32)},
+    }
+    for exp, sz in small.items():
+        monkeypatch.setitem(dyn.SIZES[exp], "full", sz)
+    assert dyn.stability_experiment(scale="full", L=3).n == 5
+    assert dyn.stability_experiment(scale="book", L=3).n == 64
+    assert dyn.reversibility_experiment(scale="full").L == 7
+    assert dyn.reversibility_experiment(scale="full").n == 6
+    assert tuple(dyn.costate_experiment(scale="full").depths) == (8, 16, 32)
+    m = dyn.moons_experiment(scale="full")
+    assert m.X.shape == (12, 2) and m.history.loss.shape == (2,)
+    c = dyn.circles_experiment(scale="full")
+    assert c.X.shape == (10, 2) and c.loop_image.shape == (40, 2)
+    e = dyn.euler_convergence(scale="full", depths=(16, 32))
+    assert e.euler.shape == (2,)
+    # the real full sizes are larger than the book's
+    assert dyn.SIZES["moons"]["book"]["n"] < 1000
+    monkeypatch.undo()
+    assert dyn.sizes("moons", "full") == {"n": 1000, "iters": 200}
+    assert dyn.sizes("stability", "full") == {"n": 1024}
+
+
+def test_unconstrained_setting_is_unstable_because_the_ode_is():
+    r = dyn.stability_experiment(L=5)
+    u = r.settings["unconstrained"]
+    assert u.max_real_part > 0
+    # no step size can stabilise an ODE with Re(lambda) > 0: |1 + h lambda| >= 1 + h Re(lambda)
+    assert u.amplification >= 1 + u.h * u.max_real_part - 1e-12
+    assert dyn.stability_analysis(h=0.1, gamma=-0.1, omega=[0.0]).ode_stable is False
+    assert dyn.stability_analysis(h=0.1, gamma=0.1, omega=[0.0]).ode_stable is True
+
+
+def test_issue_10_examples_raise_clear_errors():
+    A = dyn.linear_test_field(seed=0)
+    with pytest.raises(ValueError, match="gamma must be a finite real number"):
+        dyn.stability_analysis(h=0.1, gamma=float("nan"), omega=[1.0])
+    with pytest.raises(TypeError, match="L must be an integer"):
+        dyn.residual_stack(lambda t, x: x, torch.ones(2, dtype=F64), T=1.0, L=2.0)
+    with pytest.raises(ValueError, match="no zero row"):
+        dyn.discretisation_errors(A, torch.zeros(1, 6, dtype=F64), T=1.0, depths=[4])
+    W = dyn.antisymmetric_matrix(torch.eye(3, dtype=F64), 0.1)
+    with pytest.raises(ValueError, match="delta0 must have no zero row"):
+        dyn.perturbation_growth(W, torch.zeros(2, 3, dtype=F64), h=0.1, L=2,
+                                delta0=torch.zeros(2, 3, dtype=F64))
+    with pytest.raises(ValueError, match="n must be an integer >= 2"):
+        dyn.make_dataset("moons", n=1)
+    with pytest.raises(ValueError, match="rtol must be a finite real number > 0"):
+        dyn.NeuralODEClassifier(rtol=-1)
+    with pytest.raises(TypeError, match="n_classes"):
+        dyn.NeuralODEClassifier(n_classes=3)
+    m = dyn.NeuralODEClassifier(method="euler", adjoint=False)
+    X, y = dyn.make_dataset("moons", n=8)
+    with pytest.raises(ValueError, match="one label per sample"):
+        dyn.accuracy(m, X, y[:1])
+    with pytest.raises(ValueError, match=r"class labels in \[0, 1\]"):
+        dyn.train_classifier(m, X, 5 * y, iters=1)
+    with pytest.raises(TypeError, match="X is float64 but the model is float32"):
+        dyn.accuracy(m, X.double(), y)
+    with pytest.raises(TypeError, match="tensors must share one dtype"):
+        dyn.discretisation_errors(A, torch.ones(1, 6), T=1.0, depths=[4])
+    with pytest.raises(ValueError, match="more than the limit"):
+        dyn.residual_stack(lambda t, x: x, torch.ones(2, dtype=F64), T=1.0, L=10**9)
+    with pytest.raises(ValueError, match="more than the limit"):
+        dyn.hamiltonian_params(d=10**5, L=100)
+
+
+def test_lists_are_accepted_where_tensors_are_expected():
+    A = dyn.linear_test_field(seed=0)
+    x = [[1.0] * 6]
+    assert dyn.discretisation_errors(A, x, T=1.0, depths=[8]).shape == (1,)
+    W = dyn.antisymmetric_matrix([[0.0, 1.0], [2.0, 0.0]], 0.1)
+    assert W.dtype == F64
+    g = dyn.perturbation_growth(W.tolist(), [[1.0, 0.0]], h=0.1, L=2)
+    assert g.shape == (3, 1)
+    m = dyn.NeuralODEClassifier(method="euler", adjoint=False)
+    assert m([[0.0, 1.0]]).shape == (1,)
+    assert 0.0 <= dyn.accuracy(m, [[0.0, 1.0], [1.0, 0.0]], [0, 1]) <= 1.0

@@ -7,7 +7,7 @@ A residual block ``x_{t+1} = x_t + h f(x_t, theta_t)`` is one forward-Euler step
 
 from __future__ import annotations
 
-import functools
+import numbers
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -15,8 +15,7 @@ import scipy.linalg
 import torch
 from torchdiffeq import odeint
 
-from dltheory import figures
-from dltheory.dynamics._validate import _positive, _solver, _square
+from dltheory import _checks
 
 __all__ = [
     "FIXED_SOLVERS",
@@ -24,15 +23,16 @@ __all__ = [
     "residual_stack",
     "discretisation_errors",
     "fit_loglog_slope",
-    "euler_convergence",
 ]
 
 #: Fixed-grid solvers of torchdiffeq used as residual blocks, with their order of accuracy.
 FIXED_SOLVERS: dict[str, int] = {"euler": 1, "midpoint": 2, "rk4": 4}
 
+_DEFAULT_EIGENVALUES = (-1.0, 0.5, complex(-0.3, 2.0), complex(0.2, 1.0))
+
 
 def linear_test_field(
-    eigenvalues: Sequence[complex] = (-1.0, 0.5, complex(-0.3, 2.0), complex(0.2, 1.0)), *, seed: int = 0
+    eigenvalues: Sequence[complex] = _DEFAULT_EIGENVALUES, *, seed: int = 0
 ) -> torch.Tensor:
     """A real matrix ``A`` with prescribed eigenvalues, for the linear field ``dx/dt = A x``.
 
@@ -41,28 +41,42 @@ def linear_test_field(
     ``Q`` so that ``A = Q B Q^T`` is dense but keeps the spectrum exactly.
 
     Args:
-        eigenvalues: real numbers and complex numbers with positive imaginary part.
+        eigenvalues: real numbers and complex numbers with positive imaginary part (finite).
         seed: seed of the random rotation.
 
     Returns:
         ``A``, float64 tensor of shape ``(d, d)`` with ``d = #real + 2 #complex``.
+
+    Raises:
+        TypeError: if an eigenvalue is not a number.
+        ValueError: if there are none, one is not finite or has a negative imaginary part.
 
     Example:
         >>> A = linear_test_field((-1.0, complex(0.0, 2.0)), seed=0)
         >>> A.shape
         torch.Size([3, 3])
     """
+    seed = _checks.seed(seed)
+    if isinstance(eigenvalues, (str, bytes)) or not isinstance(eigenvalues, Sequence):
+        raise TypeError(f"eigenvalues must be a sequence of numbers; got {type(eigenvalues).__name__}")
     if len(eigenvalues) == 0:
         raise ValueError("eigenvalues must not be empty")
+    _checks.size("eigenvalues", (2 * len(eigenvalues)) ** 2)
     blocks = []
-    for lam in eigenvalues:
+    for i, lam in enumerate(eigenvalues):
+        if isinstance(lam, bool) or not isinstance(lam, numbers.Complex):
+            raise TypeError(f"eigenvalues[{i}] must be a real or complex number; got {lam!r}")
         lam = complex(lam)
+        if not (np.isfinite(lam.real) and np.isfinite(lam.imag)):
+            raise ValueError(f"eigenvalues[{i}] must be finite; got {lam}")
         if lam.imag == 0:
             blocks.append(np.array([[lam.real]]))
         elif lam.imag > 0:
             blocks.append(np.array([[lam.real, lam.imag], [-lam.imag, lam.real]]))
         else:
-            raise ValueError(f"give each complex pair once, with positive imaginary part; got {lam}")
+            raise ValueError(
+                f"eigenvalues[{i}]: give each complex pair once, with positive imaginary part; got {lam}"
+            )
     B = scipy.linalg.block_diag(*blocks)
     rng = np.random.default_rng(seed)
     Q, R = np.linalg.qr(rng.standard_normal(B.shape))
@@ -81,14 +95,15 @@ def residual_stack(
 ) -> torch.Tensor:
     """An ``L``-block residual network whose blocks are fixed-grid solver steps of ``field``.
 
-    With ``method="euler"`` block ``t`` is ``x_{t+1} = x_t + h f(t h, x_t)``, ``h = T / L`` (the ResNet of
-    He et al. 2016 read as forward Euler, E 2017); ``"midpoint"`` and ``"rk4"`` give higher-order
-    Runge-Kutta blocks, in the spirit of Lu et al. (2018), who read FractalNet as a second-order
-    Runge-Kutta scheme. The steps are torchdiffeq's fixed-grid solvers (its ``"rk4"`` is the 3/8 rule).
+    With ``method="euler"`` block ``t`` is ``x_{t+1} = x_t + h f(t h, x_t)``, ``h = T / L`` (the
+    ResNet of He et al. 2016 read as forward Euler, E 2017); ``"midpoint"`` and ``"rk4"`` give
+    higher-order Runge-Kutta blocks, in the spirit of Lu et al. (2018), who read FractalNet as a
+    second-order Runge-Kutta scheme. The steps are torchdiffeq's fixed-grid solvers (its ``"rk4"`` is
+    the 3/8 rule).
 
     Args:
         field: ``f(t, x)`` returning a tensor shaped like ``x``.
-        x0: input, shape ``(..., d)``.
+        x0: input, shape ``(..., d)`` (a list is converted to float64).
         T: total integration time (> 0).
         L: number of blocks (positive integer).
         method: one of :data:`FIXED_SOLVERS`.
@@ -96,32 +111,41 @@ def residual_stack(
 
     Example:
         >>> A = linear_test_field(seed=0)
-        >>> xL = residual_stack(lambda t, x: x @ A.T, torch.ones(6, dtype=torch.float64), T=1.0, L=64)
+        >>> x0 = torch.ones(6, dtype=torch.float64)
+        >>> residual_stack(lambda t, x: x @ A.T, x0, T=1.0, L=64).shape
+        torch.Size([6])
     """
-    if not callable(field):
-        raise TypeError("field must be callable as field(t, x)")
-    if not isinstance(x0, torch.Tensor):
-        raise TypeError(f"x0 must be a torch.Tensor; got {type(x0).__name__}")
-    _positive("T", T)
-    _positive("L", L, integer=True)
-    _solver(method, tuple(FIXED_SOLVERS))
-    t = torch.linspace(0.0, float(T), L + 1, dtype=x0.dtype, device=x0.device)
+    field = _checks.function("field", field)
+    x0 = _checks.tensor("x0", x0)
+    T = _checks.positive("T", T)
+    L = _checks.integer("L", L)
+    method = _checks.choice("method", method, FIXED_SOLVERS)
+    return_all = _checks.boolean("return_all", return_all)
+    _checks.size("L", (L + 1) * max(x0.numel(), 1))
+    t = torch.linspace(0.0, T, L + 1, dtype=x0.dtype, device=x0.device)
     states = odeint(field, x0, t, method=method)
     return states if return_all else states[-1]
 
 
 def discretisation_errors(
-    A: torch.Tensor, x0: torch.Tensor, *, T: float, depths: Sequence[int], method: str = "euler"
+    A: torch.Tensor,
+    x0: torch.Tensor,
+    *,
+    T: float,
+    depths: Sequence[int],
+    method: str = "euler",
 ) -> np.ndarray:
-    """Relative error of an ``L``-block network against the exact flow ``expm(A T) x0``, for each ``L``.
+    """Relative error of an ``L``-block network against the exact flow ``expm(A T) x0``, per ``L``.
 
-    The error of a scheme of order ``p`` is ``O(h^p) = O(L^{-p})`` (e.g. Hairer, Norsett & Wanner 1993).
+    The error of a scheme of order ``p`` is ``O(h^p) = O(L^{-p})`` (e.g. Hairer, Norsett & Wanner
+    1993).
 
     Args:
-        A: ``(d, d)`` float64 matrix of the field ``dx/dt = A x``.
-        x0: inputs, shape ``(n, d)``; the error is ``max_i |x_L^i - e^{AT} x0^i| / |e^{AT} x0^i|``.
+        A: ``(d, d)`` matrix of the field ``dx/dt = A x``.
+        x0: inputs ``(n, d)`` with the dtype of ``A`` and no zero row; the error is
+            ``max_i |x_L^i - e^{AT} x0^i| / |e^{AT} x0^i|`` (a zero row would make it 0/0).
         T: integration time (> 0).
-        depths: depths ``L``.
+        depths: depths ``L`` (positive integers, at least one).
         method: one of :data:`FIXED_SOLVERS`.
 
     Returns:
@@ -133,90 +157,53 @@ def discretisation_errors(
         >>> discretisation_errors(A, x0, T=1.0, depths=[16, 32]).shape
         (2,)
     """
-    _square("A", A)
-    if x0.ndim != 2 or x0.shape[-1] != A.shape[-1]:
-        raise ValueError(f"x0 must have shape (n, {A.shape[-1]}) to match A; got {tuple(x0.shape)}")
-    _positive("T", T)
-    if len(depths) == 0:
-        raise ValueError("depths must not be empty")
-    exact = x0 @ torch.from_numpy(scipy.linalg.expm(A.numpy() * T)).T
+    A = _checks.tensor("A", A, ndim=2)
+    if A.shape[0] != A.shape[1]:
+        raise ValueError(f"A must be a square matrix (d, d); got shape {tuple(A.shape)}")
+    x0 = _checks.tensor("x0", x0, shape=(None, A.shape[0]))
+    _checks.same_dtype(A=A, x0=x0)
+    if x0.shape[0] == 0 or bool((x0.norm(dim=-1) == 0).any()):
+        raise ValueError("x0 must have at least one row and no zero row: the error is relative "
+                         "to |e^{AT} x0|, which is 0 for x0 = 0")
+    T = _checks.positive("T", T)
+    depths = _depth_list("depths", depths)
+    method = _checks.choice("method", method, FIXED_SOLVERS)
+    _checks.size("depths", (max(depths) + 1) * x0.numel())
+    E = scipy.linalg.expm(A.detach().cpu().numpy() * T)
+    exact = x0 @ torch.from_numpy(E).to(device=A.device, dtype=A.dtype).T
     out = []
     for L in depths:
-        xL = residual_stack(lambda t, x: x @ A.T, x0, T=T, L=int(L), method=method)
+        xL = residual_stack(lambda t, x: x @ A.T, x0, T=T, L=L, method=method)
         out.append(((xL - exact).norm(dim=-1) / exact.norm(dim=-1)).max().item())
     return np.array(out)
+
+
+def _depth_list(name: str, depths) -> list[int]:
+    if isinstance(depths, (str, bytes)) or not isinstance(depths, (Sequence, np.ndarray)):
+        raise TypeError(f"{name} must be a sequence of positive integers; got {type(depths).__name__}")
+    if len(depths) == 0:
+        raise ValueError(f"{name} must not be empty")
+    return [_checks.integer(f"{name}[{i}]", L) for i, L in enumerate(depths)]
 
 
 def fit_loglog_slope(x: Sequence[float], y: Sequence[float]) -> float:
     """Least-squares slope of ``log y`` against ``log x`` (the empirical order of a power law).
 
+    Args:
+        x, y: positive finite numbers, the same number (>= 2) of each; ``x`` not all equal.
+
     Example:
-        >>> round(fit_loglog_slope([1, 2, 4], [1, 0.25, 0.0625]), 12)
+        >>> round(fit_loglog_slope([1, 2, 4], [1, 0.25, 0.0625]), 6)
         -2.0
     """
-    x, y = np.asarray(x, float), np.asarray(y, float)
+    # (bounds checked here: _checks.real_array's bounds fail on arrays of more than one element)
+    x = _checks.real_array("x", x, ndim=1)
+    y = _checks.real_array("y", y, ndim=1)
+    for name, v in (("x", x), ("y", y)):
+        if np.any(v <= 0):
+            raise ValueError(f"{name} must be > 0 for a log-log fit; got a value of {v[v <= 0][0]}")
     if x.shape != y.shape or x.size < 2:
         raise ValueError(f"x and y must have the same length >= 2; got {x.shape} and {y.shape}")
-    if np.any(x <= 0) or np.any(y <= 0):
-        raise ValueError("x and y must be positive for a log-log fit")
+    if np.all(x == x[0]):
+        raise ValueError("x must not be all equal: the slope of a vertical line is undefined")
     return float(np.polyfit(np.log(x), np.log(y), 1)[0])
-
-
-def euler_convergence(
-    *, depths: Sequence[int] = tuple(2**k for k in range(4, 11)), T: float = 1.0, n: int = 8, seed: int = 0
-) -> dict:
-    """Errors of Euler and RK4 ResNets on a linear field against ``expm(A T)`` (the book's Section 1).
-
-    Returns:
-        dict with ``depths``, ``euler``, ``rk4`` (relative errors), ``slope_euler``, ``slope_rk4`` and
-        ``eigenvalues`` of ``A``.
-
-    Example:
-        >>> r = euler_convergence(depths=(16, 32, 64))
-        >>> abs(r["slope_euler"] + 1) < 0.05
-        True
-    """
-    _positive("n", n, integer=True)
-    A = linear_test_field(seed=seed)
-    g = torch.Generator().manual_seed(seed)
-    x0 = torch.randn(n, A.shape[0], generator=g, dtype=torch.float64)
-    eu = discretisation_errors(A, x0, T=T, depths=depths, method="euler")
-    rk = discretisation_errors(A, x0, T=T, depths=depths, method="rk4")
-    return {
-        "depths": np.asarray(depths),
-        "euler": eu,
-        "rk4": rk,
-        "slope_euler": fit_loglog_slope(depths, eu),
-        "slope_rk4": fit_loglog_slope(depths, rk),
-        "eigenvalues": np.linalg.eigvals(A.numpy()),
-        "T": T,
-    }
-
-
-@figures.register(
-    "dynamics/euler-convergence",
-    caption=(
-        r"Relative error of an $L$-block residual network against the exact flow $e^{AT}x_0$ of a linear "
-        r"field. Euler blocks (the ResNet) converge at first order, RK4 blocks at fourth order; the dashed "
-        r"lines, shifted up by a factor 4 for visibility, have the theoretical slopes $-1$ and $-4$."
-    ),
-    compute=functools.partial(euler_convergence, seed=0),
-)
-def _plot_euler_convergence(data: dict):
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5.6, 3.8))
-    L = data["depths"].astype(float)
-    for k, (key, p, name) in enumerate((("euler", 1, "Euler (ResNet)"), ("rk4", 4, "RK4 block"))):
-        err = data[key]
-        ax.loglog(L, err, "o-", color=f"C{k}", label=f"{name}: experiment, slope ${data['slope_' + key]:.3f}$")
-        # the theory line is drawn a factor 4 above the data so that both stay visible
-        ax.loglog(L, 4 * err[0] * (L / L[0]) ** (-p), "--", color=f"C{k}", lw=1,
-                  label=f"theory: $\\propto L^{{-{p}}}$ (shifted up $\\times 4$)")
-    ax.set_xticks(L)
-    ax.set_xticklabels([str(int(x)) for x in L])
-    ax.minorticks_off()
-    ax.set_xlabel("depth $L$ (step $h = T/L$)")
-    ax.set_ylabel(r"relative error $\|x_L - e^{AT}x_0\| / \|e^{AT}x_0\|$")
-    ax.legend(fontsize=8)
-    return fig

@@ -1,4 +1,4 @@
-"""Neural ODEs over torchdiffeq: plain (Chen et al. 2018) and augmented (Dupont et al. 2019) classifiers.
+"""Neural ODEs over torchdiffeq: plain (Chen et al. 2018) and augmented (Dupont et al. 2019).
 
 The 2-D data sets are scikit-learn's ``make_moons`` and ``make_circles``; :func:`winding_numbers`
 measures the topological obstruction of a plain planar flow.
@@ -6,37 +6,47 @@ measures the topological obstruction of a plain planar flow.
 
 from __future__ import annotations
 
-import functools
 import math
-import time
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 from torchdiffeq import odeint, odeint_adjoint
 
-from dltheory import figures
-from dltheory.dynamics._validate import _positive, _solver
+from dltheory import _checks
 from dltheory.dynamics.euler import FIXED_SOLVERS
 
 __all__ = [
     "ADAPTIVE_SOLVERS",
+    "DATASETS",
     "ODEFunc",
     "NeuralODEClassifier",
+    "TrainingHistory",
     "make_dataset",
     "train_classifier",
     "accuracy",
-    "moons_experiment",
     "winding_numbers",
-    "circles_experiment",
 ]
 
 #: Adaptive solvers of torchdiffeq accepted by the neural-ODE helpers.
 ADAPTIVE_SOLVERS: tuple[str, ...] = ("dopri5", "bosh3", "adaptive_heun", "dopri8")
 
+#: Data sets of :func:`make_dataset`.
+DATASETS: tuple[str, ...] = ("moons", "circles")
+
+
+def _float_dtype(name: str, dtype) -> torch.dtype:
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"{name} must be a floating torch.dtype; got {dtype!r}")
+    return dtype
+
 
 class ODEFunc(nn.Module):
-    """Vector field ``f(t, z) = W2 tanh(W1 [z, t] + b1) + b2`` of a neural ODE, counting evaluations.
+    """Field ``f(t, z) = W2 tanh(W1 [z, t] + b1) + b2`` of a neural ODE, counting evaluations.
+
+    Its vector-Jacobian product :meth:`vjp` is written out by hand, so that it can be checked
+    against autograd.
 
     Attributes:
         nfe: number of function evaluations since the last :meth:`reset_nfe`.
@@ -49,9 +59,13 @@ class ODEFunc(nn.Module):
 
     def __init__(self, dim: int, hidden: int = 32, *, seed: int = 0, dtype=torch.float32):
         super().__init__()
-        _positive("dim", dim, integer=True)
-        _positive("hidden", hidden, integer=True)
+        dim = _checks.integer("dim", dim)
+        hidden = _checks.integer("hidden", hidden)
+        seed = _checks.seed(seed)
+        dtype = _float_dtype("dtype", dtype)
+        _checks.size("hidden", (dim + 2) * hidden)
         g = torch.Generator().manual_seed(seed)
+        self.dim = dim
         self.l1 = nn.Linear(dim + 1, hidden, dtype=dtype)
         self.l2 = nn.Linear(hidden, dim, dtype=dtype)
         with torch.no_grad():
@@ -61,31 +75,55 @@ class ODEFunc(nn.Module):
         self.nfe = 0
 
     def reset_nfe(self) -> None:
+        """Set the evaluation counter to zero."""
         self.nfe = 0
+
+    def _pre(self, t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        tt = torch.as_tensor(t).to(z).expand(*z.shape[:-1], 1)
+        return self.l1(torch.cat([z, tt], dim=-1))
 
     def forward(self, t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         self.nfe += 1
-        tt = t.to(z.dtype).expand(*z.shape[:-1], 1)
-        return self.l2(torch.tanh(self.l1(torch.cat([z, tt], dim=-1))))
+        return self.l2(torch.tanh(self._pre(t, z)))
+
+    def vjp(self, t: torch.Tensor, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        """The vector-Jacobian product ``a^T df/dz(t, z)``, derived by hand (no autograd).
+
+        With ``u = W1 [z, t] + b1``: ``df/dz = W2 diag(1 - tanh(u)^2) W1[:, :dim]``, so
+        ``a^T df/dz = ((a W2) * (1 - tanh(u)^2)) W1[:, :dim]``, row by row for batched ``z``.
+
+        Example:
+            >>> f = ODEFunc(dim=2, hidden=4, seed=0, dtype=torch.float64)
+            >>> f.vjp(0.0, torch.zeros(3, 2, dtype=torch.float64),
+            ...       torch.ones(3, 2, dtype=torch.float64)).shape
+            torch.Size([3, 2])
+        """
+        z = _checks.tensor("z", z)
+        a = _checks.tensor("a", a, shape=tuple(z.shape))
+        _checks.same_dtype(z=z, a=a, parameters=self.l1.weight)
+        with torch.no_grad():
+            s = torch.tanh(self._pre(t, z))
+            return ((a @ self.l2.weight) * (1 - s**2)) @ self.l1.weight[:, : self.dim]
 
 
 class NeuralODEClassifier(nn.Module):
-    """Neural ODE classifier: pad the input with ``augment`` zeros, flow for time ``T``, read out linearly.
+    """Binary neural ODE classifier: pad with ``augment`` zeros, flow for time ``T``, read out.
 
-    ``augment = 0`` is the plain neural ODE of Chen et al. (2018), whose flow is a homeomorphism of the
-    input space; ``augment > 0`` is the augmented neural ODE of Dupont et al. (2019).
+    ``augment = 0`` is the plain neural ODE of Chen et al. (2018), whose flow is a homeomorphism of
+    the input space; ``augment > 0`` is the augmented neural ODE of Dupont et al. (2019). The
+    read-out gives one logit (two classes, as :func:`train_classifier` trains).
 
     Args:
         dim: input dimension.
         augment: number of zero dimensions appended (>= 0).
         hidden: hidden width of the vector field.
-        n_classes: number of classes (a logit per class; one logit when 2).
         T: integration time (> 0).
         method: a torchdiffeq solver name (:data:`ADAPTIVE_SOLVERS` or :data:`FIXED_SOLVERS`).
         steps: number of steps for a fixed-grid solver.
-        rtol, atol: tolerances of an adaptive solver.
+        rtol, atol: tolerances of an adaptive solver (> 0).
         adjoint: compute gradients with ``odeint_adjoint`` (else backprop through the solver).
         seed: initialisation seed.
+        dtype: floating dtype of the parameters; inputs must have it.
 
     Example:
         >>> m = NeuralODEClassifier(dim=2, augment=1, seed=0)
@@ -94,35 +132,52 @@ class NeuralODEClassifier(nn.Module):
     """
 
     def __init__(
-        self, dim: int = 2, *, augment: int = 0, hidden: int = 32, n_classes: int = 2, T: float = 1.0,
+        self, dim: int = 2, *, augment: int = 0, hidden: int = 32, T: float = 1.0,
         method: str = "dopri5", steps: int = 10, rtol: float = 1e-3, atol: float = 1e-4,
         adjoint: bool = True, seed: int = 0, dtype=torch.float32,
     ):
         super().__init__()
-        _positive("dim", dim, integer=True)
-        if isinstance(augment, bool) or not isinstance(augment, int) or augment < 0:
-            raise ValueError(f"augment must be an integer >= 0; got {augment!r}")
-        if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 2:
-            raise ValueError(f"n_classes must be an integer >= 2; got {n_classes!r}")
-        _positive("T", T)
-        _positive("steps", steps, integer=True)
-        _solver(method, ADAPTIVE_SOLVERS + tuple(FIXED_SOLVERS))
-        self.dim, self.augment, self.T, self.method, self.steps = dim, augment, float(T), method, steps
-        self.rtol, self.atol, self.adjoint = rtol, atol, adjoint
+        dim = _checks.integer("dim", dim)
+        augment = _checks.integer("augment", augment, low=0)
+        T = _checks.positive("T", T)
+        method = _checks.choice("method", method, ADAPTIVE_SOLVERS + tuple(FIXED_SOLVERS))
+        steps = _checks.integer("steps", steps)
+        seed = _checks.seed(seed)
+        self.dim, self.augment, self.T, self.method, self.steps = dim, augment, T, method, steps
+        self.rtol = _checks.positive("rtol", rtol)
+        self.atol = _checks.positive("atol", atol)
+        self.adjoint = _checks.boolean("adjoint", adjoint)
         self.func = ODEFunc(dim + augment, hidden, seed=seed, dtype=dtype)
         g = torch.Generator().manual_seed(seed + 10_000)
-        n_out = 1 if n_classes == 2 else n_classes
-        self.readout = nn.Linear(dim + augment, n_out, dtype=dtype)
+        self.readout = nn.Linear(dim + augment, 1, dtype=dtype)
         with torch.no_grad():
-            self.readout.weight.copy_(torch.randn(self.readout.weight.shape, generator=g, dtype=dtype) * 0.5)
+            w = torch.randn(self.readout.weight.shape, generator=g, dtype=dtype) * 0.5
+            self.readout.weight.copy_(w)
             self.readout.bias.zero_()
 
+    @property
+    def dtype(self) -> torch.dtype:
+        """The dtype of the parameters (inputs must have it)."""
+        return self.readout.weight.dtype
+
+    def check_input(self, x, name: str = "x") -> torch.Tensor:
+        """``x`` as a tensor of shape ``(n, dim)`` (or ``(dim,)``) in the model's dtype and device."""
+        x = _checks.tensor(name, x, dtype=None if isinstance(x, torch.Tensor) else self.dtype)
+        if x.ndim not in (1, 2) or x.shape[-1] != self.dim:
+            raise ValueError(f"{name} must have shape (n, {self.dim}) (last dimension {self.dim}); "
+                             f"got shape {tuple(x.shape)}")
+        if x.dtype != self.dtype:
+            raise TypeError(f"{name} is {str(x.dtype).replace('torch.', '')} but the model is "
+                            f"{str(self.dtype).replace('torch.', '')}; convert one of them")
+        return x.to(self.readout.weight.device)
+
     def flow(self, x: torch.Tensor, n_times: int = 2) -> torch.Tensor:
-        """States along the flow at ``n_times`` equally spaced times in ``[0, T]``, shape ``(n_times, n, D)``."""
-        if x.shape[-1] != self.dim:
-            raise ValueError(f"x must have last dimension {self.dim}; got shape {tuple(x.shape)}")
+        """States at ``n_times`` equally spaced times in ``[0, T]``, shape ``(n_times, n, D)``."""
+        x = self.check_input(x)
+        n_times = _checks.integer("n_times", n_times, low=2)
+        _checks.size("n_times", n_times * x.numel() * (1 + self.augment))
         z0 = torch.cat([x, x.new_zeros(*x.shape[:-1], self.augment)], dim=-1)
-        t = torch.linspace(0.0, self.T, n_times, dtype=x.dtype)
+        t = torch.linspace(0.0, self.T, n_times, dtype=x.dtype, device=x.device)
         solve = odeint_adjoint if self.adjoint else odeint
         kw: dict = {"method": self.method}
         if self.method in FIXED_SOLVERS:
@@ -134,15 +189,23 @@ class NeuralODEClassifier(nn.Module):
         return solve(self.func, z0, t, **kw)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.readout(self.flow(x)[-1])
-        return out.squeeze(-1) if out.shape[-1] == 1 else out
+        return self.readout(self.flow(x)[-1]).squeeze(-1)
 
 
-def make_dataset(name: str, *, n: int = 256, noise: float | None = None, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """The 2-D data sets of the chapter, standardised, as float32 tensors ``(X, y)``.
+def make_dataset(
+    name: str, *, n: int = 256, noise: float | None = None, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The 2-D data sets of the chapter, as float32 tensors ``(X, y)``.
 
-    ``"moons"`` is :func:`sklearn.datasets.make_moons` (default noise 0.1), ``"circles"`` is
-    :func:`sklearn.datasets.make_circles` (factor 0.5, default noise 0.05): the inner circle is class 1.
+    ``"moons"`` is :func:`sklearn.datasets.make_moons` (default noise 0.1), standardised;
+    ``"circles"`` is :func:`sklearn.datasets.make_circles` (factor 0.5, default noise 0.05): the
+    inner circle is class 1.
+
+    Args:
+        name: one of :data:`DATASETS`.
+        n: number of points (>= 2, so that both classes occur).
+        noise: standard deviation of the Gaussian noise (>= 0), or the default.
+        seed: seed of scikit-learn's generator (< 2**32).
 
     Example:
         >>> X, y = make_dataset("moons", n=10, seed=0)
@@ -152,37 +215,75 @@ def make_dataset(name: str, *, n: int = 256, noise: float | None = None, seed: i
     from sklearn.datasets import make_circles, make_moons
 
     makers = {"moons": (make_moons, {}, 0.1), "circles": (make_circles, {"factor": 0.5}, 0.05)}
-    if name not in makers:
-        raise ValueError(f"unknown dataset {name!r}; valid names are {', '.join(makers)}")
-    _positive("n", n, integer=True)
+    name = _checks.choice("name", name, DATASETS)
+    n = _checks.integer("n", n, low=2)
+    _checks.size("n", 2 * n)
+    seed = _checks.integer("seed", seed, low=0, high=2**32 - 1)
     fn, kw, default_noise = makers[name]
-    X, y = fn(n_samples=n, noise=default_noise if noise is None else noise, random_state=seed, **kw)
+    noise = default_noise if noise is None else _checks.real("noise", noise, low=0.0)
+    X, y = fn(n_samples=n, noise=noise, random_state=seed, **kw)
     if name == "moons":
         X = (X - X.mean(0)) / X.std(0)
     return torch.tensor(X, dtype=torch.float32), torch.tensor(y, dtype=torch.float32)
 
 
+@dataclass(frozen=True)
+class TrainingHistory:
+    """Per-iteration record of :func:`train_classifier`.
+
+    Attributes:
+        loss: logistic loss before each Adam step.
+        accuracy: training accuracy (threshold at logit 0) before each step.
+        nfe_forward: evaluations of the vector field in the forward solve.
+        nfe_backward: evaluations in the backward pass (the adjoint solve; 0 for backprop through
+            the solver).
+        seconds: wall-clock time of the whole training.
+    """
+
+    loss: np.ndarray
+    accuracy: np.ndarray
+    nfe_forward: np.ndarray
+    nfe_backward: np.ndarray
+    seconds: float
+
+
+def _check_model_data(model, X, y) -> tuple[torch.Tensor, torch.Tensor]:
+    if not isinstance(model, NeuralODEClassifier):
+        raise TypeError(f"model must be a NeuralODEClassifier; got {type(model).__name__}")
+    X = model.check_input(X, "X")
+    if X.ndim != 2:
+        raise ValueError(f"X must have shape (n, {model.dim}); got {tuple(X.shape)}")
+    y = _checks.labels("y", y, n_classes=2, n=X.shape[0])
+    return X, y.to(device=X.device, dtype=X.dtype)
+
+
 def train_classifier(
-    model: NeuralODEClassifier, X: torch.Tensor, y: torch.Tensor, *, iters: int = 200, lr: float = 0.02
-) -> dict:
+    model: NeuralODEClassifier, X: torch.Tensor, y: torch.Tensor, *, iters: int = 200,
+    lr: float = 0.02,
+) -> TrainingHistory:
     """Full-batch Adam on the logistic loss, counting function evaluations forward and backward.
 
-    Returns:
-        dict with ``loss`` and ``accuracy`` per iteration and ``nfe_forward`` / ``nfe_backward`` per
-        iteration (evaluations of the vector field in the forward solve and in the adjoint solve).
+    Args:
+        model: the classifier (trained in place).
+        X: inputs ``(n, dim)`` in the model's dtype.
+        y: labels in {0, 1}, one per row of ``X``.
+        iters: number of Adam steps.
+        lr: learning rate (> 0).
 
     Example:
         >>> X, y = make_dataset("moons", n=32)
-        >>> h = train_classifier(NeuralODEClassifier(method="rk4", steps=4, adjoint=False), X, y, iters=3)
-        >>> h["loss"].shape
+        >>> m = NeuralODEClassifier(method="rk4", steps=4, adjoint=False)
+        >>> train_classifier(m, X, y, iters=3).loss.shape
         (3,)
     """
-    _positive("iters", iters, integer=True)
-    _positive("lr", lr)
-    if X.shape[0] != y.shape[0]:
-        raise ValueError(f"X and y must have the same number of rows; got {X.shape[0]} and {y.shape[0]}")
+    import time
+
+    X, y = _check_model_data(model, X, y)
+    iters = _checks.integer("iters", iters, high=10**7)
+    lr = _checks.positive("lr", lr)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    hist: dict = {"loss": [], "accuracy": [], "nfe_forward": [], "nfe_backward": []}
+    loss_h, acc_h, nf_h, nb_h = [], [], [], []
+    t0 = time.perf_counter()
     for _ in range(iters):
         opt.zero_grad()
         model.func.reset_nfe()
@@ -191,214 +292,56 @@ def train_classifier(
         loss = nn.functional.binary_cross_entropy_with_logits(logit, y)
         loss.backward()
         opt.step()
-        hist["loss"].append(loss.item())
-        hist["accuracy"].append(((logit > 0).float() == y).float().mean().item())
-        hist["nfe_forward"].append(nf)
-        hist["nfe_backward"].append(model.func.nfe - nf)
-    return {k: np.array(v) for k, v in hist.items()}
+        loss_h.append(loss.item())
+        acc_h.append(((logit > 0).to(y.dtype) == y).to(y.dtype).mean().item())
+        nf_h.append(nf)
+        nb_h.append(model.func.nfe - nf)
+    return TrainingHistory(
+        loss=np.array(loss_h), accuracy=np.array(acc_h), nfe_forward=np.array(nf_h),
+        nfe_backward=np.array(nb_h), seconds=time.perf_counter() - t0,
+    )
 
 
 def accuracy(model: NeuralODEClassifier, X: torch.Tensor, y: torch.Tensor) -> float:
     """Fraction of points classified correctly (binary, threshold at logit 0).
+
+    ``y`` must have one label in {0, 1} per row of ``X`` (no broadcasting).
 
     Example:
         >>> X, y = make_dataset("circles", n=16)
         >>> 0.0 <= accuracy(NeuralODEClassifier(method="euler", adjoint=False), X, y) <= 1.0
         True
     """
+    X, y = _check_model_data(model, X, y)
     with torch.no_grad():
-        return ((model(X) > 0).float() == y).float().mean().item()
-
-
-def moons_experiment(*, n: int = 200, iters: int = 40, lr: float = 0.05, seed: int = 0) -> dict:
-    """Train a plain 2-D neural ODE classifier (dopri5, adjoint gradients) on ``make_moons``.
-
-    Returns:
-        dict with the data, the training history, the final training accuracy, trajectories of the data
-        through the flow, the learned vector field at ``t = T/2`` on a grid and the decision function on
-        a grid.
-
-    Example:
-        >>> r = moons_experiment(n=32, iters=2)  # the book uses the defaults
-        >>> sorted(r)[:3]
-        ['X', 'accuracy', 'boundary_grid']
-    """
-    X, y = make_dataset("moons", n=n, seed=seed)
-    model = NeuralODEClassifier(dim=2, augment=0, hidden=32, method="dopri5", adjoint=True, seed=seed)
-    t0 = time.perf_counter()
-    hist = train_classifier(model, X, y, iters=iters, lr=lr)
-    wall = time.perf_counter() - t0
-    model.eval()
-    with torch.no_grad():
-        traj = model.flow(X, n_times=21).numpy()
-        gx, gy = np.meshgrid(np.linspace(-2.5, 2.5, 21), np.linspace(-2.5, 2.5, 21))
-        grid = torch.tensor(np.stack([gx.ravel(), gy.ravel()], -1), dtype=torch.float32)
-        vf = model.func(torch.tensor(model.T / 2), grid).numpy()
-        bx, by = np.meshgrid(np.linspace(-2.5, 2.5, 81), np.linspace(-2.5, 2.5, 81))
-        bgrid = torch.tensor(np.stack([bx.ravel(), by.ravel()], -1), dtype=torch.float32)
-        dec = model(bgrid).numpy().reshape(bx.shape)
-    return {
-        "X": X.numpy(), "y": y.numpy(), "history": hist, "accuracy": accuracy(model, X, y),
-        "trajectories": traj, "grid": (gx, gy), "field": vf.reshape(*gx.shape, 2),
-        "boundary_grid": (bx, by), "decision": dec, "train_seconds": wall,
-    }
-
-
-@figures.register(
-    "dynamics/moons",
-    caption=(
-        r"A plain neural ODE trained on two moons. Left: the learned vector field $f(z, T/2)$ (arrows) and "
-        r"trajectories of the training points from $t = 0$ (dots) to $t = T$ (crosses). Right: the decision "
-        r"boundary of flow plus linear read-out in input space, with the training data."
-    ),
-    compute=functools.partial(moons_experiment, seed=0),
-)
-def _plot_moons(data: dict):
-    import matplotlib.pyplot as plt
-
-    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(9.0, 4.0))
-    gx, gy = data["grid"]
-    ax0.quiver(gx, gy, data["field"][..., 0], data["field"][..., 1], color="0.6", width=0.003)
-    tr, y = data["trajectories"], data["y"]
-    for c in (0, 1):
-        idx = np.flatnonzero(y == c)[::4]
-        ax0.plot(tr[:, idx, 0], tr[:, idx, 1], color=f"C{c}", lw=0.6, alpha=0.7)
-        ax0.plot(tr[0, idx, 0], tr[0, idx, 1], "o", ms=2.5, color=f"C{c}", label=f"class {c}: $z(0)$")
-        ax0.plot(tr[-1, idx, 0], tr[-1, idx, 1], "x", ms=3.5, color=f"C{c}", label=f"class {c}: $z(T)$")
-    ax0.set_xlabel("$z_1$")
-    ax0.set_ylabel("$z_2$")
-    ax0.set_title("learned field and trajectories")
-    ax0.legend(fontsize=7, loc="lower left")
-    bx, by = data["boundary_grid"]
-    ax1.contourf(bx, by, data["decision"] > 0, levels=[-0.5, 0.5, 1.5], colors=["#cfe3f2", "#f6d5c2"])
-    ax1.contour(bx, by, data["decision"], levels=[0.0], colors="k", linewidths=1.2)
-    X = data["X"]
-    for c in (0, 1):
-        ax1.plot(X[y == c, 0], X[y == c, 1], "o", ms=2.5, color=f"C{c}", label=f"class {c}")
-    ax1.plot([], [], "k-", label="decision boundary")
-    ax1.set_xlabel("$x_1$")
-    ax1.set_ylabel("$x_2$")
-    ax1.set_title(f"training accuracy {data['accuracy']:.3f}")
-    ax1.legend(fontsize=7, loc="lower left")
-    return fig
+        return ((model(X) > 0).to(y.dtype) == y).to(y.dtype).mean().item()
 
 
 def winding_numbers(loop: np.ndarray, points: np.ndarray) -> np.ndarray:
     """Winding number of the closed polygon ``loop`` ``(m, 2)`` around each of ``points`` ``(n, 2)``.
 
     Computed as the summed signed angle of the polygon's edges seen from each point, over ``2 pi``.
-    A homeomorphism of the plane maps a curve enclosing a point to a curve enclosing its image, and a
-    flow also preserves orientation (its Jacobian determinant is ``exp(int div f dt) > 0``), so the
-    winding number of a counter-clockwise circle around an inner point stays ``+1`` under any planar flow.
+    A homeomorphism of the plane maps a curve enclosing a point to a curve enclosing its image, and
+    a flow also preserves orientation (its Jacobian determinant is ``exp(int div f dt) > 0``), so
+    the winding number of a counter-clockwise circle around an inner point stays ``+1`` under any
+    planar flow. A point on the loop gets NaN (its winding number is undefined).
 
     Example:
         >>> th = np.linspace(0, 2 * np.pi, 100, endpoint=False)
-        >>> winding_numbers(np.stack([np.cos(th), np.sin(th)], 1), np.array([[0.0, 0.0], [2.0, 0.0]]))
-        array([1., 0.])
+        >>> circle = np.stack([np.cos(th), np.sin(th)], 1)
+        >>> winding_numbers(circle, np.array([[0.0, 0.0], [2.0, 0.0]])).tolist()
+        [1.0, 0.0]
     """
-    loop, points = np.asarray(loop, float), np.asarray(points, float)
-    if loop.ndim != 2 or loop.shape[1] != 2 or loop.shape[0] < 3:
+    loop = _checks.real_array("loop", loop, ndim=2)
+    points = _checks.real_array("points", points, ndim=2)
+    if loop.shape[1] != 2 or loop.shape[0] < 3:
         raise ValueError(f"loop must have shape (m >= 3, 2); got {loop.shape}")
-    if points.ndim != 2 or points.shape[1] != 2:
+    if points.shape[1] != 2:
         raise ValueError(f"points must have shape (n, 2); got {points.shape}")
+    _checks.size("loop and points", loop.shape[0] * points.shape[0] * 4)
     a = loop[None, :, :] - points[:, None, :]
     b = np.roll(loop, -1, axis=0)[None, :, :] - points[:, None, :]
     ang = np.arctan2(a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0], (a * b).sum(-1))
-    return np.round(ang.sum(1) / (2 * np.pi), 6)
-
-
-def circles_experiment(
-    *, n: int = 200, iters: int = 60, lr: float = 0.05, augment: int = 1, loop_points: int = 2000, seed: int = 0
-) -> dict:
-    """Plain vs augmented neural ODEs on concentric circles (Dupont et al. 2019).
-
-    Both models have the same vector-field width and are trained alike (dopri5 with rtol 1e-3,
-    atol 1e-4, backprop through the solver). They are then evaluated with tight tolerances (1e-7), so
-    that the maps are the exact flows up to ~1e-7. The two data circles (radii 1 and 0.5) are pushed
-    densely through the plain flow: the winding number of the image of the outer circle around the
-    images of the inner circle, and the fraction of the outer circle's image that the linear read-out
-    puts on the inner class's side, measure the topological obstruction.
-
-    Returns:
-        dict with the data; per model (``plain``, ``aug``): training accuracy at the training tolerance
-        (``train_acc_*``) and at the tight tolerance (``acc_*``), loss and forward NFE histories, features
-        ``z(T)`` and read-out; for the plain model ``loop_image``, ``inner_image``, ``winding`` and
-        ``loop_error`` (fraction of the outer-circle image classified as inner), and ``inner_correct``.
-
-    Example:
-        >>> r = circles_experiment(n=32, iters=2, loop_points=100)  # the book uses the defaults
-        >>> set(r["winding"].tolist())
-        {1.0}
-    """
-    _positive("loop_points", loop_points, integer=True)
-    X, y = make_dataset("circles", n=n, seed=seed)
-    out: dict = {"X": X.numpy(), "y": y.numpy()}
-    th = np.linspace(0, 2 * np.pi, loop_points, endpoint=False)
-    ring = torch.tensor(np.stack([np.cos(th), np.sin(th)], 1), dtype=torch.float32)
-    for key, aug in (("plain", 0), ("aug", augment)):
-        model = NeuralODEClassifier(dim=2, augment=aug, hidden=32, method="dopri5", adjoint=False, seed=seed)
-        hist = train_classifier(model, X, y, iters=iters, lr=lr)
-        out[f"train_acc_{key}"] = float(hist["accuracy"][-1])
-        out[f"loss_{key}"], out[f"nfe_{key}"] = hist["loss"], hist["nfe_forward"]
-        model.rtol = model.atol = 1e-7
-        out[f"acc_{key}"] = accuracy(model, X, y)
-        with torch.no_grad():
-            out[f"features_{key}"] = model.flow(X)[-1].numpy()
-            w, b = model.readout.weight.numpy().ravel(), model.readout.bias.numpy()
-            out[f"readout_{key}"] = (w, b)
-            outer_img, inner_img = model.flow(ring)[-1].numpy(), model.flow(0.5 * ring[::10])[-1].numpy()
-            out[f"loop_error_{key}"] = float(np.mean(outer_img @ w + b > 0))
-            if aug == 0:
-                out["loop_image"], out["inner_image"] = outer_img, inner_img
-                out["winding"] = winding_numbers(outer_img, inner_img)
-                out["inner_correct"] = float(np.mean(inner_img @ w + b > 0))
-    return out
-
-
-@figures.register(
-    "dynamics/circles",
-    caption=(
-        "Concentric circles through a plain and an augmented neural ODE. Left: the plain flow is a "
-        "homeomorphism of the plane, so the image of the outer circle (grey loop) still encloses the "
-        "image of the inner circle, and any line with the inner circle on one side cuts the outer loop. "
-        "Right: with one extra dimension the inner "
-        "class is lifted out, and the linear read-out separates the classes."
-    ),
-    compute=functools.partial(circles_experiment, seed=0),
-)
-def _plot_circles(data: dict):
-    import matplotlib.pyplot as plt
-
-    fig = plt.figure(figsize=(9.0, 4.0))
-    ax0 = fig.add_subplot(1, 2, 1)
-    ax1 = fig.add_subplot(1, 2, 2, projection="3d" if data["features_aug"].shape[1] >= 3 else None)
-    y = data["y"]
-    loop = np.vstack([data["loop_image"], data["loop_image"][:1]])
-    ax0.plot(loop[:, 0], loop[:, 1], color="0.5", lw=1, label="image of outer circle")
-    ax0.plot(data["inner_image"][:, 0], data["inner_image"][:, 1], color="C1", lw=1, label="image of inner circle")
-    F = data["features_plain"]
-    for c, name in ((0, "outer"), (1, "inner")):
-        ax0.plot(F[y == c, 0], F[y == c, 1], "o", ms=2.5, color=f"C{c}", label=f"{name} class: $z(T)$")
-    w, b = data["readout_plain"]
-    xs = np.linspace(F[:, 0].min(), F[:, 0].max(), 10)
-    if abs(w[1]) > 1e-12:
-        ax0.plot(xs, -(w[0] * xs + b[0]) / w[1], "k--", lw=1, label="linear read-out boundary")
-    ax0.set_ylim(F[:, 1].min() - 0.5, F[:, 1].max() + 0.5)
-    ax0.set_xlabel("$z_1(T)$")
-    ax0.set_ylabel("$z_2(T)$")
-    ax0.set_title(f"plain neural ODE: accuracy {data['acc_plain']:.3f}")
-    ax0.legend(fontsize=7, loc="best")
-    G = data["features_aug"]
-    for c, name in ((0, "outer"), (1, "inner")):
-        pts = G[y == c]
-        if G.shape[1] >= 3:
-            ax1.scatter(pts[:, 0], pts[:, 1], pts[:, 2], s=4, color=f"C{c}", label=f"{name} class: $z(T)$")
-        else:
-            ax1.plot(pts[:, 0], pts[:, 1], "o", ms=2.5, color=f"C{c}", label=f"{name} class")
-    ax1.set_xlabel("$z_1(T)$")
-    ax1.set_ylabel("$z_2(T)$")
-    if G.shape[1] >= 3:
-        ax1.set_zlabel("$z_3(T)$ (augmented)")
-    ax1.set_title(f"augmented neural ODE: accuracy {data['acc_aug']:.3f}")
-    ax1.legend(fontsize=7, loc="upper left")
-    return fig
+    w = np.round(ang.sum(1) / (2 * np.pi), 6) + 0.0  # + 0.0 turns -0.0 into 0.0
+    on_loop = (np.abs(a).sum(-1) == 0).any(1)
+    return np.where(on_loop, np.nan, w)
