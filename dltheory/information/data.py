@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["N_BITS", "N_PATTERNS", "SHELL_POSITIVES", "BitData", "patterns", "score", "surrogate",
-           "label_entropy"]
+           "label_entropy", "shell_table"]
 
 #: Number of binary inputs and of patterns.
 N_BITS = 12
@@ -126,3 +126,17 @@ def label_entropy(y) -> float:
     y = np.asarray(y)
     p = float(np.mean(y == 1))
     return float(-sum(q * math.log2(q) for q in (p, 1 - p) if q > 0))
+
+
+def shell_table(d: BitData) -> str:
+    """The label statistics of ``d`` per shell of ``k`` ones, as a text table (one line per ``k``).
+
+    Example:
+        >>> print(shell_table(surrogate()).splitlines()[6])
+          5   792    60  0.0758
+    """
+    lines = ["  k  size  y=1  P(y=1|k)"]
+    for k in range(N_BITS + 1):
+        shell = d.y[d.ones == k]
+        lines.append(f"{k:3d} {len(shell):5d} {int(shell.sum()):5d}  {shell.mean():.4f}")
+    return "\n".join(lines)

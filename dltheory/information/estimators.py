@@ -91,8 +91,8 @@ def bin_indices(t, *, bins: int | None = None, low=-1.0, high=1.0,
         return torch.floor(t / width).long()
     bins = checks.integer("bins", bins, low=1, high=2**20)
     batch = t.shape[:-2]
-    lo = checks.tensor("low", low, dtype=t.dtype)
-    hi = checks.tensor("high", high, dtype=t.dtype)
+    lo = checks.tensor("low", low, dtype=t.dtype).to(t.device)
+    hi = checks.tensor("high", high, dtype=t.dtype).to(t.device)
     try:
         lo, hi = (torch.broadcast_to(v, batch) for v in (lo, hi))
     except RuntimeError:

@@ -133,6 +133,21 @@ class Plane:
         curve = ixt[:, :, layer]
         return curve.max(axis=0) - curve[-1]
 
+    def rise(self, layer: int = -1) -> np.ndarray:
+        """``(S,)`` largest increase of ``I(X;T_layer)`` along the run: max over ``e < e'`` of
+        ``I(e') - I(e)`` (bits), the size of the "fitting" phase."""
+        curve = self.ixt[:, :, layer]
+        running_min = np.minimum.accumulate(curve, axis=0)
+        return (curve - running_min).max(axis=0)
+
+    def dpi_violation(self, adaptive: bool = False) -> tuple[float, float]:
+        """Largest excess of a deeper layer over the layer before it, ``max I(.;T_{l+1}) - I(.;T_l)``,
+        over epochs, seeds and layers, for ``I(X;T)`` and ``I(T;Y)`` (bits; <= 0 when the binned
+        estimates obey the data-processing inequality)."""
+        ixt = self.ixt_adaptive if adaptive else self.ixt
+        ity = self.ity_adaptive if adaptive else self.ity
+        return float(np.diff(ixt, axis=-1).max()), float(np.diff(ity, axis=-1).max())
+
 
 @dataclass(frozen=True)
 class BitNetworks:
@@ -193,10 +208,10 @@ def _train_planes(activations, seeds, *, scale, device, batch_size):
                     a, b = est.binned_information(hk, y, width=RELU_WIDTH)
                     top = hk.amax(dim=(1, 2)).clamp(min=1e-6)
                     c, e = est.binned_information(hk, y, bins=TANH_BINS, low=0.0, high=top)
-                    ixa.append(c.numpy())
-                    iya.append(e.numpy())
-                ixt.append(a.numpy())
-                ity.append(b.numpy())
+                    ixa.append(c.cpu().numpy())
+                    iya.append(e.cpu().numpy())
+                ixt.append(a.cpu().numpy())
+                ity.append(b.cpu().numpy())
             o["ixt"].append(np.stack(ixt, -1))
             o["ity"].append(np.stack(ity, -1))
             if k == "relu":
@@ -423,10 +438,22 @@ def plot_relu_binning(data: BitNetworks):
     import matplotlib.pyplot as plt
 
     r = data.relu
-    fig, axes = plt.subplots(1, 2, figsize=(9.5, 4.0), sharey=True)
-    _plane_axes(axes[0], r, r.ixt, r.ity, title=f"fixed width {RELU_WIDTH}")
-    _plane_axes(axes[1], r, r.ixt_adaptive, r.ity_adaptive, title=r"30 bins on $[0, \max T]$ per epoch")
-    axes[1].legend(loc="lower right", title="ReLU, seed 0", fontsize=8, title_fontsize=8)
+    fig, axes = plt.subplots(1, 3, figsize=(10.0, 3.6))
+    _plane_axes(axes[0], r, r.ixt, r.ity, title=f"seed 0, fixed width {RELU_WIDTH}")
+    _plane_axes(axes[1], r, r.ixt_adaptive, r.ity_adaptive, title=r"seed 0, 30 bins on $[0, \max T]$")
+    axes[1].set_ylim(axes[0].get_ylim())
+    axes[0].legend(loc="lower right", fontsize=8)
+    ax = axes[2]
+    e = np.maximum(r.epochs, 0.5)
+    for k, s in enumerate(r.seeds):
+        col = figures.PALETTE[k]
+        ax.plot(e, r.ixt[:, k, -1], color=col, label=f"seed {s}, fixed width")
+        ax.plot(e, r.ixt_adaptive[:, k, -1], "--", color=col, label=f"seed {s}, adaptive")
+    ax.set_xscale("log")
+    ax.set_xlabel("epoch (0 drawn at 0.5)")
+    ax.set_ylabel(r"$I(X;T_5)$ [bits]")
+    ax.set_title("last hidden layer, every seed")
+    ax.legend(fontsize=8, ncol=1)
     return fig
 
 
