@@ -411,8 +411,9 @@ def _plane_axes(ax, plane: Plane, ixt, ity, seed_index=0, title=""):
     for layer in range(n_layers):
         col = figures.PALETTE[layer % len(figures.PALETTE)]
         x, y = ixt[:, seed_index, layer], ity[:, seed_index, layer]
-        ax.plot(x, y, color=col, lw=0.8, alpha=0.6)
-        ax.scatter(x, y, c=_shade(col, frac), s=14, zorder=3, label=f"layer {layer + 1} ({WIDTHS[layer + 1]})")
+        ax.plot(x, y, color=col, lw=0.8, alpha=0.6, marker="o", ms=4,
+                label=f"layer {layer + 1} ({WIDTHS[layer + 1]})")
+        ax.scatter(x, y, c=_shade(col, frac), s=14, zorder=3)
     ax.set_xlabel(r"$I(X;T)$ [bits]")
     ax.set_ylabel(r"$I(T;Y)$ [bits]")
     ax.set_title(title)
@@ -516,7 +517,7 @@ def plot_linear(data: LinearPlane):
     fig, axes = plt.subplots(1, 2, figsize=(9.5, 3.6))
     e = np.maximum(data.epochs, 0.5)
     ax = axes[0]
-    ax.plot(e, data.ixt, color=pal[0], label=r"closed form $\frac12\log_2\det(I + W_1W_1^\top/\sigma^2)$")
+    ax.plot(e, data.ixt, color=pal[0], label=r"closed form $\frac{1}{2}\log_2\det(I + W_1W_1^\top/\sigma^2)$")
     ax.plot(e, data.ixt_kde, "--", color=pal[1], label=f"KDE upper bound ({data.n_kde} samples)")
     ax.set_xscale("log")
     ax.set_xlabel("gradient step (0 drawn at 0.5)")
