@@ -262,6 +262,59 @@ def test_log_epochs_and_scale_change_sizes():
         experiments.sizes("huge")
 
 
+TINY = {
+    "book": experiments.Sizes(epochs=4, seeds=(0,), n_record=3, n_kde=2, kde_rows=16,
+                              linear_epochs=10),
+    "full": experiments.Sizes(epochs=8, seeds=(0, 1), n_record=5, n_kde=3, kde_rows=32,
+                              linear_epochs=20),
+}
+
+
+def test_experiments_follow_the_scale(monkeypatch):
+    """The experiment functions take their sizes from the scale (run here at tiny stand-in sizes)."""
+    monkeypatch.setattr(experiments, "_SIZES", TINY)
+    out = {}
+    for scale in ("book", "full"):
+        nets = experiments.run_bit_networks(scale=scale)
+        fb = experiments.run_full_batch(scale=scale)
+        lin = experiments.run_linear(scale=scale, n_kde=50)
+        sz = TINY[scale]
+        for p in (nets.tanh, nets.relu, fb):
+            assert p.epochs[-1] == sz.epochs and p.seeds == sz.seeds
+            assert p.ixt.shape == (len(p.epochs), len(sz.seeds), 5) and len(p.kde_epochs) <= sz.n_kde
+        assert fb.batch_size is None and nets.tanh.batch_size == 256
+        assert nets.relu.ixt_adaptive.shape == nets.relu.ixt.shape and nets.tanh.ixt_adaptive is None
+        assert lin.epochs[-1] == sz.linear_epochs
+        out[scale] = nets
+    assert out["full"].tanh.ixt.shape != out["book"].tanh.ixt.shape
+
+
+def test_figures_draw_from_tiny_runs(monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from dltheory import figures
+
+    monkeypatch.setattr(experiments, "_SIZES", TINY)
+    nets = experiments.run_bit_networks()
+    mix = experiments.run_mixture_bounds(n_components=4, n_samples=500)
+    cases = [
+        (experiments.plot_planes, nets),
+        (experiments.plot_relu_binning, nets),
+        (experiments.plot_estimators, experiments.EstimatorComparison(mixture=mix, nets=nets)),
+        (experiments.plot_full_batch, experiments.FullBatchComparison(nets.tanh, nets.tanh)),
+        (experiments.plot_linear, experiments.run_linear(n_kde=50)),
+    ]
+    for plot, data in cases:
+        with figures.style():
+            fig = plot(data)
+        assert all(ax.get_xlabel() and ax.get_ylabel() for ax in fig.get_axes())
+        fig.canvas.draw()  # mathtext in labels and legends must parse
+        plt.close(fig)
+
+
 # --- the layout rule -------------------------------------------------------------------------------
 
 def test_theory_modules_do_not_import_matplotlib_or_figures():
