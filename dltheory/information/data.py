@@ -15,8 +15,8 @@ icosahedron (12 points spread uniformly over the sphere, as in the original cons
 
     s(x) = sum_i x_i exp(v_i . u) + 0.5 |sum_i x_i v_i|^2,
 
-with a fixed unit vector ``u``: a term linear in ``x`` (smooth in the position) plus a rotation-invariant quadratic one. The score has no
-ties at the three thresholds (checked by the tests), so the labels are exactly reproducible.
+with a fixed unit vector ``u``: a term linear in ``x`` (smooth in the position) plus a
+rotation-invariant quadratic one. The score has no ties at the three thresholds (checked by the tests), so the labels are exactly reproducible.
 """
 
 from __future__ import annotations

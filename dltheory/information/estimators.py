@@ -254,7 +254,8 @@ def mixture_entropy_bounds(centres, *, var: float) -> tuple[float, float]:
 
     Kolchinsky & Tracey (2017): with ``H_c = d/2 ln(2 pi e var)`` the entropy of one component,
 
-        H_c - mean_i ln mean_j exp(-|mu_i - mu_j|^2 / (8 var)) <= H <= H_c - mean_i ln mean_j exp(-|mu_i - mu_j|^2 / (2 var)),
+        H_c - mean_i ln mean_j exp(-|mu_i - mu_j|^2 / (8 var))
+            <= H <= H_c - mean_i ln mean_j exp(-|mu_i - mu_j|^2 / (2 var)),
 
     the Bhattacharyya (lower) and Kullback-Leibler (upper) bounds.
 

@@ -360,7 +360,8 @@ class LinearPlane:
     n_train: int
 
 
-def run_linear(*, scale: str = "book", seed: int = 0, noise_var: float = 0.1, n_kde: int = 1000) -> LinearPlane:
+def run_linear(*, scale: str = "book", seed: int = 0, noise_var: float = 0.1,
+               n_kde: int = 1000) -> LinearPlane:
     """Train a linear 10-10-1 student on 30 samples of a noisy linear teacher by gradient descent and
     follow ``I(X;T)`` of its hidden layer (with noise ``sigma^2``) exactly, and by KDE.
 
@@ -481,7 +482,8 @@ def plot_estimators(data: EstimatorComparison):
     ax.legend(fontsize=8)
     for ax, plane, name in ((axes[1], nets.tanh, "tanh"), (axes[2], nets.relu, "ReLU")):
         e = np.maximum(plane.epochs, 0.5)
-        ax.plot(e, plane.ixt[:, 0, -1], color=pal[0], label="binning" + (" (width 0.07)" if name == "ReLU" else ""))
+        label = "binning" + (f" (width {RELU_WIDTH})" if name == "ReLU" else "")
+        ax.plot(e, plane.ixt[:, 0, -1], color=pal[0], label=label)
         if plane.ixt_adaptive is not None:
             ax.plot(e, plane.ixt_adaptive[:, 0, -1], color=pal[4], label=r"30 bins on $[0, \max T]$")
         ax.plot(np.maximum(plane.kde_epochs, 0.5), plane.kde_ixt[:, -1], "s--", color=pal[1], ms=4,

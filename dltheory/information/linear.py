@@ -49,7 +49,8 @@ def gaussian_information(w, *, noise_var: float, sigma_x=None) -> torch.Tensor:
         cov = w @ w.transpose(-1, -2)
     else:
         s = checks.tensor("sigma_x", sigma_x, dtype=torch.float64, shape=(d_x, d_x))
-        if not torch.allclose(s, s.T) or float(torch.linalg.eigvalsh(s).min()) < -1e-12 * float(s.abs().max()):
+        lowest = float(torch.linalg.eigvalsh(s).min()) if torch.allclose(s, s.T) else -math.inf
+        if lowest < -1e-12 * float(s.abs().max()):
             raise ValueError("sigma_x must be symmetric positive semi-definite")
         cov = w @ s @ w.transpose(-1, -2)
     eye = torch.eye(d_t, dtype=torch.float64)

@@ -56,8 +56,8 @@ def split_indices(n: int, n_train: int, seeds: Sequence[int]) -> torch.Tensor:
     """
     n = checks.integer("n", n)
     n_train = checks.integer("n_train", n_train, high=n)
-    return torch.stack([torch.randperm(n, generator=torch.Generator().manual_seed(20_000 + checks.seed(s, "seeds")))[:n_train]
-                        for s in seeds])
+    gens = [torch.Generator().manual_seed(20_000 + checks.seed(s, "seeds")) for s in seeds]
+    return torch.stack([torch.randperm(n, generator=g)[:n_train] for g in gens])
 
 
 @dataclass(frozen=True)
@@ -193,7 +193,8 @@ def gradients(model: BatchedMLP, x, y) -> tuple[list[torch.Tensor], list[torch.T
 
     Example:
         >>> m = BatchedMLP.init([3, 4, 2], ["tanh", "relu"], [0, 1], dtype=torch.float64)
-        >>> gw, gb = gradients(m, torch.ones(2, 5, 3, dtype=torch.float64), torch.zeros(2, 5, dtype=torch.long))
+        >>> x = torch.ones(2, 5, 3, dtype=torch.float64)
+        >>> gw, gb = gradients(m, x, torch.zeros(2, 5, dtype=torch.long))
         >>> [tuple(g.shape) for g in gw]
         [(2, 3, 4), (2, 4, 2)]
     """
