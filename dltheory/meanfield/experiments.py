@@ -401,10 +401,10 @@ def depth_scale_fit_experiment(
     10 (c) or 5 (q) standard errors of the finite-width noise.
 
     Example:
-        >>> d = depth_scale_fit_experiment(sigma_w2=(1.3,), width=64, n_seeds=4, depth_c=6, depth_q=4,
-        ...                                n_seeds_q=64)
-        >>> d.fit_c[0].first
-        1
+        >>> d = depth_scale_fit_experiment(sigma_w2=(1.3,), width=64, n_seeds=64, depth_c=8, depth_q=5,
+        ...                                n_seeds_q=256)
+        >>> d.fit_c[0].first, d.fit_c[0].last > 3
+        (1, True)
     """
     sw_all = checks.real_grid("sigma_w2", sigma_w2, low=0.0, low_open=True, ndim=1)
     out = {k: [] for k in ("xc", "xq", "fc", "fq", "mc", "mq", "ct", "qt", "cs", "qs")}
