@@ -42,7 +42,7 @@ import torch
 from dltheory.meanfield.activations import ACTIVATIONS, Activation
 from dltheory.meanfield.quadrature import K_SERIES, N_QUAD, N_SERIES, hermite_coefficients, hermite_rule
 
-__all__ = ["rule", "expect", "phi2", "dphi2", "length_slope", "Pair", "N_SPLIT", "Z_MAX"]
+__all__ = ["rule", "expect", "phi2", "dphi2", "length_slope", "phi2_and_slope", "Pair", "N_SPLIT", "Z_MAX"]
 
 #: Gauss--Legendre nodes per smooth piece of the split rule, and the truncation of the z axis.
 N_SPLIT = 48
@@ -173,6 +173,16 @@ def length_slope(act: Activation, q: torch.Tensor) -> torch.Tensor:
     return regular
 
 
+def phi2_and_slope(act: Activation, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`phi2` and :func:`length_slope` together (one evaluation of ``phi`` for the smooth rule)."""
+    if rule(act) != "smooth":
+        return phi2(act, q), length_slope(act, q)
+    z, w = hermite_rule(N_QUAD, device=q.device)
+    u = torch.sqrt(q).unsqueeze(-1) * z
+    p = act.phi(u)
+    return (p**2 * w).sum(-1), ((act.dphi(u) ** 2 + p * act.d2phi(u)) * w).sum(-1)
+
+
 class Pair:
     """``E[phi(u_1) phi(u_2)]`` and ``E[phi'(u_1) phi'(u_2)]`` for a batch of equal lengths ``q``.
 
@@ -193,9 +203,9 @@ class Pair:
 
     def corr(self, c: torch.Tensor, idx=None) -> torch.Tensor:
         """``E[phi(u_1) phi(u_2)]`` at correlation ``c``."""
-        q = self._q(idx)
         if self.rule == "smooth":
             return _series(self.A2 if idx is None else self.A2[idx], c)
+        q = self._q(idx)
         if self.rule == "closed":
             name = self.act.name
             if name == "relu":
@@ -207,9 +217,9 @@ class Pair:
 
     def dcorr(self, c: torch.Tensor, idx=None) -> torch.Tensor:
         """``E[phi'(u_1) phi'(u_2)]`` at correlation ``c``."""
-        q = self._q(idx)
         if self.rule == "smooth":
             return _series(self.B2 if idx is None else self.B2[idx], c)
+        q = self._q(idx)
         if self.rule == "closed":
             name = self.act.name
             if name == "relu":

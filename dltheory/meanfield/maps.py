@@ -127,8 +127,9 @@ def _q_star(act, sw, sb, q0=1.0, tol=1e-13, max_iter=500):
     done = torch.zeros_like(sw, dtype=torch.bool)
     diverged = torch.zeros_like(done)
     for _ in range(max_iter):
-        F = sw * kernels.phi2(act, q) + sb
-        dF = sw * kernels.length_slope(act, q)
+        e2, de2 = kernels.phi2_and_slope(act, q)
+        F = sw * e2 + sb
+        dF = sw * de2
         g = F - q
         done = done | (g.abs() <= tol * q.clamp_min(1.0))
         diverged = diverged | (q > 1e15)
@@ -222,9 +223,9 @@ def _chi1(act, sw, q):
 def _corr_map(pair: kernels.Pair, sw, sb, q, c, idx=None):
     """Correlation map ``(sigma_w^2 E[phi phi] + sigma_b^2) / q`` (the limit ``q -> inf`` for ReLU/linear)."""
     e = pair.corr(c, idx)
-    inf = torch.isinf(q)
-    if not inf.any():
+    if not pair.has_inf:
         return (sw * e + sb) / q
+    inf = torch.isinf(q)
     # Positively homogeneous phi: E[phi phi] = q k(c), so the map tends to k(c) / k(1) as q -> inf.
     qf = torch.where(inf, torch.ones_like(q), q)
     return torch.where(inf, e / pair.corr(torch.ones_like(c), idx), (sw * e + sb) / qf)
@@ -233,9 +234,12 @@ def _corr_map(pair: kernels.Pair, sw, sb, q, c, idx=None):
 def _pair(act, q):
     """A :class:`kernels.Pair` at ``q``; an infinite ``q*`` (ReLU, linear) is evaluated at q = 1 (scale-free)."""
     inf = torch.isinf(q)
-    if inf.any() and rule_homogeneous(act) is False:
+    has_inf = bool(inf.any())
+    if has_inf and not rule_homogeneous(act):
         raise ValueError("q* is infinite here (the length diverges); pass a finite q")
-    return kernels.Pair(act, torch.where(inf, torch.ones_like(q), q))
+    pair = kernels.Pair(act, torch.where(inf, torch.ones_like(q), q) if has_inf else q)
+    pair.has_inf = has_inf
+    return pair
 
 
 def rule_homogeneous(act) -> bool:
