@@ -320,7 +320,7 @@ def finite_width_summary(data: FiniteWidthData) -> FiniteWidthSummary:
 def _plot_finite(d: FiniteWidthData):
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(10, 3.8))
+    fig, axes = plt.subplots(1, 3, figsize=(10, 3.6))
     layers = np.arange(1, d.depth + 1)
     for i, sw in enumerate(d.sigma_w2):
         sim, th = d.sims[i], d.theories[i]
@@ -343,7 +343,6 @@ def _plot_finite(d: FiniteWidthData):
     axes[2].plot([], [], "k--", lw=1, label=r"$\propto N^{-1/2}$ (theory)")
     axes[2].legend(fontsize=_SMALL)
     _small_ticks(axes)
-    fig.tight_layout()
     return fig
 
 
@@ -452,7 +451,6 @@ def _plot_depth_fits(d: DepthScaleFit):
         ax.set_xlabel("layer $l$")
         ax.legend(fontsize=_SMALL)
     _small_ticks(axes)
-    fig.tight_layout()
     return fig
 
 
@@ -584,7 +582,7 @@ def isometry_experiment(width: int = 400, depth: int = 16, n_seeds: int = 8, tan
 def _plot_isometry(d: IsometryData):
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(10, 4.0), sharey=True)
+    fig, axes = plt.subplots(1, 3, figsize=(10, 3.4), sharey=True)
     bins = np.logspace(-6, 3, 60)
     for ax, act in zip(axes, ("linear", "relu", "tanh")):
         for k, wt in enumerate(("gaussian", "orthogonal")):
@@ -600,7 +598,6 @@ def _plot_isometry(d: IsometryData):
         ax.legend(fontsize=_SMALL, loc="upper left")
     axes[0].set_ylabel("density")
     _small_ticks(axes)
-    fig.tight_layout()
     return fig
 
 
