@@ -12,6 +12,7 @@ from dltheory.meanfield.finite import fluctuation_theory, log_rate, simulate
 from dltheory.meanfield.quadrature import mehler_expect
 from dltheory.meanfield.spectra import isometry_prediction, jacobian_spectrum, linear_gaussian_variance_exact
 from dltheory.meanfield.trainability import max_trainable_depth, train_grid
+from dltheory.meanfield.experiments import FiniteWidthData, finite_width_summary
 
 
 def relu_kernel(q11, q22, q12):
@@ -103,7 +104,7 @@ def test_broadcasting_shapes():
     assert np.shape(mf.critical_line("tanh", np.zeros(4))[0]) == (4,)
     assert isinstance(mf.xi_c("tanh", 1.0, 0.05), float)
     out = mf.iterate_maps("tanh", np.array([1.0, 3.0]), 0.05, q0=1.0, c0=0.3, depth=7)
-    assert out["q"].shape == (7, 2) and out["c"].shape == (7, 2)
+    assert out.q.shape == (7, 2) and out.c.shape == (7, 2)
 
 
 def test_critical_line_and_review_constants():
@@ -145,13 +146,29 @@ def test_bad_arguments():
         mf.correlation_map("tanh", 1.5, 1.0, 0.1)
     with pytest.raises(ValueError, match="depth"):
         mf.iterate_maps("tanh", 1.0, 0.1, q0=1.0, c0=0.1, depth=0)
+    with pytest.raises(TypeError, match="depth"):
+        mf.iterate_maps("tanh", 1.0, 0.1, q0=1.0, c0=0.1, depth=2.0)
+    with pytest.raises(ValueError, match="depth"):
+        mf.iterate_maps("tanh", 1.0, 0.1, q0=1.0, c0=0.1, depth=10**8)
+    with pytest.raises(ValueError, match="max_iter"):
+        mf.q_star("tanh", 1.0, 0.1, max_iter=0)
+    with pytest.raises(ValueError, match="tol"):
+        mf.q_star("tanh", 1.0, 0.1, tol=-1)
+    with pytest.raises(ValueError, match="sigma_b2"):
+        mf.critical_line_interpolated("tanh", 100)
+    with pytest.raises(ValueError, match="q0"):
+        simulate(sigma_w2=1.0, sigma_b2=0.1, width=4, depth=2, q0=math.inf, c0=0.1, n_seeds=1, seed=0)
+    with pytest.raises(ValueError, match="lr"):
+        train_grid(sigma_w2=[1.5], depths=[2], lr=math.inf)
+    with pytest.raises(ValueError, match="width"):
+        simulate(sigma_w2=1.0, sigma_b2=0.1, width=10**5, depth=2, q0=1.0, c0=0.1, n_seeds=100, seed=0)
     with pytest.raises(ValueError, match="smooth"):
         fluctuation_theory("relu", sigma_w2=2.0, sigma_b2=0.0, width=10, depth=3, q0=1.0, c0=0.1)
     with pytest.raises(ValueError, match="weights"):
         jacobian_spectrum("tanh", sigma_w2=1.0, sigma_b2=0.1, width=8, depth=2, weights="uniform")
     with pytest.raises(ValueError, match="width"):
         simulate(sigma_w2=1.0, sigma_b2=0.1, width=1, depth=2, q0=1.0, c0=0.1, n_seeds=1, seed=0)
-    with pytest.raises(ValueError, match="scale"):
+    with pytest.raises(ValueError, match="huge"):
         train_grid(scale="huge")
 
 
@@ -162,7 +179,7 @@ def test_finite_width_fluctuations_match_theory():
     sim = simulate(sigma_w2=2.5, sigma_b2=0.05, width=400, depth=12, q0=1.0, c0=0.3, n_seeds=64, seed=3)
     th = fluctuation_theory(sigma_w2=2.5, sigma_b2=0.05, width=400, depth=12, q0=1.0, c0=0.3)
     for key, sd, mean in (("q_a", "sd_q", "q"), ("c", "sd_c", "c")):
-        z = (sim[key][:, -1] - th[mean][-1]) / th[sd][-1]  # one layer: independent across seeds
+        z = (getattr(sim, key)[:, -1] - getattr(th, mean)[-1]) / getattr(th, sd)[-1]  # one layer: independent across seeds
         p = stats.chi2.sf((z**2).sum(), df=z.size) * 2
         assert min(p, 2 - p) > 0.001
 
@@ -172,20 +189,20 @@ def test_gradient_rate_and_log_rate():
     sw = 1.0
     qs = mf.q_star("tanh", sw, 0.05)
     out = simulate(sigma_w2=sw, sigma_b2=0.05, width=300, depth=20, q0=(qs - 0.05) / sw, c0=0.0, n_seeds=4, seed=0, backward=True)
-    assert -log_rate(out["grad"], skip=1) == pytest.approx(math.log(mf.chi1("tanh", sw, 0.05)), rel=0.1)
+    assert -log_rate(out.grad, skip=1) == pytest.approx(math.log(mf.chi1("tanh", sw, 0.05)), rel=0.1)
 
 
 def test_simulation_is_deterministic():
     a = simulate(sigma_w2=1.5, sigma_b2=0.05, width=32, depth=4, q0=1.0, c0=0.5, n_seeds=2, seed=7, backward=True)
     b = simulate(sigma_w2=1.5, sigma_b2=0.05, width=32, depth=4, q0=1.0, c0=0.5, n_seeds=2, seed=7, backward=True)
-    for k in a:
-        np.testing.assert_array_equal(a[k], b[k])
+    for k in ("q_a", "q_b", "c", "grad"):
+        np.testing.assert_array_equal(getattr(a, k), getattr(b, k))
 
 
 def test_isometry_predictions_and_exact_linear():
-    assert isometry_prediction("linear", sigma_w2=1.0, sigma_b2=0.0, depth=7, q=1.0)["var"] == pytest.approx(7)
-    assert isometry_prediction("linear", sigma_w2=1.0, sigma_b2=0.0, depth=7, weights="orthogonal", q=1.0)["var"] == pytest.approx(0, abs=1e-12)
-    assert isometry_prediction("relu", sigma_w2=2.0, sigma_b2=0.0, depth=7, weights="orthogonal", q=1.0)["var"] == pytest.approx(7)
+    assert isometry_prediction("linear", sigma_w2=1.0, sigma_b2=0.0, depth=7, q=1.0).var == pytest.approx(7)
+    assert isometry_prediction("linear", sigma_w2=1.0, sigma_b2=0.0, depth=7, weights="orthogonal", q=1.0).var == pytest.approx(0, abs=1e-12)
+    assert isometry_prediction("relu", sigma_w2=2.0, sigma_b2=0.0, depth=7, weights="orthogonal", q=1.0).var == pytest.approx(7)
     assert linear_gaussian_variance_exact(10**6, 5) == pytest.approx(5, rel=1e-4)
     ev = jacobian_spectrum("linear", sigma_w2=1.0, sigma_b2=0.0, width=200, depth=4, q=1.0, n_seeds=16, seed=0)
     nv = ev.var(1).mean()
@@ -194,19 +211,20 @@ def test_isometry_predictions_and_exact_linear():
 
 def test_max_trainable_depth_and_tiny_training():
     assert max_trainable_depth(np.array([[0.9, 0.2], [0.3, 0.1]]), [5, 10], 0.5).tolist() == [5, 0]
-    out = train_grid(sigma_w2=[1.5, 2.0], depths=[2, 3], width=16, steps=30, batch_size=64, lr=0.05, seed=0)
-    assert out["accuracy"].shape == (2, 2)
-    assert (out["accuracy"] > 0.3).all()  # shallow nets learn digits well above chance (0.1) in 30 steps
+    out = train_grid(sigma_w2=[1.5, 2.0], depths=[2, 3], width=16, steps=30, batch_size=64, lr=0.05, seed=0,
+                     n_seeds=1)
+    assert out.accuracy.shape == (1, 2, 2)
+    assert (out.accuracy > 0.3).all()  # shallow nets learn digits well above chance (0.1) in 30 steps
 
 
 def test_train_grid_device_argument():
     from dltheory.meanfield import trainability as tr
 
-    kw = dict(sigma_w2=[1.5, 3.0], depths=[2, 3], width=8, steps=4, batch_size=16, seed=1)
-    default = tr.train_grid(**kw)["accuracy"]
-    np.testing.assert_array_equal(tr.train_grid(**kw, device="cpu")["accuracy"], default)
+    kw = dict(sigma_w2=[1.5, 3.0], depths=[2, 3], width=8, steps=4, batch_size=16, seed=1, n_seeds=1)
+    default = tr.train_grid(**kw).accuracy
+    np.testing.assert_array_equal(tr.train_grid(**kw, device="cpu").accuracy, default)
     if torch.cuda.is_available():  # same weights and batches drawn on the CPU, trained on the GPU
-        np.testing.assert_allclose(tr.train_grid(**kw, device="cuda")["accuracy"], default, atol=0.02)
+        np.testing.assert_allclose(tr.train_grid(**kw, device="cuda").accuracy, default, atol=0.02)
     with pytest.raises(ValueError, match="not a device"):
         tr.train_grid(**kw, device="gpu0")
     with pytest.raises(TypeError, match="device must be"):
@@ -232,18 +250,19 @@ def test_normalised_variance_of_known_spectra():
     mean, se = normalised_variance(eigs)
     assert abs(mean - 1.0) < 4 * se + 0.01
     assert normalised_variance(np.full((3, 5), 2.0)) == (0.0, 0.0)
-    with pytest.raises(ValueError, match="n_seeds"):
+    with pytest.raises(ValueError, match="eigs"):
         normalised_variance(np.ones(5))
 
 
 def test_finite_width_summary_on_exact_theory():
-    from dltheory.meanfield.plots import finite_width_summary
+    from dltheory.meanfield.finite import FluctuationTheory, Simulation
 
-    th = {"q": np.ones(4), "c": np.full(4, 0.5), "sd_q": np.full(4, 0.1), "sd_c": np.full(4, 0.2)}
-    sim = {"q_a": th["q"] + np.array([0.1, -0.1, 0.1, -0.1]), "c": th["c"] + np.array([0.2, -0.2, 0.2, -0.2])}
+    th = FluctuationTheory(q=np.ones(4), c=np.full(4, 0.5), sd_q=np.full(4, 0.1), sd_c=np.full(4, 0.2))
+    sim = Simulation(q_a=th.q + np.array([[0.1, -0.1, 0.1, -0.1]]), q_b=th.q[None],
+                     c=th.c + np.array([[0.2, -0.2, 0.2, -0.2]]))
     widths = np.array([64, 256, 1024])
-    data = {"sigma_w2": [1.3], "sim0": sim, "theory0": th, "widths": widths,
-            "dev_q0": 3.0 * widths**-0.5, "dev_c0": 2.0 * widths**-0.5}
+    data = FiniteWidthData(sigma_w2=np.array([1.3]), width=1000, depth=4, n_seeds=1, sims=(sim,), theories=(th,),
+                           widths=widths, dev_q=3.0 * widths[None] ** -0.5, dev_c=2.0 * widths[None] ** -0.5)
     out = finite_width_summary(data)
-    assert out["rms_q"] == pytest.approx(1.0) and out["rms_c"] == pytest.approx(1.0)
-    assert out["slope_q"] == pytest.approx(-0.5) and out["slope_c"] == pytest.approx(-0.5)
+    assert out.rms_q == pytest.approx(1.0) and out.rms_c == pytest.approx(1.0)
+    assert out.slope_q == pytest.approx(-0.5) and out.slope_c == pytest.approx(-0.5)

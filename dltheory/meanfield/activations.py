@@ -29,6 +29,9 @@ class Activation:
         d2phi: its second derivative (zero almost everywhere for piecewise-linear functions).
         smooth: whether ``phi`` is twice continuously differentiable (needed where the theory uses phi''
             as a function, e.g. the finite-width fluctuation theory).
+        kinks: points where ``phi'`` jumps (ReLU: 0; hard tanh: +-1); Gaussian integrals are split there
+            (see :mod:`dltheory.meanfield.kernels`). ``None`` for a smooth activation, or for a non-smooth
+            one whose kinks are unknown (then integrals use adaptive quadrature).
     """
 
     name: str
@@ -36,6 +39,7 @@ class Activation:
     dphi: Fn
     d2phi: Fn
     smooth: bool = True
+    kinks: tuple[float, ...] | None = None
 
 
 _SQRT_PI = math.sqrt(math.pi)
@@ -64,7 +68,8 @@ def _tanh_d2(x: torch.Tensor) -> torch.Tensor:
 ACTIVATIONS: dict[str, Activation] = {
     "tanh": Activation("tanh", torch.tanh, _tanh_d, _tanh_d2),
     "relu": Activation(
-        "relu", torch.relu, lambda x: (x > 0).to(x.dtype), lambda x: torch.zeros_like(x), smooth=False
+        "relu", torch.relu, lambda x: (x > 0).to(x.dtype), lambda x: torch.zeros_like(x), smooth=False,
+        kinks=(0.0,),
     ),
     "erf": Activation(
         "erf",
@@ -79,6 +84,7 @@ ACTIVATIONS: dict[str, Activation] = {
         lambda x: (x.abs() < 1).to(x.dtype),
         lambda x: torch.zeros_like(x),
         smooth=False,
+        kinks=(-1.0, 1.0),
     ),
     "sigmoid": Activation("sigmoid", torch.sigmoid, _sigmoid_d, _sigmoid_d2),
 }
@@ -107,7 +113,9 @@ def get_activation(activation: str | Callable | Activation) -> Activation:
     Args:
         activation: one of ``ACTIVATIONS`` (``tanh``, ``relu``, ``erf``, ``linear``, ``hard_tanh``,
             ``sigmoid``), an :class:`Activation`, or any elementwise callable on torch tensors; the
-            derivatives of a callable are taken by autograd.
+            derivatives of a callable are taken by autograd and it is treated as smooth. For a callable
+            with kinks, pass ``Activation("name", phi, dphi, d2phi, smooth=False, kinks=(...))`` so that
+            the Gaussian integrals are split at the kinks (or ``kinks=None`` for adaptive quadrature).
 
     Returns:
         The :class:`Activation`.

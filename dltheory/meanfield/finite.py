@@ -10,28 +10,66 @@ from __future__ import annotations
 
 import functools
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from dltheory import _checks as checks
 from dltheory.meanfield._threads import single_thread
 from dltheory.meanfield.activations import get_activation
-from dltheory.meanfield.maps import ActivationLike, _params, iterate_maps
+from dltheory.meanfield.maps import ActivationLike, iterate_maps
 from dltheory.meanfield.quadrature import gauss_expect, gauss_expect_2d
 
-__all__ = ["simulate", "fluctuation_theory", "log_rate"]
+__all__ = ["Simulation", "FluctuationTheory", "DecayFit", "simulate", "fluctuation_theory", "log_rate",
+           "decay_length", "MAX_WIDTH", "MAX_DEPTH"]
+
+#: Largest width and depth :func:`simulate` and :func:`fluctuation_theory` accept.
+MAX_WIDTH = 100_000
+MAX_DEPTH = 100_000
 
 
-def _int(x, name: str, low: int) -> int:
-    if isinstance(x, bool) or not isinstance(x, (int, np.integer)) or x < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {x!r}")
-    return int(x)
+@dataclass(frozen=True)
+class Simulation:
+    """Measured kernels of random networks (result of :func:`simulate`).
+
+    Attributes:
+        q_a: ``|h_a^l|^2 / N`` of the first input, shape ``(n_seeds, depth)``.
+        q_b: the same for the second input.
+        c: cosine ``h_a . h_b / (|h_a| |h_b|)``, shape ``(n_seeds, depth)``.
+        grad: ``|delta^l|^2 / N`` of the backpropagated readout gradient, or ``None`` without
+            ``backward=True``.
+    """
+
+    q_a: np.ndarray
+    q_b: np.ndarray
+    c: np.ndarray
+    grad: np.ndarray | None = None
 
 
-def _scalar(x, name: str) -> float:
-    if isinstance(x, bool) or not isinstance(x, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a real number, got {type(x).__name__}")
-    return float(x)
+@dataclass(frozen=True)
+class FluctuationTheory:
+    """Mean-field kernel and its leading-order finite-width standard deviations (:func:`fluctuation_theory`).
+
+    Attributes:
+        q: mean-field length per layer, shape ``(depth,)``.
+        c: mean-field correlation per layer.
+        sd_q: predicted standard deviation of the measured length ``q_a``.
+        sd_c: predicted standard deviation of the measured correlation ``c``.
+    """
+
+    q: np.ndarray
+    c: np.ndarray
+    sd_q: np.ndarray
+    sd_c: np.ndarray
+
+
+def _variances(sigma_w2, sigma_b2) -> tuple[float, float]:
+    return (checks.real("sigma_w2", sigma_w2, low=0.0, low_open=True), checks.real("sigma_b2", sigma_b2, low=0.0))
+
+
+def _pair_input(q0, c0) -> tuple[float, float]:
+    return checks.real("q0", q0, low=0.0, low_open=True), checks.real("c0", c0, low=-1.0, high=1.0)
 
 
 def _layer_generator(seed: int, layer: int, device) -> torch.Generator:
@@ -58,7 +96,7 @@ def _simulate_impl(
     seed: int,
     backward: bool = False,
     device: torch.device | str | None = None,
-) -> dict[str, np.ndarray]:
+) -> Simulation:
     """Propagate two inputs through ``n_seeds`` random networks of width ``N`` (one batched computation).
 
     ``h^1 = W^1 x + b^1``, ``h^l = W^l phi(h^{l-1}) + b^l`` with ``W_ij ~ N(0, sigma_w^2 / N)``, ``b_i ~
@@ -66,7 +104,7 @@ def _simulate_impl(
     per layer and network: ``q_a = |h_a|^2 / N``, ``q_b``, and ``c = h_a . h_b / (|h_a| |h_b|)``. With
     ``backward=True`` also ``grad = |delta^l|^2 / N`` for ``delta^l = dE / dh_a^l`` and the readout ``E = v .
     h_a^L``, ``v ~ N(0, I)``; in the mean-field limit ``E|delta^l|^2 = chi_1 E|delta^{l+1}|^2``
-    (Schoenholz et al. 2017, eq. 13). Weights are drawn per layer from a generator seeded by
+    (Schoenholz et al. 2017). Weights are drawn per layer from a generator seeded by
     ``(seed, layer)``, in float32 and used in float64, and regenerated for the backward pass (no
     ``depth x N^2`` memory).
 
@@ -74,9 +112,9 @@ def _simulate_impl(
         activation: name or torch function.
         sigma_w2: weight variance (> 0).
         sigma_b2: bias variance (>= 0).
-        width: N >= 2 (also the input dimension).
-        depth: L >= 1.
-        q0: input length (> 0).
+        width: N, an integer in [2, MAX_WIDTH] (also the input dimension).
+        depth: L, an integer in [1, MAX_DEPTH].
+        q0: input length (finite, > 0).
         c0: input cosine in [-1, 1].
         n_seeds: number of independent networks (batch dimension).
         seed: integer seed.
@@ -84,23 +122,30 @@ def _simulate_impl(
         device: torch device (default CPU).
 
     Returns:
-        Arrays of shape ``(n_seeds, depth)``: ``q_a``, ``q_b``, ``c`` (and ``grad``).
+        :class:`Simulation` with arrays of shape ``(n_seeds, depth)``.
+
+    Raises:
+        TypeError, ValueError: for arguments of the wrong kind or out of range, and for sizes whose
+            arrays would exceed ``dltheory._checks.MAX_ELEMENTS`` numbers.
 
     Example:
-        >>> out = simulate(sigma_w2=1.5, sigma_b2=0.05, width=64, depth=3, q0=1.0, c0=0.5, n_seeds=2, seed=0)
-        >>> out["c"].shape
+        >>> out = simulate(sigma_w2=1.5, sigma_b2=0.05, width=64, depth=3, q0=1.0, c0=0.5, n_seeds=2,
+        ...                seed=0)
+        >>> out.c.shape
         (2, 3)
     """
     act = get_activation(activation)
-    sw, sb = (float(v) for v in _params(_scalar(sigma_w2, "sigma_w2"), _scalar(sigma_b2, "sigma_b2")))
-    N, L, S = _int(width, "width", 2), _int(depth, "depth", 1), _int(n_seeds, "n_seeds", 1)
-    seed = _int(seed, "seed", 0)
-    q0, c0 = _scalar(q0, "q0"), _scalar(c0, "c0")
-    if not q0 > 0:
-        raise ValueError(f"q0 (input length) must be > 0, got {q0}")
-    if not -1 <= c0 <= 1:
-        raise ValueError(f"c0 (input cosine) must lie in [-1, 1], got {c0}")
-    device = torch.device(device) if device is not None else torch.device("cpu")
+    sw, sb = _variances(sigma_w2, sigma_b2)
+    N = checks.integer("width", width, low=2, high=MAX_WIDTH)
+    L = checks.integer("depth", depth, low=1, high=MAX_DEPTH)
+    S = checks.integer("n_seeds", n_seeds, low=1, high=1_000_000)
+    seed = checks.seed(seed)
+    q0, c0 = _pair_input(q0, c0)
+    backward = checks.boolean("backward", backward)
+    checks.size("n_seeds x width^2 (one layer's weights)", S * N * N)
+    checks.size("n_seeds x depth x width x 2 (the stored pre-activations)", S * L * N * 2)
+    if device is not None and not isinstance(device, (str, torch.device)):
+        raise TypeError(f"device must be a torch.device, a string or None; got {type(device).__name__}")
     g = _layer_generator(seed, 0, device)
     e = torch.linalg.qr(torch.randn((N, 2), generator=g, device=device).to(torch.float64))[0]
     x = math.sqrt(q0 * N) * torch.stack([e[:, 0], c0 * e[:, 0] + math.sqrt(1 - c0**2) * e[:, 1]], dim=1)
@@ -114,7 +159,7 @@ def _simulate_impl(
     qa = (H[..., 0] ** 2).mean(-1)
     qb = (H[..., 1] ** 2).mean(-1)
     c = (H[..., 0] * H[..., 1]).mean(-1) / torch.sqrt(qa * qb)
-    out = {"q_a": qa.cpu().numpy(), "q_b": qb.cpu().numpy(), "c": c.cpu().numpy()}
+    grad = None
     if backward:
         gv = _layer_generator(seed, L + 1, device)
         delta = torch.randn((S, N), generator=gv, device=device).to(torch.float64)
@@ -124,29 +169,104 @@ def _simulate_impl(
             delta = act.dphi(H[:, layer - 2, :, 0]) * torch.bmm(W.transpose(1, 2), delta.unsqueeze(-1))[..., 0]
             grads.append(delta)
         grads = torch.stack(grads[::-1], dim=1)  # (S, L, N), layer 1..L
-        out["grad"] = (grads**2).mean(-1).cpu().numpy()
-    return out
+        grad = (grads**2).mean(-1).cpu().numpy()
+    return Simulation(q_a=qa.cpu().numpy(), q_b=qb.cpu().numpy(), c=c.cpu().numpy(), grad=grad)
 
 
-def log_rate(values: np.ndarray, skip: int = 0) -> float:
+def log_rate(values, skip: int = 0) -> float:
     """Least-squares slope of ``log(mean over seeds)`` against layer: the per-layer log growth rate.
 
     Args:
-        values: array ``(n_seeds, depth)`` of positive values (e.g. ``simulate(...)["grad"]``).
-        skip: layers to drop at both ends (transients).
+        values: array ``(n_seeds, depth)`` of positive values (e.g. ``simulate(...).grad``).
+        skip: layers to drop at both ends (transients), with ``depth - 2 skip >= 2``.
 
     Example:
         >>> round(log_rate(np.exp(0.5 * np.arange(10))[None, :]), 12)
         0.5
     """
-    v = np.asarray(values, dtype=float)
-    if v.ndim != 2 or v.shape[1] - 2 * skip < 2:
-        raise ValueError("values must be (n_seeds, depth) with depth - 2 * skip >= 2")
-    if not (np.isfinite(v).all() and (v > 0).all()):
-        raise ValueError("values must be finite and > 0")
+    v = checks.real_grid("values", values, low=0.0, low_open=True, ndim=2)
+    skip = checks.integer("skip", skip, low=0, high=max((v.shape[1] - 2) // 2, 0))
     y = np.log(v.mean(0))[skip : v.shape[1] - skip]
     layers = np.arange(y.size)
     return float(np.polyfit(layers, y, 1)[0])
+
+
+@dataclass(frozen=True)
+class DecayFit:
+    """Exponential decay ``|x^l - x*| ~ A exp(-l / xi)`` fitted over layers (result of :func:`decay_length`).
+
+    Attributes:
+        xi: depth scale from the least-squares fit of ``log |mean_seeds x^l - x*|`` against ``l``.
+        se: its jackknife standard error over seeds (``nan`` for one seed).
+        first, last: the window of layers used (1-based, inclusive).
+    """
+
+    xi: float
+    se: float
+    first: int
+    last: int
+
+
+def _fit_xi(layers, dev) -> np.ndarray:
+    """``-1 / slope`` of ``log dev`` against ``layers`` (least squares along the last axis)."""
+    y = np.log(dev)
+    x = layers - layers.mean()
+    slope = ((y - y.mean(-1, keepdims=True)) * x).sum(-1) / (x**2).sum()
+    return -1.0 / slope
+
+
+def decay_length(values, fixed_point, *, first: int = 1, last: int | None = None, snr: float = 10.0) -> DecayFit:
+    """Depth scale of the relaxation of ``x^l`` to its fixed point ``x*``, measured over layers.
+
+    Fits ``log |m^l - x*|`` against ``l`` by least squares, where ``m^l`` is the mean of ``x^l`` over seeds:
+    the measurement of ``xi_q`` (``x = q``) and ``xi_c`` (``x = c``) of Schoenholz et al. (2017) in finite
+    networks. The window runs from ``first`` to ``last``; by default ``last`` is the last layer before
+    ``|m^l - x*|`` first falls below ``snr`` standard errors of ``m^l`` (the finite-width fluctuations). The
+    standard error of ``xi`` is the jackknife over seeds.
+
+    Args:
+        values: ``(n_seeds, depth)`` array of ``x^l`` (layers 1..depth).
+        fixed_point: ``x*`` (finite).
+        first: first layer of the window (1-based).
+        last: last layer of the window (default: from ``snr``).
+        snr: signal-to-noise ratio that ends the default window (> 0).
+
+    Returns:
+        :class:`DecayFit`.
+
+    Raises:
+        ValueError: if the window holds fewer than 3 layers or ``m^l - x*`` changes sign in it.
+
+    Example:
+        >>> x = 1 - 0.5 * np.exp(-np.arange(1, 11) / 3.0)
+        >>> round(decay_length(np.stack([x, x]), 1.0, first=2, last=9).xi, 9)
+        3.0
+    """
+    v = checks.real_grid("values", values, ndim=2)
+    x_star = checks.real("fixed_point", fixed_point)
+    snr = checks.real("snr", snr, low=0.0, low_open=True)
+    S, L = v.shape
+    first = checks.integer("first", first, low=1, high=L)
+    dev = v.mean(0) - x_star
+    if last is None:
+        se = v.std(0, ddof=1) / np.sqrt(S) if S > 1 else np.zeros(L)
+        low = np.nonzero(np.abs(dev[first - 1 :]) < snr * se[first - 1 :])[0]
+        last = first - 1 + (int(low[0]) if low.size else L - first + 1)
+    last = checks.integer("last", last, low=1, high=L)
+    if last - first < 2:
+        raise ValueError(f"the window of layers [{first}, {last}] must hold at least 3 layers (the deviation "
+                         f"from x* falls into the noise too early: more seeds, a wider net or a larger start)")
+    window = slice(first - 1, last)
+    layers = np.arange(first, last + 1, dtype=float)
+    if not (np.all(dev[window] > 0) or np.all(dev[window] < 0)):
+        raise ValueError("the seed mean of x^l - x* must keep one sign over the window")
+    xi = float(_fit_xi(layers, np.abs(dev[window])))
+    se = float("nan")
+    if S > 1:
+        loo = (v.sum(0, keepdims=True) - v) / (S - 1) - x_star
+        xs = _fit_xi(layers, np.abs(loo[:, window]))
+        se = float(np.sqrt((S - 1) / S * np.sum((xs - xs.mean()) ** 2)))
+    return DecayFit(xi=xi, se=se, first=first, last=last)
 
 
 def fluctuation_theory(
@@ -158,7 +278,7 @@ def fluctuation_theory(
     depth: int,
     q0: float,
     c0: float,
-) -> dict[str, np.ndarray]:
+) -> FluctuationTheory:
     """Mean-field kernel of an input pair and the standard deviations of its finite-width estimates.
 
     Let ``S^l = (q_aa, q_bb, q_ab)`` be the kernel of layer ``l``. Given layer ``l-1``, the ``N`` units of
@@ -178,24 +298,27 @@ def fluctuation_theory(
         q0, c0: input length and cosine (as in :func:`simulate`).
 
     Returns:
-        ``q``, ``c`` (mean field, shape ``(L,)``), ``sd_q`` (standard deviation of ``q_a``), ``sd_c``.
+        :class:`FluctuationTheory` (arrays of shape ``(L,)``).
 
     Raises:
         ValueError: for a non-smooth activation or bad sizes.
 
     Example:
-        >>> th = fluctuation_theory(sigma_w2=1.5, sigma_b2=0.05, width=1000, depth=5, q0=1.0, c0=0.5)
-        >>> round(float(th["sd_q"][0] / th["q"][0]), 4)   # sqrt(2 / N) at layer 1
+        >>> th = fluctuation_theory(sigma_w2=1.5, sigma_b2=0.05, width=1000, depth=5, q0=1.0,
+        ...                         c0=0.5)
+        >>> round(float(th.sd_q[0] / th.q[0]), 4)   # sqrt(2 / N) at layer 1
         0.0447
     """
     act = get_activation(activation)
     if not act.smooth:
         raise ValueError(f"fluctuation_theory needs a smooth activation (phi'' as a function); got {act.name!r}")
-    sw, sb = (float(v) for v in _params(_scalar(sigma_w2, "sigma_w2"), _scalar(sigma_b2, "sigma_b2")))
-    N, L = _int(width, "width", 2), _int(depth, "depth", 1)
+    sw, sb = _variances(sigma_w2, sigma_b2)
+    N = checks.integer("width", width, low=2, high=MAX_WIDTH)
+    L = checks.integer("depth", depth, low=1, high=MAX_DEPTH)
+    q0, c0 = _pair_input(q0, c0)
     mf = iterate_maps(act, sw, sb, q0=q0, c0=c0, depth=L)
-    q = torch.as_tensor(mf["q"])
-    c = torch.as_tensor(mf["c"])
+    q = torch.as_tensor(mf.q)
+    c = torch.as_tensor(mf.c)
     r = c * q
     p, dp, d2p = act.phi, act.dphi, act.d2phi
     n2 = 64
@@ -218,7 +341,6 @@ def fluctuation_theory(
     P = torch.zeros(3, 3, dtype=torch.float64)
     sd_q, sd_c = [], []
     for layer in range(L):
-        K = torch.tensor([[q[layer], r[layer]], [r[layer], q[layer]]], dtype=torch.float64)
         a, b, rr = q[layer], q[layer], r[layer]
         wish = torch.tensor(
             [
@@ -232,7 +354,6 @@ def fluctuation_theory(
         grad = torch.tensor([-c[layer] / (2 * a), -c[layer] / (2 * b), 1 / torch.sqrt(a * b)], dtype=torch.float64)
         sd_q.append(torch.sqrt(V[0, 0]))
         sd_c.append(torch.sqrt((grad @ V @ grad).clamp_min(0)))
-        del K
         J = torch.tensor([[dqq[layer], 0, 0], [0, dqq[layer], 0], [dra[layer], drb[layer], drr[layer]]], dtype=torch.float64)
         C = torch.tensor(
             [
@@ -243,7 +364,7 @@ def fluctuation_theory(
             dtype=torch.float64,
         )
         P = J @ P @ J.T + sw**2 * C / N
-    return {"q": mf["q"], "c": mf["c"], "sd_q": torch.stack(sd_q).numpy(), "sd_c": torch.stack(sd_c).numpy()}
+    return FluctuationTheory(q=mf.q, c=mf.c, sd_q=torch.stack(sd_q).numpy(), sd_c=torch.stack(sd_c).numpy())
 
 
 @functools.wraps(_simulate_impl)

@@ -20,16 +20,19 @@ Python float for scalar input).
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-import functools
-
+from dltheory import _checks as checks
+from dltheory.meanfield import kernels
 from dltheory.meanfield._threads import single_thread
 from dltheory.meanfield.activations import Activation, get_activation
-from dltheory.meanfield.quadrature import K_SERIES, N_QUAD, N_SERIES, gauss_expect, hermite_coefficients, hermite_rule
+from dltheory.meanfield.quadrature import N_QUAD
 
 __all__ = [
     "length_map",
@@ -41,11 +44,18 @@ __all__ = [
     "xi_q",
     "xi_c",
     "critical_line",
+    "critical_line_interpolated",
     "iterate_maps",
+    "MapTrajectory",
+    "CRITICAL_TOL",
+    "MAX_DEPTH",
 ]
 
 ActivationLike = str | Callable | Activation
 ArrayLike = float | np.ndarray | torch.Tensor
+
+#: Largest depth :func:`iterate_maps` accepts (each layer is a few tensor operations over the batch).
+MAX_DEPTH = 100_000
 
 
 def _scoped(fn):
@@ -59,23 +69,26 @@ def _scoped(fn):
     return wrapper
 
 
-def _t(x, name: str) -> torch.Tensor:
+def grid(name: str, value, **bounds) -> torch.Tensor:
+    """An array argument (number, list, array or tensor) as a float64 tensor, checked elementwise."""
+    return torch.as_tensor(checks.real_grid(name, value, **bounds))
+
+
+def params(sigma_w2, sigma_b2, **others) -> tuple[torch.Tensor, ...]:
+    """``sigma_w2 > 0``, ``sigma_b2 >= 0`` (and any further named tensors), broadcast together.
+
+    Raises ValueError naming the arguments when they do not broadcast or when the grid is absurdly large.
+    """
+    ts = {"sigma_w2": grid("sigma_w2", sigma_w2, low=0.0, low_open=True),
+          "sigma_b2": grid("sigma_b2", sigma_b2, low=0.0)}
+    ts.update(others)
     try:
-        t = x.detach().to(torch.float64) if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x, dtype=np.float64))
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a real number or an array of real numbers, got {type(x).__name__}") from None
-    if torch.isnan(t).any():
-        raise ValueError(f"{name} must not be NaN")
-    return t
-
-
-def _params(sigma_w2, sigma_b2) -> tuple[torch.Tensor, torch.Tensor]:
-    sw, sb = _t(sigma_w2, "sigma_w2"), _t(sigma_b2, "sigma_b2")
-    if not torch.isfinite(sw).all() or (sw <= 0).any():
-        raise ValueError("sigma_w2 (weight variance) must be finite and > 0")
-    if not torch.isfinite(sb).all() or (sb < 0).any():
-        raise ValueError("sigma_b2 (bias variance) must be finite and >= 0")
-    return sw, sb
+        shape = torch.broadcast_shapes(*(t.shape for t in ts.values()))
+    except RuntimeError:
+        listing = ", ".join(f"{k} {tuple(v.shape)}" for k, v in ts.items())
+        raise ValueError(f"the array arguments must broadcast together; got shapes {listing}") from None
+    checks.size(" x ".join(ts), math.prod(shape))
+    return tuple(t.expand(shape) for t in ts.values())
 
 
 def _out(t: torch.Tensor):
@@ -83,93 +96,40 @@ def _out(t: torch.Tensor):
     return float(a) if a.ndim == 0 else a
 
 
-def _check_q(q: torch.Tensor, name: str = "q") -> None:
-    if not torch.isfinite(q).all() or (q < 0).any():
-        raise ValueError(f"{name} (length, a variance) must be finite and >= 0")
+def length_map(activation: ActivationLike, q: ArrayLike, sigma_w2: ArrayLike, sigma_b2: ArrayLike):
+    """One step of the length map (Poole et al. 2016).
 
-
-def length_map(activation: ActivationLike, q: ArrayLike, sigma_w2: ArrayLike, sigma_b2: ArrayLike, n: int = N_QUAD):
-    """One step of the length map (Poole et al. 2016, eq. 3).
-
-    ``q^l = sigma_w^2 E_z[phi(sqrt(q^{l-1}) z)^2] + sigma_b^2``, ``z ~ N(0, 1)``.
+    ``q^l = sigma_w^2 E_z[phi(sqrt(q^{l-1}) z)^2] + sigma_b^2``, ``z ~ N(0, 1)``; the Gaussian integral is
+    exact for ReLU, erf and linear, split at the kinks for hard tanh, Gauss--Hermite otherwise (see
+    :mod:`dltheory.meanfield.kernels` for the rule and its error).
 
     Args:
         activation: name in ``ACTIVATIONS`` or an elementwise torch function.
         q: previous length ``q^{l-1}`` (>= 0).
         sigma_w2: weight variance (> 0).
         sigma_b2: bias variance (>= 0).
-        n: Gauss--Hermite nodes.
 
     Returns:
-        ``q^l``, broadcast over the arguments.
+        ``q^l``, broadcast over the arguments (a float for scalar input).
 
     Example:
         >>> round(float(length_map("relu", q=2.0, sigma_w2=2.0, sigma_b2=0.1)), 12)
         2.1
     """
     act = get_activation(activation)
-    sw, sb = _params(sigma_w2, sigma_b2)
-    q = _t(q, "q")
-    _check_q(q)
-    return _out(sw * gauss_expect(lambda u: act.phi(u) ** 2, q, n) + sb)
+    sw, sb, q = params(sigma_w2, sigma_b2, q=grid("q", q, low=0.0))
+    return _out(sw * kernels.phi2(act, q) + sb)
 
 
-def _length_and_slope(act: Activation, q, sw, sb, n):
-    z, w = hermite_rule(n)
-    u = torch.sqrt(q.clamp_min(0)).unsqueeze(-1) * z
-    p = act.phi(u)
-    F = sw * (p**2 * w).sum(-1) + sb
-    dF = sw * ((act.dphi(u) ** 2 + p * act.d2phi(u)) * w).sum(-1)
-    return F, dF
-
-
-@_scoped
-def q_star(
-    activation: ActivationLike,
-    sigma_w2: ArrayLike,
-    sigma_b2: ArrayLike,
-    q0: float = 1.0,
-    tol: float = 1e-13,
-    max_iter: int = 500,
-    n: int = N_QUAD,
-):
-    """Fixed point ``q* = sigma_w^2 E[phi(sqrt(q*) z)^2] + sigma_b^2`` of the length map.
-
-    Newton steps on ``q - F(q)`` where the map is contracting (slope ``F'(q) = sigma_w^2 E[phi'^2 +
-    phi phi''] < 1``), plain iteration elsewhere, started from ``q0`` and vectorised over the grid.
-
-    Args:
-        activation: name or torch function.
-        sigma_w2: weight variance (> 0), any shape.
-        sigma_b2: bias variance (>= 0), broadcasting with ``sigma_w2``.
-        q0: starting length (> 0); returned unchanged where every q is a fixed point (ReLU at
-            ``sigma_w2 = 2, sigma_b2 = 0``).
-        tol: convergence tolerance on ``|F(q) - q| / max(1, q)``.
-        max_iter: iteration cap.
-        n: Gauss--Hermite nodes.
-
-    Returns:
-        ``q*``; ``inf`` where the iteration does not converge in ``max_iter`` steps, i.e. the length
-        diverges (no finite fixed point, e.g. ReLU with ``sigma_w2 >= 2`` and ``sigma_b2 > 0``).
-
-    Example:
-        >>> round(q_star("relu", sigma_w2=1.0, sigma_b2=0.5), 12)   # sigma_b2 / (1 - sigma_w2 / 2)
-        1.0
-    """
-    act = get_activation(activation)
-    sw, sb = _params(sigma_w2, sigma_b2)
-    if not (np.isfinite(q0) and q0 > 0):
-        raise ValueError(f"q0 (starting length) must be finite and > 0, got {q0}")
-    return _out(_q_star(act, sw, sb, q0, tol, max_iter, n))
-
-
-def _q_star(act, sw, sb, q0=1.0, tol=1e-13, max_iter=500, n=N_QUAD):
+def _q_star(act, sw, sb, q0=1.0, tol=1e-13, max_iter=500):
     sw, sb = torch.broadcast_tensors(sw, sb)
     q = torch.full_like(sw, float(q0))
     done = torch.zeros_like(sw, dtype=torch.bool)
     diverged = torch.zeros_like(done)
     for _ in range(max_iter):
-        F, dF = _length_and_slope(act, q, sw, sb, n)
+        e2, de2 = kernels.phi2_and_slope(act, q)
+        F = sw * e2 + sb
+        dF = sw * de2
         g = F - q
         done = done | (g.abs() <= tol * q.clamp_min(1.0))
         diverged = diverged | (q > 1e15)
@@ -182,68 +142,109 @@ def _q_star(act, sw, sb, q0=1.0, tol=1e-13, max_iter=500, n=N_QUAD):
     return torch.where(diverged | ~done, torch.full_like(q, float("inf")), q)
 
 
+@_scoped
+def q_star(
+    activation: ActivationLike,
+    sigma_w2: ArrayLike,
+    sigma_b2: ArrayLike,
+    q0: float = 1.0,
+    tol: float = 1e-13,
+    max_iter: int = 500,
+):
+    """Fixed point ``q* = sigma_w^2 E[phi(sqrt(q*) z)^2] + sigma_b^2`` of the length map.
+
+    Newton steps on ``q - F(q)`` where the map is contracting (slope ``F'(q) < 1``), plain iteration
+    elsewhere, started from ``q0`` and vectorised over the grid.
+
+    Args:
+        activation: name or torch function.
+        sigma_w2: weight variance (> 0), any shape.
+        sigma_b2: bias variance (>= 0), broadcasting with ``sigma_w2``.
+        q0: starting length (> 0); returned unchanged where every q is a fixed point (ReLU at
+            ``sigma_w2 = 2, sigma_b2 = 0``).
+        tol: convergence tolerance on ``|F(q) - q| / max(1, q)``, in (0, 1).
+        max_iter: iteration cap, in [1, 100000].
+
+    Returns:
+        ``q*``; ``inf`` where the iteration does not converge in ``max_iter`` steps, i.e. the length
+        diverges (no finite fixed point, e.g. ReLU with ``sigma_w2 >= 2`` and ``sigma_b2 > 0``).
+
+    Raises:
+        TypeError, ValueError: for arguments of the wrong kind or out of range.
+
+    Example:
+        >>> round(q_star("relu", sigma_w2=1.0, sigma_b2=0.5), 12)   # sigma_b2 / (1 - sigma_w2 / 2)
+        1.0
+    """
+    act = get_activation(activation)
+    sw, sb = params(sigma_w2, sigma_b2)
+    q0 = checks.real("q0", q0, low=0.0, low_open=True)
+    tol = checks.real("tol", tol, low=0.0, high=1.0, low_open=True, high_open=True)
+    max_iter = checks.integer("max_iter", max_iter, low=1, high=100_000)
+    return _out(_q_star(act, sw, sb, q0, tol, max_iter))
+
+
 def _resolve_q(act, sw, sb, q):
+    """The length at which to evaluate: ``q`` (checked, > 0) or ``q*``."""
     if q is None:
         return _q_star(act, sw, sb)
-    q = _t(q, "q")
-    _check_q(q)
-    return q
+    return grid("q", q, low=0.0, low_open=True)
 
 
-def chi1(activation: ActivationLike, sigma_w2: ArrayLike, sigma_b2: ArrayLike, q: ArrayLike | None = None, n: int = N_QUAD):
-    """``chi_1 = sigma_w^2 E[phi'(sqrt(q) z)^2]`` at ``q = q*`` (Poole et al. 2016, eq. 7).
+def chi1(activation: ActivationLike, sigma_w2: ArrayLike, sigma_b2: ArrayLike, q: ArrayLike | None = None):
+    """``chi_1 = sigma_w^2 E[phi'(sqrt(q) z)^2]`` at ``q = q*`` (Poole et al. 2016).
 
     The slope of the correlation map at ``c = 1`` and the per-layer growth factor of squared gradient
-    norms (Schoenholz et al. 2017, eq. 13). ``chi_1 < 1``: ordered; ``chi_1 > 1``: chaotic.
+    norms (Schoenholz et al. 2017). ``chi_1 < 1``: ordered; ``chi_1 > 1``: chaotic.
 
     Args:
         activation: name or torch function.
         sigma_w2: weight variance (> 0).
         sigma_b2: bias variance (>= 0).
-        q: length at which to evaluate; defaults to ``q*``.
-        n: Gauss--Hermite nodes.
+        q: length (> 0) at which to evaluate; defaults to ``q*``.
 
     Example:
         >>> chi1("relu", sigma_w2=2.0, sigma_b2=0.0)
         1.0
     """
     act = get_activation(activation)
-    sw, sb = _params(sigma_w2, sigma_b2)
+    sw, sb = params(sigma_w2, sigma_b2)
     q = _resolve_q(act, sw, sb, q)
-    return _out(_chi1(act, sw, q, n))
+    sw, q = torch.broadcast_tensors(sw, q)
+    return _out(_chi1(act, sw, q))
 
 
-def _chi1(act, sw, q, n=N_QUAD):
-    finite = torch.isfinite(q)
-    qf = torch.where(finite, q, torch.ones_like(q))
-    val = sw * gauss_expect(lambda u: act.dphi(u) ** 2, qf, n)
+def _chi1(act, sw, q):
     # q* = inf only happens for positively homogeneous activations, where chi_1 does not depend on q.
-    return val
+    qf = torch.where(torch.isfinite(q), q, torch.ones_like(q))
+    return sw * kernels.dphi2(act, qf)
 
 
-def _coefficients(act, q, k=K_SERIES, n=N_SERIES):
-    """Hermite coefficients of phi(sqrt(q) z) and phi'(sqrt(q) z) (Mehler's formula, see quadrature)."""
-    return hermite_coefficients(act.phi, q, k, n), hermite_coefficients(act.dphi, q, k, n)
+def _corr_map(pair: kernels.Pair, sw, sb, q, c, idx=None):
+    """Correlation map ``(sigma_w^2 E[phi phi] + sigma_b^2) / q`` (the limit ``q -> inf`` for ReLU/linear)."""
+    e = pair.corr(c, idx)
+    if not pair.has_inf:
+        return (sw * e + sb) / q
+    inf = torch.isinf(q)
+    # Positively homogeneous phi: E[phi phi] = q k(c), so the map tends to k(c) / k(1) as q -> inf.
+    qf = torch.where(inf, torch.ones_like(q), q)
+    return torch.where(inf, e / pair.corr(torch.ones_like(c), idx), (sw * e + sb) / qf)
 
 
-def _series(coef_sq, c):
-    """``sum_k coef_sq[..., k] c^k``; the powers by a running product (several times faster than pow)."""
-    K = coef_sq.shape[-1]
-    col = c.unsqueeze(-1)
-    powers = torch.cat([torch.ones_like(col), col.expand(*c.shape, K - 1)], dim=-1).cumprod(dim=-1)
-    return (coef_sq * powers).sum(-1)
+def _pair(act, q):
+    """A :class:`kernels.Pair` at ``q``; an infinite ``q*`` (ReLU, linear) is evaluated at q = 1 (scale-free)."""
+    inf = torch.isinf(q)
+    has_inf = bool(inf.any())
+    if has_inf and not rule_homogeneous(act):
+        raise ValueError("q* is infinite here (the length diverges); pass a finite q")
+    pair = kernels.Pair(act, torch.where(inf, torch.ones_like(q), q) if has_inf else q)
+    pair.has_inf = has_inf
+    return pair
 
 
-def _corr_and_slope(act, c, q, sw, sb, coefs=None):
-    """Correlation map f(c) and its slope f'(c) = sigma_w^2 E[phi'(u1) phi'(u2)] at equal lengths q.
-
-    Both are 2-D Gaussian integrals, evaluated by Mehler's formula (a 1-D Gauss--Hermite quadrature for
-    the Hermite coefficients and a power series in c).
-    """
-    A, B = coefs if coefs is not None else _coefficients(act, q)
-    f = (sw * _series(A**2, c) + sb) / q
-    df = sw * _series(B**2, c)
-    return f, df
+def rule_homogeneous(act) -> bool:
+    """Whether ``act`` is positively homogeneous of degree 1 (ReLU, linear): E[phi phi] scales with q."""
+    return kernels.rule(act) == "closed" and act.name in ("relu", "linear")
 
 
 def correlation_map(
@@ -253,51 +254,47 @@ def correlation_map(
     sigma_b2: ArrayLike,
     q: ArrayLike | None = None,
 ):
-    """One step of the correlation map at equal lengths ``q`` (Poole et al. 2016, eq. 5).
+    """One step of the correlation map at equal lengths ``q`` (Poole et al. 2016).
 
     ``c^l = (sigma_w^2 E[phi(u_1) phi(u_2)] + sigma_b^2) / q``, with ``u_1 = sqrt(q) z_1`` and ``u_2 =
-    sqrt(q) (c z_1 + sqrt(1 - c^2) z_2)``.
+    sqrt(q) (c z_1 + sqrt(1 - c^2) z_2)``. Exact for ReLU (arc-cosine kernel), erf (arcsine kernel) and
+    linear; split at the kinks for hard tanh; Mehler's series for smooth activations.
 
     Args:
         activation: name or torch function.
         c: previous correlation in [-1, 1].
         sigma_w2: weight variance (> 0).
         sigma_b2: bias variance (>= 0).
-        q: common length of the two inputs (> 0); defaults to ``q*``.
+        q: common length of the two inputs (> 0); defaults to ``q*``. Where ``q*`` is infinite (ReLU,
+            linear) the map is its limit ``k(c) / k(1)`` with ``E[phi(u_1) phi(u_2)] = q k(c)``.
 
     Example:
         >>> round(correlation_map("tanh", 1.0, sigma_w2=1.5, sigma_b2=0.05), 10)
         1.0
     """
     act = get_activation(activation)
-    sw, sb = _params(sigma_w2, sigma_b2)
-    c = _t(c, "c")
-    if (c.abs() > 1).any():
-        raise ValueError("c (correlation) must lie in [-1, 1]")
+    sw, sb, c = params(sigma_w2, sigma_b2, c=grid("c", c, low=-1.0, high=1.0))
     q = _resolve_q(act, sw, sb, q)
-    if (q <= 0).any() or not torch.isfinite(q).all():
-        raise ValueError("q (length) must be finite and > 0 for the correlation map")
     c, q, sw, sb = torch.broadcast_tensors(c, q, sw, sb)
-    return _out(_corr_and_slope(act, c, q, sw, sb)[0])
+    return _out(_corr_map(_pair(act, q), sw, sb, q, c))
 
 
 def _c_star(act, sw, sb, q, tol=1e-13, max_iter=100):
     """Stable fixed point c* and the slope there; vectorised Newton from c = 0 at the chaotic points."""
     sw, sb, q = torch.broadcast_tensors(sw, sb, q)
     x1 = _chi1(act, sw, q)
-    chaotic = (x1 > 1) & torch.isfinite(q) & (q > 0)
+    chaotic = (x1 > 1) & (q > 0) & torch.isfinite(q)
     cs = torch.ones_like(sw)
     slope = x1.clone()
     if chaotic.any():
         swc, sbc, qc = sw[chaotic], sb[chaotic], q[chaotic]
-        A, B = _coefficients(act, qc)
-        A2, B2 = A**2, B**2
+        pair = _pair(act, qc)
         c = torch.zeros_like(swc)
         active = torch.arange(c.numel())  # points whose Newton iteration has not converged yet
         for _ in range(max_iter):
             ca = c[active]
-            f = (swc[active] * _series(A2[active], ca) + sbc[active]) / qc[active]
-            df = swc[active] * _series(B2[active], ca)
+            f = _corr_map(pair, swc[active], sbc[active], qc[active], ca, active)
+            df = swc[active] * pair.dcorr(ca, active)
             g = f - ca
             # g is convex on [0, 1] with g(0) >= 0: Newton from c = 0 increases monotonically to c*.
             step = torch.where(df < 1, g / (1 - df), g)
@@ -306,7 +303,7 @@ def _c_star(act, sw, sb, q, tol=1e-13, max_iter=100):
             if active.numel() == 0:
                 break
         cs[chaotic] = c
-        slope[chaotic] = swc * _series(B2, c)
+        slope[chaotic] = swc * pair.dcorr(c)
     return cs, slope
 
 
@@ -315,20 +312,22 @@ def c_star(activation: ActivationLike, sigma_w2: ArrayLike, sigma_b2: ArrayLike,
     """Stable fixed point ``c*`` of the correlation map (Poole et al. 2016; Schoenholz et al. 2017).
 
     ``c* = 1`` in the ordered phase (``chi_1 <= 1``); in the chaotic phase the map, convex on [0, 1] with
-    ``f(1) = 1`` and ``f'(1) = chi_1 > 1``, has a second fixed point ``c* < 1``, found by Newton's method.
+    ``f(1) = 1`` and ``f'(1) = chi_1 > 1``, has a second fixed point ``c* < 1``, found by Newton's method
+    (to 1e-13).
 
     Args:
         activation: name or torch function.
         sigma_w2: weight variance (> 0).
         sigma_b2: bias variance (>= 0).
-        q: common length; defaults to ``q*``.
+        q: common length (> 0); defaults to ``q*``. Where ``q*`` is not finite and positive (ReLU,
+            linear), ``c* = 1`` and the slope returned by :func:`chi_c` is ``chi_1``.
 
     Example:
         >>> c_star("tanh", sigma_w2=1.0, sigma_b2=0.05)
         1.0
     """
     act = get_activation(activation)
-    sw, sb = _params(sigma_w2, sigma_b2)
+    sw, sb = params(sigma_w2, sigma_b2)
     q = _resolve_q(act, sw, sb, q)
     return _out(_c_star(act, sw, sb, q)[0])
 
@@ -337,14 +336,14 @@ def c_star(activation: ActivationLike, sigma_w2: ArrayLike, sigma_b2: ArrayLike,
 def chi_c(activation: ActivationLike, sigma_w2: ArrayLike, sigma_b2: ArrayLike, q: ArrayLike | None = None):
     """Slope of the correlation map at its stable fixed point: ``chi_c* = sigma_w^2 E[phi'(u_1) phi'(u_2)]``.
 
-    Equal to ``chi_1`` in the ordered phase (Schoenholz et al. 2017, eq. 8).
+    Equal to ``chi_1`` in the ordered phase (Schoenholz et al. 2017). Arguments as in :func:`c_star`.
 
     Example:
         >>> round(chi_c("relu", sigma_w2=1.0, sigma_b2=0.1), 12)
         0.5
     """
     act = get_activation(activation)
-    sw, sb = _params(sigma_w2, sigma_b2)
+    sw, sb = params(sigma_w2, sigma_b2)
     q = _resolve_q(act, sw, sb, q)
     return _out(_c_star(act, sw, sb, q)[1])
 
@@ -361,23 +360,25 @@ def _depth(slope: torch.Tensor) -> torch.Tensor:
 
 
 @_scoped
-def xi_q(activation: ActivationLike, sigma_w2: ArrayLike, sigma_b2: ArrayLike, n: int = N_QUAD):
+def xi_q(activation: ActivationLike, sigma_w2: ArrayLike, sigma_b2: ArrayLike):
     """Depth scale of the length: ``xi_q^{-1} = -log(chi_1 + sigma_w^2 E[phi''(u) phi(u)])`` at ``q*``.
 
-    Schoenholz et al. (2017), eq. 5: ``|q^l - q*| ~ exp(-l / xi_q)``. The argument of the log is the slope
-    of the length map at ``q*``. Returns ``inf`` where that slope is >= 1 (no attracting finite ``q*``).
+    Schoenholz et al. (2017): ``|q^l - q*| ~ exp(-l / xi_q)``. The argument of the log is the slope of the
+    length map at ``q*`` (with the delta terms of ``phi''`` at kinks, see
+    :func:`dltheory.meanfield.kernels.length_slope`). Returns ``inf`` where that slope is >= 1 (no
+    attracting finite ``q*``).
 
     Example:
         >>> round(xi_q("relu", sigma_w2=1.0, sigma_b2=0.1), 6)   # -1 / log(1/2)
         1.442695
     """
     act = get_activation(activation)
-    sw, sb = _params(sigma_w2, sigma_b2)
-    sw, sb = torch.broadcast_tensors(sw, sb)
-    q = _q_star(act, sw, sb, n=n)
-    qf = torch.where(torch.isfinite(q), q, torch.ones_like(q))
-    slope = _length_and_slope(act, qf, sw, sb, n)[1]
-    slope = torch.where(torch.isfinite(q), slope, torch.full_like(q, float("inf")))
+    sw, sb = params(sigma_w2, sigma_b2)
+    q = _q_star(act, sw, sb)
+    finite = torch.isfinite(q)
+    qf = torch.where(finite, q, torch.ones_like(q))
+    slope = sw * kernels.length_slope(act, qf)
+    slope = torch.where(finite, slope, torch.full_like(q, float("inf")))
     return _out(_depth(slope))
 
 
@@ -385,7 +386,7 @@ def xi_q(activation: ActivationLike, sigma_w2: ArrayLike, sigma_b2: ArrayLike, n
 def xi_c(activation: ActivationLike, sigma_w2: ArrayLike, sigma_b2: ArrayLike):
     """Depth scale of correlations: ``xi_c^{-1} = -log(sigma_w^2 E[phi'(u_1) phi'(u_2)])`` at ``(q*, c*)``.
 
-    Schoenholz et al. (2017), eq. 9: ``|c^l - c*| ~ exp(-l / xi_c)``; in the ordered phase the slope is
+    Schoenholz et al. (2017): ``|c^l - c*| ~ exp(-l / xi_c)``; in the ordered phase the slope is
     ``chi_1``. At criticality (slope within ``CRITICAL_TOL = 1e-12`` of 1) the depth scale is infinite and
     ``inf`` is returned (never NaN).
 
@@ -399,15 +400,21 @@ def xi_c(activation: ActivationLike, sigma_w2: ArrayLike, sigma_b2: ArrayLike):
         3.627
     """
     act = get_activation(activation)
-    sw, sb = _params(sigma_w2, sigma_b2)
-    sw, sb = torch.broadcast_tensors(sw, sb)
+    sw, sb = params(sigma_w2, sigma_b2)
     q = _q_star(act, sw, sb)
     return _out(_depth(_c_star(act, sw, sb, q)[1]))
 
 
+def _line_table(act, q_max: float, n_points: int):
+    q = torch.linspace(1e-5, q_max, n_points, dtype=torch.float64)
+    sw = 1.0 / kernels.dphi2(act, q)
+    sb = q - sw * kernels.phi2(act, q)
+    return sw.numpy(), sb.numpy()
+
+
 @_scoped
 def critical_line_interpolated(
-    activation: ActivationLike, sigma_b2: float, *, q_max: float = 2.25, n_points: int = 50, n: int = N_QUAD
+    activation: ActivationLike, sigma_b2: float, *, q_max: float = 2.25, n_points: int = 50
 ) -> float:
     """Critical ``sigma_w^2`` at ``sigma_b2`` by the review's method: a tabulated line, linearly interpolated.
 
@@ -417,41 +424,45 @@ def critical_line_interpolated(
     diagram). :func:`critical_line` solves the same equations exactly; the difference is the
     interpolation error of the table.
 
+    Raises:
+        ValueError: if ``sigma_b2`` lies outside the table's range of ``sigma_b^2`` (no extrapolation),
+            or if the tabulated ``sigma_b^2`` is not increasing (ReLU, linear: no critical line).
+
     Example:
         >>> round(critical_line_interpolated("tanh", 0.05), 6)
         1.760392
     """
     act = get_activation(activation)
-    if not (np.isfinite(sigma_b2) and sigma_b2 >= 0):
-        raise ValueError(f"sigma_b2 (bias variance) must be finite and >= 0, got {sigma_b2}")
-    if not q_max > 1e-5:
-        raise ValueError(f"q_max must be > 1e-5, got {q_max}")
-    if isinstance(n_points, bool) or not isinstance(n_points, (int, np.integer)) or n_points < 2:
-        raise ValueError(f"n_points must be an integer >= 2, got {n_points!r}")
-    q = np.linspace(1e-5, q_max, n_points)
-    sw = 1.0 / gauss_expect(lambda u: act.dphi(u) ** 2, q, n).numpy()
-    sb = q - sw * gauss_expect(lambda u: act.phi(u) ** 2, q, n).numpy()
+    sigma_b2 = checks.real("sigma_b2", sigma_b2, low=0.0)
+    q_max = checks.real("q_max", q_max, low=1e-5, high=1e6, low_open=True)
+    n_points = checks.integer("n_points", n_points, low=2, high=1_000_000)
+    sw, sb = _line_table(act, q_max, n_points)
+    if not np.all(np.diff(sb) > 0):
+        raise ValueError(f"the tabulated sigma_b2 of {act.name!r} is not increasing in q; no table to interpolate")
+    if not sb[0] <= sigma_b2 <= sb[-1]:
+        raise ValueError(f"sigma_b2 must lie in the table's range [{sb[0]:.4g}, {sb[-1]:.4g}] (q in [1e-5, "
+                         f"q_max={q_max:g}]); got {sigma_b2} (raise q_max, or use critical_line)")
     return float(np.interp(sigma_b2, sb, sw))
 
 
-def critical_line(activation: ActivationLike, sigma_b2: ArrayLike, n: int = N_QUAD, q_max: float = 100.0):
+@_scoped
+def critical_line(activation: ActivationLike, sigma_b2: ArrayLike, q_max: float = 100.0):
     """The order-to-chaos transition ``chi_1(sigma_w^2, sigma_b^2) = 1`` and the ``q*`` on it.
 
     On the line ``sigma_w^2 = 1 / E[phi'(sqrt(q*) z)^2]`` and ``q* = sigma_w^2 E[phi^2] + sigma_b^2``, so
     ``q*`` solves ``q - E[phi^2] / E[phi'^2] = sigma_b^2`` (one equation, solved by bisection in
-    ``log q``); then ``sigma_w^2`` follows. Poole et al. (2016), Fig. 2; Schoenholz et al. (2017), Fig. 1.
+    ``log q``, 80 halvings); then ``sigma_w^2`` follows. Poole et al. (2016); Schoenholz et al. (2017).
 
     Args:
         activation: name or torch function.
         sigma_b2: bias variance(s) (>= 0).
-        n: Gauss--Hermite nodes.
         q_max: upper end of the search for ``q*``.
 
     Returns:
-        ``(sigma_w2, q_star)`` arrays shaped like ``sigma_b2``. For positively homogeneous activations
+        ``(sigma_w2, q_star)`` shaped like ``sigma_b2``. For positively homogeneous activations
         (ReLU, linear) ``chi_1`` does not depend on ``q``: the critical ``sigma_w2`` is ``1 / E[phi'(z)^2]``
-        and ``q*`` is ``0`` at ``sigma_b2 = 0`` (every ``q`` is then a fixed point) and ``inf`` otherwise.
-        Where no critical point exists both are ``inf``.
+        (ReLU: 2, the initialisation of He et al. 2015) and ``q*`` is ``0`` at ``sigma_b2 = 0`` (every
+        ``q`` is then a fixed point) and ``inf`` otherwise. Where no critical point exists both are ``inf``.
 
     Example:
         >>> sw, q = critical_line("tanh", sigma_b2=0.05)
@@ -459,22 +470,17 @@ def critical_line(activation: ActivationLike, sigma_b2: ArrayLike, n: int = N_QU
         1.761
     """
     act = get_activation(activation)
-    sb = _t(sigma_b2, "sigma_b2")
-    if not torch.isfinite(sb).all() or (sb < 0).any():
-        raise ValueError("sigma_b2 (bias variance) must be finite and >= 0")
-    if not q_max > 1e-10:
-        raise ValueError("q_max must be > 1e-10")
-    ones = torch.ones(1, dtype=torch.float64)
-    if act.name in ("relu", "linear"):
-        sw = 1.0 / gauss_expect(lambda u: act.dphi(u) ** 2, ones, n)[0] * torch.ones_like(sb)
+    sb = grid("sigma_b2", sigma_b2, low=0.0)
+    checks.size("sigma_b2", sb.numel())
+    q_max = checks.real("q_max", q_max, low=1e-10, high=1e12, low_open=True)
+    if rule_homogeneous(act):
+        sw = 1.0 / kernels.dphi2(act, torch.ones_like(sb))
         q = torch.where(sb == 0, torch.zeros_like(sb), torch.full_like(sb, float("inf")))
         return _out(sw), _out(q)
 
     def h(logq):
         qq = torch.exp(logq)
-        e2 = gauss_expect(lambda u: act.phi(u) ** 2, qq, n)
-        d2 = gauss_expect(lambda u: act.dphi(u) ** 2, qq, n)
-        return qq - e2 / d2 - sb
+        return qq - kernels.phi2(act, qq) / kernels.dphi2(act, qq) - sb
 
     lo = torch.full_like(sb, np.log(1e-10))
     hi = torch.full_like(sb, np.log(q_max))
@@ -486,11 +492,25 @@ def critical_line(activation: ActivationLike, sigma_b2: ArrayLike, n: int = N_QU
         lo = torch.where(hm <= 0, mid, lo)
         hi = torch.where(hm <= 0, hi, mid)
     q = torch.exp(0.5 * (lo + hi))
-    sw = 1.0 / gauss_expect(lambda u: act.dphi(u) ** 2, q, n)
+    sw = 1.0 / kernels.dphi2(act, q)
     inf = torch.full_like(sb, float("inf"))
     return _out(torch.where(ok, sw, inf)), _out(torch.where(ok, q, inf))
 
 
+@dataclass(frozen=True)
+class MapTrajectory:
+    """Mean-field kernel of an input pair, layer by layer (result of :func:`iterate_maps`).
+
+    Attributes:
+        q: lengths ``q^l``, shape ``(L, ...)`` for layers 1..L (both inputs have the same length).
+        c: correlations ``c^l``, same shape.
+    """
+
+    q: np.ndarray
+    c: np.ndarray
+
+
+@_scoped
 def iterate_maps(
     activation: ActivationLike,
     sigma_w2: ArrayLike,
@@ -498,45 +518,43 @@ def iterate_maps(
     q0: ArrayLike,
     c0: ArrayLike,
     depth: int,
-) -> dict[str, np.ndarray]:
+) -> MapTrajectory:
     """Iterate the mean-field kernel of a pair of inputs with equal input length ``q0`` and cosine ``c0``.
 
     Layer 1 is linear in the input (``q^1 = sigma_w^2 q0 + sigma_b^2``, ``q_12^1 = sigma_w^2 c0 q0 +
     sigma_b^2``); each further layer applies the length and correlation maps with the current ``q^l``
-    (Poole et al. 2016, eqs. 3 and 5), so the transient of ``q`` is part of the prediction.
+    (Poole et al. 2016), so the transient of ``q`` is part of the prediction.
 
     Args:
         activation: name or torch function.
         sigma_w2, sigma_b2: variances (broadcast with ``q0`` and ``c0``).
         q0: input length ``|x|^2 / N_0`` (> 0).
         c0: input cosine in [-1, 1].
-        depth: number of layers L >= 1.
+        depth: number of layers, an integer in [1, MAX_DEPTH].
 
     Returns:
-        ``{"q": (L, ...), "c": (L, ...)}`` for layers 1..L.
+        :class:`MapTrajectory` with ``q`` and ``c`` of shape ``(L, ...)``. A length that overflows
+        (ReLU in the chaotic phase) becomes ``inf``; its correlation then follows the ``q -> inf`` limit.
 
     Example:
         >>> out = iterate_maps("tanh", 1.5, 0.05, q0=1.0, c0=0.5, depth=3)
-        >>> out["q"].shape
+        >>> out.q.shape
         (3,)
     """
     act = get_activation(activation)
-    sw, sb = _params(sigma_w2, sigma_b2)
-    q0, c0 = _t(q0, "q0"), _t(c0, "c0")
-    if not torch.isfinite(q0).all() or (q0 <= 0).any():
-        raise ValueError("q0 (input length) must be finite and > 0")
-    if (c0.abs() > 1).any():
-        raise ValueError("c0 (input correlation) must lie in [-1, 1]")
-    if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 1:
-        raise ValueError(f"depth must be an integer >= 1, got {depth!r}")
-    sw, sb, q0, c0 = torch.broadcast_tensors(sw, sb, q0, c0)
+    depth = checks.integer("depth", depth, low=1, high=MAX_DEPTH)
+    sw, sb, q0, c0 = params(sigma_w2, sigma_b2, q0=grid("q0", q0, low=0.0, low_open=True),
+                            c0=grid("c0", c0, low=-1.0, high=1.0))
+    checks.size("depth x the broadcast arguments", 2 * depth * max(sw.numel(), 1))
     q = sw * q0 + sb
-    c = (sw * c0 * q0 + sb) / q
+    c = ((sw * c0 * q0 + sb) / q).clamp(-1.0, 1.0)
     qs, cs = [q], [c]
-    for _ in range(int(depth) - 1):
-        qn = sw * gauss_expect(lambda u: act.phi(u) ** 2, q, N_QUAD) + sb
-        q12 = _corr_and_slope(act, c, q, sw, sb)[0] * q  # sigma_w^2 E[phi phi] + sigma_b^2
-        q, c = qn, (q12 / qn).clamp(-1.0, 1.0)
+    for _ in range(depth - 1):
+        qn = sw * kernels.phi2(act, torch.where(torch.isfinite(q), q, torch.ones_like(q))) + sb
+        qn = torch.where(torch.isfinite(q), qn, q)
+        cn = _corr_map(_pair(act, q), sw, sb, q, c) * torch.where(torch.isinf(q), torch.ones_like(q), q)
+        cn = torch.where(torch.isinf(q), cn, cn / torch.where(torch.isinf(q), torch.ones_like(q), qn))
+        q, c = qn, cn.clamp(-1.0, 1.0)
         qs.append(q)
         cs.append(c)
-    return {"q": torch.stack(qs).numpy(), "c": torch.stack(cs).numpy()}
+    return MapTrajectory(q=torch.stack(qs).numpy(), c=torch.stack(cs).numpy())

@@ -11,37 +11,66 @@ from __future__ import annotations
 
 import functools
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from dltheory import _checks as checks
+from dltheory.meanfield import kernels
 from dltheory.meanfield._threads import single_thread
 from dltheory.meanfield.activations import get_activation
-from dltheory.meanfield.maps import ActivationLike, _params, _q_star
-from dltheory.meanfield.quadrature import gauss_expect
+from dltheory.meanfield.maps import ActivationLike, q_star
 
-__all__ = ["WEIGHTS", "jacobian_spectrum", "isometry_prediction", "linear_gaussian_variance_exact", "normalised_variance"]
+__all__ = ["WEIGHTS", "IsometryPrediction", "jacobian_spectrum", "isometry_prediction",
+           "linear_gaussian_variance_exact", "normalised_variance", "MAX_WIDTH", "MAX_DEPTH"]
+
+#: Largest width and depth of :func:`jacobian_spectrum` (it stores ``n_seeds x width^2`` Jacobians).
+MAX_WIDTH = 20_000
+MAX_DEPTH = 100_000
 
 #: Weight ensembles and their first S-transform coefficient s_1 (Pennington et al. 2017).
 WEIGHTS = {"gaussian": -1.0, "orthogonal": 0.0}
 
 
 def _weights(kind: str) -> float:
-    try:
-        return WEIGHTS[kind]
-    except (KeyError, TypeError):
-        raise ValueError(f"weights must be one of {', '.join(WEIGHTS)}; got {kind!r}") from None
+    return WEIGHTS[checks.choice("weights", kind, WEIGHTS)]
 
 
-def _int(x, name, low):
-    if isinstance(x, bool) or not isinstance(x, (int, np.integer)) or x < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {x!r}")
-    return int(x)
+def _length(act, sw: float, sb: float, q) -> float:
+    """``q`` (checked) or the finite ``q*``."""
+    if q is not None:
+        return checks.real("q", q, low=0.0, low_open=True)
+    qv = q_star(act, sw, sb)
+    if not math.isfinite(qv):
+        raise ValueError("q* is infinite here (the length diverges); pass q explicitly")
+    return qv
+
+
+@dataclass(frozen=True)
+class IsometryPrediction:
+    """Free-probability moments of the spectrum of ``J J^T`` (result of :func:`isometry_prediction`).
+
+    Attributes:
+        mean: ``chi^L``, the mean eigenvalue.
+        var: ``L (mu_2 / mu_1^2 - 1 - s_1)``, the variance at criticality.
+        chi: ``sigma_w^2 mu_1`` (1 at criticality).
+        mu1, mu2: ``E[phi'(sqrt(q) z)^2]`` and ``E[phi'(sqrt(q) z)^4]``.
+        q: the length used.
+    """
+
+    mean: float
+    var: float
+    chi: float
+    mu1: float
+    mu2: float
+    q: float
 
 
 def isometry_prediction(
-    activation: ActivationLike, *, sigma_w2: float, sigma_b2: float, depth: int, weights: str = "gaussian", q: float | None = None
-) -> dict[str, float]:
+    activation: ActivationLike, *, sigma_w2: float, sigma_b2: float, depth: int, weights: str = "gaussian",
+    q: float | None = None,
+) -> IsometryPrediction:
     """Free-probability mean and variance of the eigenvalues of ``J J^T`` (Pennington et al. 2017).
 
     ``mean = (sigma_w^2 mu_1)^L`` and, at criticality, ``var = L (mu_2 / mu_1^2 - 1 - s_1)`` with ``mu_k =
@@ -57,27 +86,24 @@ def isometry_prediction(
         q: length at which to evaluate (default ``q*``; for ReLU/linear at ``sigma_b2 = 0`` any ``q``).
 
     Example:
-        >>> isometry_prediction("relu", sigma_w2=2.0, sigma_b2=0.0, depth=10)["var"]
+        >>> round(isometry_prediction("relu", sigma_w2=2.0, sigma_b2=0.0, depth=10).var, 9)
         20.0
     """
     act = get_activation(activation)
     s1 = _weights(weights)
-    sw, sb = _params(sigma_w2, sigma_b2)
-    L = _int(depth, "depth", 1)
-    if q is None:
-        q = _q_star(act, sw, sb)
-        if not torch.isfinite(q):
-            raise ValueError("q* is infinite here; pass q explicitly")
-    else:
-        q = torch.as_tensor(float(q), dtype=torch.float64)
-    mu1 = float(gauss_expect(lambda u: act.dphi(u) ** 2, q))
-    mu2 = float(gauss_expect(lambda u: act.dphi(u) ** 4, q))
-    chi = float(sw) * mu1
-    return {"mean": chi**L, "var": L * (mu2 / mu1**2 - 1 - s1), "chi": chi, "mu1": mu1, "mu2": mu2, "q": float(q)}
+    sw = checks.real("sigma_w2", sigma_w2, low=0.0, low_open=True)
+    sb = checks.real("sigma_b2", sigma_b2, low=0.0)
+    L = checks.integer("depth", depth, low=1, high=MAX_DEPTH)
+    qv = _length(act, sw, sb, q)
+    qt = torch.tensor(qv, dtype=torch.float64)
+    mu1 = float(kernels.dphi2(act, qt))
+    mu2 = float(kernels.expect(act, lambda u: act.dphi(u) ** 4, qt))
+    chi = sw * mu1
+    return IsometryPrediction(mean=chi**L, var=L * (mu2 / mu1**2 - 1 - s1), chi=chi, mu1=mu1, mu2=mu2, q=qv)
 
 
 def normalised_variance(eigs) -> tuple[float, float]:
-    """Mean over seeds of the normalised spectral variance ``var(lambda) / mean(lambda)^2``, and its standard error.
+    """Mean over seeds of the normalised spectral variance ``var(lambda) / mean(lambda)^2`` and its error.
 
     Args:
         eigs: eigenvalues of ``J J^T``, shape ``(n_seeds, width)``.
@@ -86,12 +112,14 @@ def normalised_variance(eigs) -> tuple[float, float]:
         ``(mean, standard_error)``; the standard error is over seeds (``ddof = 1``).
 
     Example:
-        >>> normalised_variance(np.array([[1.0, 1.0], [0.5, 1.5]]))
-        (0.125, 0.125)
+        >>> [round(x, 9) for x in normalised_variance(np.array([[1.0, 1.0], [0.5, 1.5]]))]
+        [0.125, 0.125]
     """
-    e = np.asarray(eigs, dtype=float)
-    if e.ndim != 2 or e.shape[0] < 2:
-        raise ValueError(f"eigs must have shape (n_seeds >= 2, width); got {e.shape}")
+    e = checks.real_grid("eigs", eigs, ndim=2)  # eigenvalues may be -1e-15 from rounding
+    if e.shape[0] < 2 or e.shape[1] < 1:
+        raise ValueError(f"eigs must have shape (n_seeds >= 2, width >= 1); got {e.shape}")
+    if (e.mean(1) <= 0).any():
+        raise ValueError("eigs must have a positive mean for every seed")
     nv = e.var(1) / e.mean(1) ** 2
     return float(nv.mean()), float(nv.std(ddof=1) / np.sqrt(nv.size))
 
@@ -107,7 +135,8 @@ def linear_gaussian_variance_exact(width: int, depth: int) -> float:
         >>> round(linear_gaussian_variance_exact(1000, 1), 6)   # 1 + 1/N
         1.001
     """
-    N, L = _int(width, "width", 1), _int(depth, "depth", 1)
+    N = checks.integer("width", width, low=1, high=10**12)
+    L = checks.integer("depth", depth, low=1, high=MAX_DEPTH)
     t2, s = float(N), float(N) ** 2
     for _ in range(L):
         t2, s = (1 + 1 / N) * t2 + s / N, s + 2 * t2 / N
@@ -151,21 +180,21 @@ def _jacobian_spectrum_impl(
         Array ``(n_seeds, N)`` of eigenvalues, ascending.
 
     Example:
-        >>> ev = jacobian_spectrum("linear", sigma_w2=1.0, sigma_b2=0.0, width=50, depth=3, weights="orthogonal", q=1.0)
+        >>> ev = jacobian_spectrum("linear", sigma_w2=1.0, sigma_b2=0.0, width=50, depth=3,
+        ...                        weights="orthogonal", q=1.0)
         >>> bool(np.allclose(ev, 1.0))
         True
     """
     act = get_activation(activation)
     _weights(weights)
-    sw, sb = (float(v) for v in _params(sigma_w2, sigma_b2))
-    N, L, S = _int(width, "width", 2), _int(depth, "depth", 1), _int(n_seeds, "n_seeds", 1)
-    seed = _int(seed, "seed", 0)
-    if q is None:
-        qv = float(_q_star(act, torch.tensor(sw, dtype=torch.float64), torch.tensor(sb, dtype=torch.float64)))
-        if not math.isfinite(qv):
-            raise ValueError("q* is infinite here; pass q explicitly")
-    else:
-        qv = float(q)
+    sw = checks.real("sigma_w2", sigma_w2, low=0.0, low_open=True)
+    sb = checks.real("sigma_b2", sigma_b2, low=0.0)
+    N = checks.integer("width", width, low=2, high=MAX_WIDTH)
+    L = checks.integer("depth", depth, low=1, high=MAX_DEPTH)
+    S = checks.integer("n_seeds", n_seeds, low=1, high=1_000_000)
+    seed = checks.seed(seed)
+    checks.size("n_seeds x width^2 (the Jacobians)", S * N * N)
+    qv = _length(act, sw, sb, q)
     if not qv > sb:
         raise ValueError(f"q must exceed sigma_b2 (the input carries q - sigma_b2); got q={qv}")
     g = torch.Generator().manual_seed(seed)
