@@ -339,29 +339,3 @@ def size(name: str, n_elements: int, *, limit: int = MAX_ELEMENTS) -> int:
                          f"{limit:.3g} (about {limit * 8 / 2**30:.0f} GiB in float64); use smaller sizes")
     return int(n_elements)
 
-
-def real_grid(
-    name: str,
-    value: Any,
-    *,
-    low: float | None = None,
-    high: float | None = None,
-    low_open: bool = False,
-    high_open: bool = False,
-    allow_inf: bool = False,
-    ndim: int | Sequence[int] | None = None,
-) -> np.ndarray:
-    """Like :func:`real_array`, with the range checked elementwise (any shape, any number of elements).
-
-    :func:`real_array` with bounds raises numpy's "truth value of an array is ambiguous" for arrays of
-    more than one element; this is the same check done element by element.
-
-    Example:
-        >>> real_grid("c", [0.1, 0.5], low=-1, high=1).tolist()
-        [0.1, 0.5]
-    """
-    arr = real_array(name, value, allow_inf=allow_inf, ndim=ndim)
-    if (low is not None or high is not None) and not _elementwise_range(arr, low, high, low_open, high_open).all():
-        bad = arr[~_elementwise_range(arr, low, high, low_open, high_open)].flat[0]
-        raise ValueError(f"{name} must be{_range_text(low, high, low_open, high_open)}; got a value of {bad}")
-    return arr

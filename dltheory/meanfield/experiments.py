@@ -76,7 +76,7 @@ def maps_experiment(sigma_b2: float = 0.05, sigma_w2=(1.3, 3.0), depth: int = 25
         >>> d.q_traj[0].shape
         (3, 4)
     """
-    sw_all = checks.real_grid("sigma_w2", sigma_w2, low=0.0, low_open=True, ndim=1)
+    sw_all = checks.real_array("sigma_w2", sigma_w2, low=0.0, low_open=True, ndim=1)
     q0 = np.array([0.05, 0.5, 1.5, 3.0])
     c0 = np.array([0.0, 0.3, 0.6, 0.9])
     qt, ct, qs_, cs_, ch_ = [], [], [], [], []
@@ -251,7 +251,7 @@ def finite_width_experiment(
         >>> d.dev_q.shape
         (1, 2)
     """
-    sw_all = checks.real_grid("sigma_w2", sigma_w2, low=0.0, low_open=True, ndim=1)
+    sw_all = checks.real_array("sigma_w2", sigma_w2, low=0.0, low_open=True, ndim=1)
     widths = tuple(checks.integer("widths", w, low=2, high=100_000) for w in widths)
     sims, ths, dq_all, dc_all = [], [], [], []
     for sw in sw_all:
@@ -405,7 +405,7 @@ def depth_scale_fit_experiment(
         >>> d.fit_c[0].first, d.fit_c[0].last > 3
         (1, True)
     """
-    sw_all = checks.real_grid("sigma_w2", sigma_w2, low=0.0, low_open=True, ndim=1)
+    sw_all = checks.real_array("sigma_w2", sigma_w2, low=0.0, low_open=True, ndim=1)
     out = {k: [] for k in ("xc", "xq", "fc", "fq", "mc", "mq", "ct", "qt", "cs", "qs")}
     for k, sw in enumerate(sw_all):
         sw = float(sw)
@@ -481,7 +481,7 @@ def gradient_experiment(sigma_w2=(1.0, 4.0), sigma_b2: float = 0.05, width: int 
         >>> gradient_experiment(sigma_w2=(1.0,), width=16, depth=6, n_seeds=2, skip=1).grad[0].shape
         (2, 6)
     """
-    sw_all = checks.real_grid("sigma_w2", sigma_w2, low=0.0, low_open=True, ndim=1)
+    sw_all = checks.real_array("sigma_w2", sigma_w2, low=0.0, low_open=True, ndim=1)
     grads, rates, chis = [], [], []
     for sw in sw_all:
         sw = float(sw)

@@ -184,7 +184,7 @@ def log_rate(values, skip: int = 0) -> float:
         >>> round(log_rate(np.exp(0.5 * np.arange(10))[None, :]), 12)
         0.5
     """
-    v = checks.real_grid("values", values, low=0.0, low_open=True, ndim=2)
+    v = checks.real_array("values", values, low=0.0, low_open=True, ndim=2)
     skip = checks.integer("skip", skip, low=0, high=max((v.shape[1] - 2) // 2, 0))
     y = np.log(v.mean(0))[skip : v.shape[1] - skip]
     layers = np.arange(y.size)
@@ -242,7 +242,7 @@ def decay_length(values, fixed_point, *, first: int = 1, last: int | None = None
         >>> round(decay_length(np.stack([x, x]), 1.0, first=2, last=9).xi, 9)
         3.0
     """
-    v = checks.real_grid("values", values, ndim=2)
+    v = checks.real_array("values", values, ndim=2)
     x_star = checks.real("fixed_point", fixed_point)
     snr = checks.real("snr", snr, low=0.0, low_open=True)
     S, L = v.shape

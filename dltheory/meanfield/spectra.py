@@ -115,7 +115,7 @@ def normalised_variance(eigs) -> tuple[float, float]:
         >>> [round(x, 9) for x in normalised_variance(np.array([[1.0, 1.0], [0.5, 1.5]]))]
         [0.125, 0.125]
     """
-    e = checks.real_grid("eigs", eigs, ndim=2)  # eigenvalues may be -1e-15 from rounding
+    e = checks.real_array("eigs", eigs, ndim=2)  # eigenvalues may be -1e-15 from rounding
     if e.shape[0] < 2 or e.shape[1] < 1:
         raise ValueError(f"eigs must have shape (n_seeds >= 2, width >= 1); got {e.shape}")
     if (e.mean(1) <= 0).any():

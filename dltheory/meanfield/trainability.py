@@ -193,7 +193,7 @@ def train_grid(
         (2, 1, 1)
     """
     cfg = SCALES[pick_scale(scale)]
-    sw = torch.as_tensor(checks.real_grid("sigma_w2", cfg["sigma_w2"] if sigma_w2 is None else sigma_w2,
+    sw = torch.as_tensor(checks.real_array("sigma_w2", cfg["sigma_w2"] if sigma_w2 is None else sigma_w2,
                                           low=0.0, low_open=True, ndim=1))
     if sw.numel() == 0:
         raise ValueError("sigma_w2 must hold at least one value")
@@ -247,8 +247,8 @@ def max_trainable_depth(accuracy, depths, threshold: float) -> np.ndarray:
         >>> max_trainable_depth(np.array([[0.9, 0.9], [0.9, 0.1]]), [10, 20], 0.5).tolist()
         [20, 10]
     """
-    a = checks.real_grid("accuracy", accuracy, low=0.0, high=1.0)
-    d = checks.real_grid("depths", depths, low=1.0, ndim=1)
+    a = checks.real_array("accuracy", accuracy, low=0.0, high=1.0)
+    d = checks.real_array("depths", depths, low=1.0, ndim=1)
     threshold = checks.real("threshold", threshold, low=0.0, high=1.0, low_open=True, high_open=True)
     if a.ndim < 2 or a.shape[-2] != d.size:
         raise ValueError(f"accuracy must have shape (..., len(depths)={d.size}, n_sigma_w2); got {a.shape}")
