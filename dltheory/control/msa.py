@@ -138,8 +138,9 @@ def augmented_hamiltonian(model: ResNetControl, W, b, xs, ps, rho: float) -> tor
         >>> m = ResNetControl(C=torch.eye(2, dtype=torch.float64), h=1.0)
         >>> W, b = init_params(T=1, d=2)
         >>> xs = torch.zeros(2, 1, 2, dtype=torch.float64)
-        >>> round(float(augmented_hamiltonian(m, W, b, xs, xs + 1.0, rho=1.0)), 6)
-        1.0
+        >>> xs[1] = 1.0  # x_1 differs from f(x_0) = 0 by 1 in both coordinates
+        >>> round(float(augmented_hamiltonian(m, W, b, xs, torch.zeros_like(xs), rho=1.0)), 6)
+        -1.0
     """
     W, b = _check(model, W, b, None)
     rho = checks.positive("rho", rho, allow_zero=True)
