@@ -176,7 +176,7 @@ def total_cost(problem, xs, us) -> float:
 
     Example:
         >>> p = LQProblem(A=[[1.0]], B=[[1.0]], Q=[[1.0]], R=[[1.0]], Qf=[[1.0]], T=1)
-        >>> total_cost(p, [[1.0], [1.0]], [[0.0]])
+        >>> round(total_cost(p, [[1.0], [1.0]], [[0.0]]), 6)
         1.0
     """
     _check_problem(problem, "running", "terminal")
@@ -364,7 +364,7 @@ def first_order_step(problem, x0, us, *, lr: float):
 
     Example:
         >>> p = LQProblem(A=[[1.0]], B=[[1.0]], Q=[[1.0]], R=[[1.0]], Qf=[[1.0]], T=1)
-        >>> first_order_step(p, np.array([1.0]), np.zeros((1, 1)), lr=0.5).tolist()
+        >>> first_order_step(p, np.array([1.0]), np.zeros((1, 1)), lr=0.5).round(6).tolist()
         [[-0.5]]
     """
     _check_problem(problem, "step", "running", "terminal", "vjp", sizes=isinstance(us, np.ndarray))

@@ -89,7 +89,7 @@ def riccati(A, B, Q, R, Qf, T: int) -> tuple[np.ndarray, np.ndarray]:
 
     Example:
         >>> P, K = riccati([[1.0]], [[1.0]], [[1.0]], [[1.0]], [[1.0]], 1)
-        >>> float(K[0, 0, 0]), float(P[0, 0, 0])
+        >>> round(float(K[0, 0, 0]), 6), round(float(P[0, 0, 0]), 6)
         (0.5, 1.5)
     """
     A, B, Q, R, Qf, _ = check_lq(A, B, Q, R, Qf)
@@ -149,7 +149,7 @@ def lq_cost(xs, us, Q, R, Qf) -> float:
     """``J = sum_t (x_t' Q x_t + u_t' R u_t) / 2 + x_T' Q_f x_T / 2`` for ``xs`` ``(T + 1, n)``, ``us`` ``(T, m)``.
 
     Example:
-        >>> lq_cost([[2.0], [1.0]], [[-1.0]], [[1.0]], [[1.0]], [[1.0]])
+        >>> round(lq_cost([[2.0], [1.0]], [[-1.0]], [[1.0]], [[1.0]], [[1.0]]), 6)
         3.0
     """
     xs = checks.real_array("xs", xs, ndim=2)
@@ -178,7 +178,7 @@ def lq_pmp(A, B, Q, R, Qf, T: int, x0) -> tuple[np.ndarray, np.ndarray, np.ndarr
 
     Example:
         >>> xs, us, lams = lq_pmp([[1.0]], [[1.0]], [[1.0]], [[1.0]], [[1.0]], 1, [1.0])
-        >>> float(us[0, 0])
+        >>> round(float(us[0, 0]), 6)
         -0.5
     """
     if x0 is None:

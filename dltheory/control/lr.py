@@ -90,7 +90,7 @@ def optimal_second_moment(t, *, a: float, eta: float, sigma: float, m0: float) -
     after, which solves ``dm/dt = -a^2 m^2 / (eta sigma^2)`` (Li, Tai & E 2017).
 
     Example:
-        >>> float(optimal_second_moment(0.0, a=1.0, eta=0.1, sigma=1.0, m0=1.0))
+        >>> round(float(optimal_second_moment(0.0, a=1.0, eta=0.1, sigma=1.0, m0=1.0)), 6)
         1.0
     """
     a, eta, sigma, m0 = _check_quadratic(a, eta, sigma, m0)
@@ -162,7 +162,7 @@ def discrete_second_moment(u, *, a: float, eta: float, sigma: float, m0: float) 
         ``m_0, ..., m_K``.
 
     Example:
-        >>> discrete_second_moment([1.0, 1.0], a=1.0, eta=0.5, sigma=1.0, m0=1.0).tolist()
+        >>> discrete_second_moment([1.0, 1.0], a=1.0, eta=0.5, sigma=1.0, m0=1.0).round(6).tolist()
         [1.0, 0.5, 0.375]
     """
     a, eta, sigma, m0 = _check_quadratic(a, eta, sigma, m0)

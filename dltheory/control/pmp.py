@@ -220,7 +220,7 @@ def hamiltonian(model: ResNetControl, xt, p_next, Wt, bt) -> torch.Tensor:
     Example:
         >>> m = ResNetControl(C=torch.eye(2, dtype=torch.float64), h=1.0)
         >>> z = torch.zeros(2, 2, dtype=torch.float64)
-        >>> float(hamiltonian(m, [[1.0, 0.0]], [[2.0, 0.0]], z, [0.0, 0.0]))
+        >>> round(float(hamiltonian(m, [[1.0, 0.0]], [[2.0, 0.0]], z, [0.0, 0.0])), 6)
         2.0
     """
     if not isinstance(model, ResNetControl):
