@@ -198,15 +198,16 @@ def _plot_msa(d: MSAExperiment):
             ax0.semilogy(it, d.loss[s, :, j], "-", color=P[j], lw=1.0, alpha=0.8,
                          label=rf"$\rho = {rho:g}$" if s == 0 else None)
     ax0.set(xlabel="MSA iteration", ylabel=r"training loss $J$")
-    ax0.legend(title=f"MSA, {d.loss.shape[0]} seeds", fontsize=8, title_fontsize=8)
+    ax0.legend(title=f"MSA (experiment), {d.loss.shape[0]} seeds", fontsize=8, title_fontsize=8)
+    j_min = int(np.argmin(np.abs(d.rhos - d.rho_min))) if np.isfinite(d.rho_min) else len(d.rhos) - 1
     curves = (
-        (d.msa_passes, d.msa_seconds, d.msa_loss, rf"E-MSA, $\rho = {d.rho_min:g}$", "o-"),
-        (d.gd_passes, d.gd_seconds, d.gd_loss, "gradient descent", "-"),
-        (d.sgd_passes, d.sgd_seconds, d.sgd_loss, f"SGD, batch {d.sizes.batch_size}", "-"),
+        (d.msa_passes, d.msa_seconds, d.msa_loss, rf"E-MSA, $\rho = {d.rho_min:g}$", "o-", P[j_min]),
+        (d.gd_passes, d.gd_seconds, d.gd_loss, "gradient descent", "-", P[5]),
+        (d.sgd_passes, d.sgd_seconds, d.sgd_loss, f"SGD, batch {d.sizes.batch_size}", "--", P[7]),
     )
-    for k, (passes, secs, loss, lab, st) in enumerate(curves):
-        ax1.semilogy(passes, loss, st, ms=3, color=P[k + 5 if k == 0 else k + 4], label=lab)
-        ax2.semilogy(secs[1:], loss[1:], st, ms=3, color=P[k + 5 if k == 0 else k + 4], label=lab)
+    for passes, secs, loss, lab, st, c in curves:
+        ax1.semilogy(passes, loss, st, ms=3, color=c, label=lab + " (experiment)")
+        ax2.semilogy(secs[1:], loss[1:], st, ms=3, color=c, label=lab)
     ax1.set(xlabel="forward-backward passes (epochs)", ylabel=r"training loss $J$")
     ax2.set(xlabel="wall time (s)", ylabel=r"training loss $J$", xscale="log")
     ax1.legend(fontsize=8)

@@ -48,7 +48,7 @@ def switch_time(*, a: float, eta: float, sigma: float, m0: float) -> float:
 
     With ``u = 1`` the SME moment is ``m(t) = m_inf + (m0 - m_inf) e^{-2 a t}``, ``m_inf = eta sigma^2 / (2a)``,
     and ``t*`` solves ``m(t*) = eta sigma^2 / a``:  ``t* = ln(2 a m0 / (eta sigma^2) - 1) / (2a)``, or 0
-    when ``m0 <= eta sigma^2 / a`` (Li, Tai & E 2017, Sec. 4).
+    when ``m0 <= eta sigma^2 / a`` (Li, Tai & E 2017).
 
     Example:
         >>> round(switch_time(a=1.0, eta=0.1, sigma=1.0, m0=1.0), 4)
