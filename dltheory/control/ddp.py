@@ -22,14 +22,12 @@ and setting ``Q_uu = I / eta`` leaves ``V_x = Q_x`` (the costate recursion, i.e.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import numpy as np
 
-from dltheory import figures
-from dltheory._checks import integer, positive
-from dltheory.control.lq import check_lq, dare, lq_cost, lq_pmp, lq_rollout, riccati
+from dltheory import _checks as checks
+from dltheory.control.lq import check_lq
 
 __all__ = [
     "LQProblem",
@@ -41,9 +39,25 @@ __all__ = [
     "first_order_step",
     "newton_step",
     "quadratic_ratios",
-    "lq_three_ways",
-    "ddp_experiment",
+    "model_agreement",
 ]
+
+
+def _check_problem(problem, *methods, sizes=True):
+    for attr in (("n", "m", "T") if sizes else ()) + methods:
+        if not hasattr(problem, attr):
+            raise TypeError(f"problem must provide {attr!r} (see the module docstring); "
+                            f"{type(problem).__name__} does not")
+
+
+def _check_x0_us(problem, x0, us, us_name="us0"):
+    x0 = checks.real_array("x0", x0, ndim=1)
+    if x0.shape != (problem.n,):
+        raise ValueError(f"x0 must have shape (n,) = ({problem.n},); got {x0.shape}")
+    us = checks.real_array(us_name, us, ndim=2)
+    if us.shape != (problem.T, problem.m):
+        raise ValueError(f"{us_name} must have shape (T, m) = ({problem.T}, {problem.m}); got {us.shape}")
+    return x0, us
 
 
 @dataclass(frozen=True)
@@ -61,7 +75,7 @@ class LQProblem:
         A, B, Q, R, Qf, _ = check_lq(self.A, self.B, self.Q, self.R, self.Qf)
         for k, v in dict(A=A, B=B, Q=Q, R=R, Qf=Qf).items():
             object.__setattr__(self, k, v)
-        object.__setattr__(self, "T", integer("T", self.T))
+        object.__setattr__(self, "T", checks.integer("T", self.T, high=10_000_000))
 
     n = property(lambda self: self.A.shape[0])
     m = property(lambda self: self.B.shape[1])
@@ -100,10 +114,10 @@ class Pendulum:
     q_omega: float = 10.0
 
     def __post_init__(self):
-        integer("T", self.T)
+        object.__setattr__(self, "T", checks.integer("T", self.T, high=10_000_000))
         for k in ("dt", "g_over_l", "r", "q_theta", "q_omega"):
-            positive(k, getattr(self, k))
-        positive("damping", self.damping, allow_zero=True)
+            object.__setattr__(self, k, checks.positive(k, getattr(self, k)))
+        object.__setattr__(self, "damping", checks.positive("damping", self.damping, allow_zero=True))
 
     n = 2
     m = 1
@@ -139,31 +153,71 @@ class Pendulum:
 
 
 def rollout(problem, x0, us) -> np.ndarray:
-    """States ``x_0..x_T`` of ``problem`` under the open-loop controls ``us`` (``(T, m)``)."""
-    us = np.asarray(us, dtype=float)
-    if us.shape != (problem.T, problem.m):
-        raise ValueError(f"us must have shape (T, m) = ({problem.T}, {problem.m}); got {us.shape}")
-    xs = [np.asarray(x0, dtype=float)]
+    """States ``x_0..x_T`` of ``problem`` under the open-loop controls ``us`` (``(T, m)``).
+
+    Example:
+        >>> rollout(Pendulum(T=2), [0.0, 1.0], [[0.0], [0.0]]).shape
+        (3, 2)
+    """
+    _check_problem(problem, "step")
+    x0, us = _check_x0_us(problem, x0, us, "us")
+    return _rollout(problem, x0, us)
+
+
+def _rollout(problem, x0, us):
+    xs = [x0]
     for u in us:
         xs.append(problem.step(xs[-1], u))
     return np.array(xs)
 
 
 def total_cost(problem, xs, us) -> float:
-    """``sum_t l(x_t, u_t) + l_T(x_T)``."""
+    """``sum_t l(x_t, u_t) + l_T(x_T)``.
+
+    Example:
+        >>> p = LQProblem(A=[[1.0]], B=[[1.0]], Q=[[1.0]], R=[[1.0]], Qf=[[1.0]], T=1)
+        >>> round(total_cost(p, [[1.0], [1.0]], [[0.0]]), 6)
+        1.0
+    """
+    _check_problem(problem, "running", "terminal")
+    xs = checks.real_array("xs", xs, ndim=2, allow_inf=True)
+    us = checks.real_array("us", us, ndim=2)
+    if xs.shape != (problem.T + 1, problem.n) or us.shape != (problem.T, problem.m):
+        raise ValueError(f"xs and us must have shapes (T + 1, n) = ({problem.T + 1}, {problem.n}) and "
+                         f"(T, m) = ({problem.T}, {problem.m}); got {xs.shape} and {us.shape}")
+    return _total_cost(problem, xs, us)
+
+
+def _total_cost(problem, xs, us) -> float:
     return float(sum(problem.running(x, u)[0] for x, u in zip(xs[:-1], us)) + problem.terminal(xs[-1])[0])
 
 
-@dataclass
+@dataclass(frozen=True)
 class DDPResult:
-    """Outcome of :func:`ddp`: final controls/states, the cost and control iterates, gains and step sizes."""
+    """Outcome of :func:`ddp`.
+
+    Attributes:
+        us, xs: final controls ``(T, m)`` and states ``(T + 1, n)``.
+        costs: cost of each iterate, ``(n_accepted + 1,)`` (``costs[0]``: the initial controls).
+        controls: the control iterates, ``(n_accepted + 1, T, m)``.
+        alphas, mus: line-search step and regularisation of each accepted step, ``(n_accepted,)``.
+        predicted: reduction of the cost that the quadratic model predicts for each accepted step,
+            ``-(alpha sum_t k_t' Q_u + alpha^2 / 2 sum_t k_t' Q_uu k_t)``.
+        actual: the reduction measured, ``costs[:-1] - costs[1:]``.
+        rejected: trial steps rejected (line-search failures and non-positive-definite ``Q_uu``).
+        k, K: feed-forward terms and feedback gains of the last backward pass.
+        converged: stopped by ``tol`` or for lack of a descent step, not by ``max_iter``.
+    """
 
     us: np.ndarray
     xs: np.ndarray
-    costs: list
-    controls: list
-    alphas: list
-    mus: list
+    costs: np.ndarray
+    controls: np.ndarray
+    alphas: np.ndarray
+    mus: np.ndarray
+    predicted: np.ndarray
+    actual: np.ndarray
+    rejected: int
     k: np.ndarray
     K: np.ndarray
     converged: bool
@@ -174,6 +228,7 @@ def _backward(problem, xs, us, mu, second_order):
     _, Vx, Vxx = problem.terminal(xs[-1])
     k = np.zeros((T, m))
     K = np.zeros((T, m, n))
+    dV1 = dV2 = 0.0
     for t in range(T - 1, -1, -1):
         x, u = xs[t], us[t]
         fx, fu, fxx, fux, fuu = problem.derivs(x, u)
@@ -195,10 +250,12 @@ def _backward(problem, xs, us, mu, second_order):
             return None
         sol = np.linalg.solve(L.T, np.linalg.solve(L, np.column_stack([Qu, Qux])))
         k[t], K[t] = -sol[:, 0], -sol[:, 1:]
+        dV1 += float(k[t] @ Qu)
+        dV2 += 0.5 * float(k[t] @ Quu @ k[t])
         Vx = Qx + K[t].T @ Quu @ k[t] + K[t].T @ Qu + Qux.T @ k[t]
         Vxx = Qxx + K[t].T @ Quu @ K[t] + K[t].T @ Qux + Qux.T @ K[t]
         Vxx = 0.5 * (Vxx + Vxx.T)
-    return k, K
+    return k, K, dV1, dV2
 
 
 def ddp(problem, x0, us0, *, second_order: bool = True, max_iter: int = 100, tol: float = 1e-14, mu0: float = 0.0, mu_min: float = 1e-6, mu_factor: float = 10.0) -> DDPResult:
@@ -227,16 +284,20 @@ def ddp(problem, x0, us0, *, second_order: bool = True, max_iter: int = 100, tol
         >>> len(r.costs)
         2
     """
-    max_iter = integer("max_iter", max_iter)
-    positive("tol", tol, allow_zero=True)
-    mu = positive("mu0", mu0, allow_zero=True)
-    mu_min = positive("mu_min", mu_min)
-    if not mu_factor > 1:
-        raise ValueError(f"mu_factor must be > 1; got {mu_factor}")
-    us = np.array(us0, dtype=float)
-    xs = rollout(problem, x0, us)
-    J = total_cost(problem, xs, us)
-    costs, controls, alphas, mus = [J], [us.copy()], [], []
+    _check_problem(problem, "step", "derivs", "running", "terminal")
+    x0, us = _check_x0_us(problem, x0, us0)
+    second_order = checks.boolean("second_order", second_order)
+    max_iter = checks.integer("max_iter", max_iter, high=1_000_000)
+    checks.positive("tol", tol, allow_zero=True)
+    mu = checks.positive("mu0", mu0, allow_zero=True)
+    mu_min = checks.positive("mu_min", mu_min)
+    mu_factor = checks.real("mu_factor", mu_factor, low=1.0, low_open=True)
+    xs = _rollout(problem, x0, us)
+    J = _total_cost(problem, xs, us)
+    if not np.isfinite(J):
+        raise ValueError(f"the cost of the initial controls is not finite ({J}); DDP needs a finite start")
+    costs, controls, alphas, mus, predicted = [J], [us.copy()], [], [], []
+    rejected = 0
     converged = False
     k = K = None
     for _ in range(max_iter):
@@ -244,11 +305,12 @@ def ddp(problem, x0, us0, *, second_order: bool = True, max_iter: int = 100, tol
         while not accepted:
             res = _backward(problem, xs, us, mu, second_order)
             if res is None:
+                rejected += 1
                 mu = max(mu * mu_factor, mu_min)
                 if mu > 1e12:
                     break
                 continue
-            k, K = res
+            k, K, dV1, dV2 = res
             for alpha in 2.0 ** -np.arange(11):
                 x = xs[0].copy()
                 new_us = np.empty_like(us)
@@ -258,10 +320,11 @@ def ddp(problem, x0, us0, *, second_order: bool = True, max_iter: int = 100, tol
                     x = problem.step(x, new_us[t])
                     new_xs.append(x)
                 new_xs = np.array(new_xs)
-                J_new = total_cost(problem, new_xs, new_us)
+                J_new = _total_cost(problem, new_xs, new_us)
                 if J_new < J:
                     accepted = True
                     break
+                rejected += 1
             if not accepted:
                 if np.max(np.abs(k)) < 1e-13 * (1 + np.max(np.abs(us))):
                     break  # stationary: no descent direction left
@@ -273,6 +336,7 @@ def ddp(problem, x0, us0, *, second_order: bool = True, max_iter: int = 100, tol
             break
         alphas.append(float(alpha))
         mus.append(float(mu))
+        predicted.append(-(alpha * dV1 + alpha**2 * dV2))
         mu = mu / mu_factor if mu / mu_factor >= mu_min else 0.0
         rel = (J - J_new) / max(abs(J), 1e-300)
         xs, us, J = new_xs, new_us, J_new
@@ -281,7 +345,10 @@ def ddp(problem, x0, us0, *, second_order: bool = True, max_iter: int = 100, tol
         if rel < tol:
             converged = True
             break
-    return DDPResult(us, xs, costs, controls, alphas, mus, k, K, converged)
+    costs = np.array(costs)
+    return DDPResult(us=us, xs=xs, costs=costs, controls=np.array(controls), alphas=np.array(alphas),
+                     mus=np.array(mus), predicted=np.array(predicted), actual=costs[:-1] - costs[1:],
+                     rejected=rejected, k=k, K=K, converged=converged)
 
 
 def first_order_step(problem, x0, us, *, lr: float):
@@ -297,10 +364,17 @@ def first_order_step(problem, x0, us, *, lr: float):
 
     Example:
         >>> p = LQProblem(A=[[1.0]], B=[[1.0]], Q=[[1.0]], R=[[1.0]], Qf=[[1.0]], T=1)
-        >>> first_order_step(p, np.array([1.0]), np.zeros((1, 1)), lr=0.5).tolist()
+        >>> first_order_step(p, np.array([1.0]), np.zeros((1, 1)), lr=0.5).round(6).tolist()
         [[-0.5]]
     """
-    lr = positive("lr", lr)
+    _check_problem(problem, "step", "running", "terminal", "vjp", sizes=isinstance(us, np.ndarray))
+    lr = checks.positive("lr", lr)
+    if isinstance(us, np.ndarray):
+        x0, us = _check_x0_us(problem, x0, us, "us")
+    elif not isinstance(us, (list, tuple)):
+        raise TypeError(f"us must be a numpy array (T, m) or a list of T controls; got {type(us).__name__}")
+    elif len(us) == 0:
+        raise ValueError("us must hold at least one control")
     xs = [x0]
     for u in us:
         xs.append(problem.step(xs[-1], u))
@@ -341,12 +415,14 @@ def newton_step(problem, x0, us, *, second_order: bool = True) -> tuple[np.ndarr
         >>> us.round(12).tolist()
         [[-0.5]]
     """
-    us = np.array(us, dtype=float)
-    xs = rollout(problem, x0, us)
+    _check_problem(problem, "step", "derivs", "running", "terminal")
+    x0, us = _check_x0_us(problem, x0, us, "us")
+    second_order = checks.boolean("second_order", second_order)
+    xs = _rollout(problem, x0, us)
     res = _backward(problem, xs, us, 0.0, second_order)
     if res is None:
         raise ValueError("Q_uu is not positive definite along the trajectory: no Newton step")
-    k, K = res
+    k, K, _, _ = res
     x = xs[0].copy()
     new_us = np.empty_like(us)
     new_xs = [x]
@@ -378,12 +454,13 @@ def quadratic_ratios(err, alphas, mus, *, floor: float, return_index: bool = Fal
         >>> quadratic_ratios([2.0, 0.5, 0.1, 0.005, 1e-9], [1.0] * 4, [0.0] * 4, floor=1e-6).round(12).tolist()
         [0.4, 0.5]
     """
-    err = np.asarray(err, dtype=float)
-    alphas = np.asarray(alphas, dtype=float)
-    mus = np.asarray(mus, dtype=float)
-    floor = positive("floor", floor)
-    if err.ndim != 1 or np.any(~np.isfinite(err)) or np.any(err < 0):
+    err = checks.real_array("err", err, ndim=1)
+    if np.any(err < 0):
         raise ValueError("err must be a 1-D array of finite non-negative errors")
+    alphas = checks.real_array("alphas", alphas, ndim=1)
+    mus = checks.real_array("mus", mus, ndim=1)
+    floor = checks.positive("floor", floor)
+    return_index = checks.boolean("return_index", return_index)
     if alphas.shape != (err.size - 1,) or mus.shape != (err.size - 1,):
         raise ValueError(f"alphas and mus must have len(err) - 1 = {err.size - 1} entries; got {alphas.size} and {mus.size}")
     ks = [k for k in range(err.size - 1) if 0 < err[k] <= 1 and alphas[k] == 1 and mus[k] == 0 and err[k + 1] >= floor]
@@ -391,136 +468,35 @@ def quadratic_ratios(err, alphas, mus, *, floor: float, return_index: bool = Fal
     return (ratios, np.array(ks, dtype=int)) if return_index else ratios
 
 
-# --------------------------------------------------------------------------------------- experiments
-def _lq_instance(n: int, m: int, T: int, seed: int):
-    rng = np.random.default_rng(seed)
-    A = np.eye(n) + 0.1 * rng.standard_normal((n, n))
-    A *= 1.05 / max(abs(np.linalg.eigvals(A)))  # open-loop unstable, spectral radius 1.05
-    B = rng.standard_normal((n, m))
-    Q = np.eye(n)
-    R = 0.1 * np.eye(m)
-    Qf = 10.0 * np.eye(n)
-    x0 = rng.standard_normal(n)
-    return A, B, Q, R, Qf, x0
+def model_agreement(err, costs, predicted, actual, *, resolve: float = 1e-10, return_index: bool = False):
+    """``|actual / predicted - 1| / e_k`` for the accepted steps from ``e_k <= 1`` whose reduction is resolved.
 
+    DDP's quadratic model of the cost is exact to second order in the step, so the measured reduction
+    differs from the predicted one by a third-order remainder: ``actual / predicted - 1 = O(e_k)``
+    near the optimum. A method with a wrong second-order model (iLQR, which drops ``V_x . f_xx``)
+    keeps a ratio away from 1 as ``e_k -> 0``. Steps whose predicted reduction is below
+    ``resolve * |J|`` are left out (their reduction is at the rounding level of the cost).
 
-def lq_three_ways(*, n: int = 4, m: int = 2, T: int = 50, T_long: int = 300, seed: int = 0) -> dict:
-    """Solve one random LQ problem by Riccati, by the PMP linear system and by one DDP iteration.
+    Args:
+        err: control errors ``e_0..e_K``; costs: costs ``J_0..J_K``.
+        predicted, actual: reductions of the ``K`` accepted steps.
+        resolve: smallest resolved reduction relative to ``|J_k|`` (``> 0``).
+        return_index: also return the steps ``k`` used.
 
-    Also runs the Riccati recursion over ``T_long`` steps with ``Q_f = Q`` and compares ``P_0`` with the
-    stationary solution of the discrete algebraic Riccati equation.
-
-    Returns:
-        dict with the three control sequences ``us_*``, states ``xs_*``, costs ``J_*``, the DP value
-        ``x_0' P_0 x_0 / 2``, ``riccati_gap`` (``|P_t - P_dare|_F / |P_dare|_F`` for ``t = 0..T_long``).
+    Example:
+        >>> model_agreement([0.5, 0.1, 0.01], [2.0, 1.0, 0.9], [1.1, 0.1], [1.0, 0.1]).round(6).tolist()
+        [0.181818, 0.0]
     """
-    n, m, T, T_long = (integer(k, v) for k, v in dict(n=n, m=m, T=T, T_long=T_long).items())
-    A, B, Q, R, Qf, x0 = _lq_instance(n, m, T, seed)
-    P, K = riccati(A, B, Q, R, Qf, T)
-    xs_dp, us_dp = lq_rollout(A, B, K, x0)
-    xs_pmp, us_pmp, lams = lq_pmp(A, B, Q, R, Qf, T, x0)
-    prob = LQProblem(A=A, B=B, Q=Q, R=R, Qf=Qf, T=T)
-    r = ddp(prob, x0, np.zeros((T, m)), max_iter=1)
-    P_long, _ = riccati(A, B, Q, R, Q, T_long)
-    P_inf = dare(A, B, Q, R)
-    gap = np.linalg.norm(P_long - P_inf, axis=(1, 2)) / np.linalg.norm(P_inf)
-    return {
-        "us_dp": us_dp, "us_pmp": us_pmp, "us_ddp": r.us,
-        "xs_dp": xs_dp, "xs_pmp": xs_pmp, "xs_ddp": r.xs,
-        "J_dp": lq_cost(xs_dp, us_dp, Q, R, Qf), "J_pmp": lq_cost(xs_pmp, us_pmp, Q, R, Qf), "J_ddp": r.costs[-1],
-        "V_dp": float(0.5 * x0 @ P[0] @ x0), "lam0_pmp": lams[0], "Px0": P[0] @ x0,
-        "riccati_gap": gap, "spectral_radius_A": float(max(abs(np.linalg.eigvals(A)))),
-    }
-
-
-@figures.register(
-    "control/lq-three-ways",
-    caption=(
-        r"Left: states and controls of a 4-state, 2-input LQ problem solved by the backward Riccati recursion "
-        r"(lines), the Pontryagin linear system (circles) and one DDP iteration from zero control (crosses). "
-        r"Right: distance of the finite-horizon Riccati matrix $P_t$ from the discrete algebraic Riccati "
-        r"solution, against the number of steps to go."
-    ),
-    compute=functools.partial(lq_three_ways, seed=0),
-)
-def _plot_lq(d):
-    import matplotlib.pyplot as plt
-
-    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(9.5, 3.8))
-    T = d["us_dp"].shape[0]
-    t = np.arange(T + 1)
-    for i in range(d["xs_dp"].shape[1]):
-        ax0.plot(t, d["xs_dp"][:, i], color=figures.PALETTE[i], lw=1.2, label="states $x_t$, Riccati" if i == 0 else None)
-        ax0.plot(t[::3], d["xs_pmp"][::3, i], "o", mfc="none", ms=4, color=figures.PALETTE[i], label="PMP system" if i == 0 else None)
-        ax0.plot(t[1::3], d["xs_ddp"][1::3, i], "x", ms=4, color=figures.PALETTE[i], label="one DDP step" if i == 0 else None)
-    for j in range(d["us_dp"].shape[1]):
-        ax0.step(t[:-1], d["us_dp"][:, j], where="post", ls="--", lw=1.0, color=figures.PALETTE[4 + j], label=f"control $u_{j + 1}$ (Riccati)")
-    ax0.set(xlabel="step $t$", ylabel="state $x_t$, control $u_t$")
-    ax0.legend(ncol=2)
-    g = d["riccati_gap"]
-    togo = np.arange(g.size - 1, -1, -1)
-    ax1.semilogy(togo, np.maximum(g, 1e-17), label="finite-horizon Riccati (experiment)")
-    ax1.axhline(1e-10, color="0.5", ls=":", label=r"tolerance $10^{-10}$")
-    ax1.set(xlabel="steps to go $T - t$", ylabel=r"$\|P_t - P_\infty\|_F / \|P_\infty\|_F$")
-    ax1.legend()
-    return fig
-
-
-def ddp_experiment(*, T: int = 60, dt: float = 0.05, max_iter: int = 100, n_polish: int = 2) -> dict:
-    """Pendulum swing-up by DDP and by iLQR from zero torque; controls and convergence histories.
-
-    The reference optimum ``u*`` is the final DDP iterate refined by ``n_polish`` :func:`newton_step` calls
-    (the cost-based acceptance of :func:`ddp` stalls near ``sqrt(machine precision)``); ``ref_step`` is the
-    size of the last refinement, an estimate of the reference's own error.
-
-    Returns:
-        dict with ``ddp``/``ilqr`` cost histories, control-error histories ``err_*`` (``max_t |u^k_t - u*_t|``),
-        step sizes ``alpha_*`` and regularisations ``mu_*`` of the accepted steps, ``ref_step``, the final
-        trajectory and controls.
-    """
-    p = Pendulum(T=integer("T", T), dt=positive("dt", dt))
-    n_polish = integer("n_polish", n_polish)
-    x0 = np.zeros(2)
-    rd = ddp(p, x0, np.zeros((p.T, 1)), second_order=True, max_iter=max_iter, tol=0.0)
-    ri = ddp(p, x0, np.zeros((p.T, 1)), second_order=False, max_iter=max_iter, tol=0.0)
-    u_star = rd.us
-    for _ in range(n_polish):
-        u_new, _ = newton_step(p, x0, u_star)
-        ref_step = float(np.max(np.abs(u_new - u_star)))
-        u_star = u_new
-    err = lambda r: np.array([np.max(np.abs(u - u_star)) for u in r.controls])
-    return {
-        "cost_ddp": np.array(rd.costs), "cost_ilqr": np.array(ri.costs),
-        "err_ddp": err(rd), "err_ilqr": err(ri),
-        "alpha_ddp": np.array(rd.alphas), "alpha_ilqr": np.array(ri.alphas),
-        "mu_ddp": np.array(rd.mus), "mu_ilqr": np.array(ri.mus), "ref_step": ref_step,
-        "xs": rd.xs, "us": rd.us, "t": np.arange(p.T + 1) * p.dt, "goal": p.goal,
-    }
-
-
-@figures.register(
-    "control/ddp-convergence",
-    caption=(
-        r"Pendulum swing-up. Left: the DDP trajectory and torque from zero initial torque. Right: control "
-        r"error $\max_t |u^k_t - u^*_t|$ per iteration for DDP (second-order dynamics terms, quadratic "
-        r"convergence) and iLQR (Gauss-Newton, linear convergence)."
-    ),
-    compute=functools.partial(ddp_experiment, T=60, dt=0.05),
-)
-def _plot_ddp(d):
-    import matplotlib.pyplot as plt
-
-    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(9.5, 3.8))
-    t = d["t"]
-    ax0.plot(t, d["xs"][:, 0], label=r"angle $\theta$ (rad)")
-    ax0.plot(t, d["xs"][:, 1], label=r"velocity $\omega$ (rad/s)")
-    ax0.step(t[:-1], d["us"][:, 0] / 10, where="post", label=r"torque $u/10$ (rad/s$^2$)")
-    ax0.axhline(np.pi, color="0.5", ls=":", label=r"goal $\theta = \pi$")
-    ax0.set(xlabel="time (s)", ylabel="state, control")
-    ax0.legend()
-    for key, lab in (("err_ddp", "DDP (experiment)"), ("err_ilqr", "iLQR (experiment)")):
-        e = d[key]
-        ax1.semilogy(np.arange(e.size)[e > 0], e[e > 0], "o-", ms=3, label=lab)
-    ax1.set(xlabel="iteration $k$", ylabel=r"$\max_t |u^k_t - u^*_t|$")
-    ax1.legend()
-    return fig
+    err = checks.real_array("err", err, ndim=1)
+    costs = checks.real_array("costs", costs, ndim=1)
+    predicted = checks.real_array("predicted", predicted, ndim=1)
+    actual = checks.real_array("actual", actual, ndim=1)
+    resolve = checks.positive("resolve", resolve)
+    return_index = checks.boolean("return_index", return_index)
+    K = predicted.size
+    if err.shape != (K + 1,) or costs.shape != (K + 1,) or actual.shape != (K,):
+        raise ValueError(f"need len(err) = len(costs) = len(predicted) + 1 = len(actual) + 1; got "
+                         f"{err.size}, {costs.size}, {predicted.size}, {actual.size}")
+    ks = [k for k in range(K) if 0 < err[k] <= 1 and predicted[k] > resolve * abs(costs[k])]
+    out = np.array([abs(actual[k] / predicted[k] - 1) / err[k] for k in ks])
+    return (out, np.array(ks, dtype=int)) if return_index else out

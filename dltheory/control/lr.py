@@ -14,14 +14,12 @@ with ``a``, ``m`` and ``sigma^2`` estimated online, per parameter, from moving a
 
 from __future__ import annotations
 
-import functools
 import math
 
 import numpy as np
 import torch
 
-from dltheory import figures
-from dltheory._checks import integer, positive, seed as _seed
+from dltheory import _checks as checks
 
 __all__ = [
     "switch_time",
@@ -31,19 +29,17 @@ __all__ = [
     "discrete_second_moment",
     "constant_rate_stationary_loss",
     "simulate_sgd_quadratic",
-    "lr_schedule_experiment",
     "digits_softmax_data",
     "csgd_softmax",
     "softmax_optimum",
-    "csgd_experiment",
 ]
 
 
 def _check_quadratic(a, eta, sigma, m0):
-    a = positive("a", a)
-    eta = positive("eta", eta)
-    sigma = positive("sigma", sigma)
-    m0 = positive("m0", m0, allow_zero=True)
+    a = checks.positive("a", a)
+    eta = checks.positive("eta", eta)
+    sigma = checks.positive("sigma", sigma)
+    m0 = checks.positive("m0", m0, allow_zero=True)
     return a, eta, sigma, m0
 
 
@@ -52,7 +48,7 @@ def switch_time(*, a: float, eta: float, sigma: float, m0: float) -> float:
 
     With ``u = 1`` the SME moment is ``m(t) = m_inf + (m0 - m_inf) e^{-2 a t}``, ``m_inf = eta sigma^2 / (2a)``,
     and ``t*`` solves ``m(t*) = eta sigma^2 / a``:  ``t* = ln(2 a m0 / (eta sigma^2) - 1) / (2a)``, or 0
-    when ``m0 <= eta sigma^2 / a`` (Li, Tai & E 2017, Sec. 4).
+    when ``m0 <= eta sigma^2 / a`` (Li, Tai & E 2017).
 
     Example:
         >>> round(switch_time(a=1.0, eta=0.1, sigma=1.0, m0=1.0), 4)
@@ -80,8 +76,8 @@ def optimal_lr_schedule(t, *, a: float, eta: float, sigma: float, m0: float) -> 
         >>> optimal_lr_schedule([0.0, 10.0], a=1.0, eta=0.1, sigma=1.0, m0=0.05).round(4).tolist()
         [1.0, 0.0909]
     """
-    t = np.asarray(t, dtype=float)
-    if np.any(t < 0) or not np.all(np.isfinite(t)):
+    t = checks.real_array("t", t)
+    if np.any(t < 0):
         raise ValueError("t must be finite and >= 0")
     ts = switch_time(a=a, eta=eta, sigma=sigma, m0=m0)
     return np.where(t <= ts, 1.0, 1.0 / (1.0 + a * np.maximum(t - ts, 0.0)))
@@ -94,11 +90,13 @@ def optimal_second_moment(t, *, a: float, eta: float, sigma: float, m0: float) -
     after, which solves ``dm/dt = -a^2 m^2 / (eta sigma^2)`` (Li, Tai & E 2017).
 
     Example:
-        >>> float(optimal_second_moment(0.0, a=1.0, eta=0.1, sigma=1.0, m0=1.0))
+        >>> round(float(optimal_second_moment(0.0, a=1.0, eta=0.1, sigma=1.0, m0=1.0)), 6)
         1.0
     """
     a, eta, sigma, m0 = _check_quadratic(a, eta, sigma, m0)
-    t = np.asarray(t, dtype=float)
+    t = checks.real_array("t", t)
+    if np.any(t < 0):
+        raise ValueError("t must be finite and >= 0")
     ts = switch_time(a=a, eta=eta, sigma=sigma, m0=m0)
     m_inf = eta * sigma**2 / (2 * a)
     if ts == 0.0:  # already below the switching level: anneal from m0 itself
@@ -127,11 +125,10 @@ def sme_second_moment(u, *, t_end: float, a: float, eta: float, sigma: float, m0
         >>> round(float(m[-1]), 4)
         0.05
     """
-    if not callable(u):
-        raise TypeError("u must be callable u(t, m)")
+    u = checks.function("u", u)
     a, eta, sigma, m0 = _check_quadratic(a, eta, sigma, m0)
-    t_end = positive("t_end", t_end)
-    n_steps = integer("n_steps", n_steps)
+    t_end = checks.positive("t_end", t_end)
+    n_steps = checks.integer("n_steps", n_steps, high=100_000_000)
     dt = t_end / n_steps
 
     def rhs(t, m):
@@ -165,13 +162,11 @@ def discrete_second_moment(u, *, a: float, eta: float, sigma: float, m0: float) 
         ``m_0, ..., m_K``.
 
     Example:
-        >>> discrete_second_moment([1.0, 1.0], a=1.0, eta=0.5, sigma=1.0, m0=1.0).tolist()
+        >>> discrete_second_moment([1.0, 1.0], a=1.0, eta=0.5, sigma=1.0, m0=1.0).round(6).tolist()
         [1.0, 0.5, 0.375]
     """
     a, eta, sigma, m0 = _check_quadratic(a, eta, sigma, m0)
-    u = np.asarray(u, dtype=float)
-    if u.ndim != 1:
-        raise ValueError(f"u must be a 1-D array of multipliers; got shape {u.shape}")
+    u = checks.real_array("u", u, ndim=1)
     m = np.empty(u.size + 1)
     m[0] = m0
     for k, uk in enumerate(u):
@@ -215,11 +210,14 @@ def simulate_sgd_quadratic(u, *, a: float, b: float, eta: float, sigma: float, x
         (4, 4)
     """
     a, eta, sigma, _ = _check_quadratic(a, eta, sigma, 0.0)
-    n_paths = integer("n_paths", n_paths)
-    u = np.asarray(u, dtype=float)
-    if u.ndim != 1 or np.any(u < 0) or np.any(u > 1):
+    b = checks.real("b", b)
+    x0 = checks.real("x0", x0)
+    n_paths = checks.integer("n_paths", n_paths, high=100_000_000)
+    u = checks.real_array("u", u, ndim=1)
+    if np.any(u < 0) or np.any(u > 1):
         raise ValueError("u must be a 1-D array of multipliers in [0, 1]")
-    rng = np.random.default_rng(_seed(seed))
+    checks.size("(len(u) + 1) * n_paths", (u.size + 1) * n_paths)
+    rng = np.random.default_rng(checks.seed(seed))
     x = np.full(n_paths, float(x0))
     out = np.empty((u.size + 1, n_paths))
     out[0] = 0.5 * a * (x - b) ** 2
@@ -229,86 +227,42 @@ def simulate_sgd_quadratic(u, *, a: float, b: float, eta: float, sigma: float, x
     return out
 
 
-def lr_schedule_experiment(*, a: float = 1.0, b: float = 0.0, eta: float = 0.1, sigma: float = 1.0, x0: float = 2.0, t_end: float = 100.0, n_paths: int = 20000, seed: int = 0) -> dict:
-    """Optimal schedule vs constant rate on the noisy quadratic: SME theory and simulated SGD.
-
-    Returns:
-        dict with ``t`` (times ``k eta``), ``u`` (optimal multipliers), the simulated mean loss
-        ``loss_opt``/``loss_const`` and their standard errors at the end, the SME predictions
-        ``theory_opt`` (``a m(t) / 2``), the exact discrete means ``discrete_opt``/``discrete_const``,
-        ``stationary_const`` and ``t_switch``.
-    """
-    a, eta, sigma, _ = _check_quadratic(a, eta, sigma, 0.0)
-    t_end = positive("t_end", t_end)
-    n_steps = int(round(t_end / eta))
-    t = np.arange(n_steps + 1) * eta
-    m0 = (x0 - b) ** 2
-    u = optimal_lr_schedule(t[:-1], a=a, eta=eta, sigma=sigma, m0=m0)
-    ones = np.ones(n_steps)
-    f_opt = simulate_sgd_quadratic(u, a=a, b=b, eta=eta, sigma=sigma, x0=x0, n_paths=n_paths, seed=seed)
-    f_const = simulate_sgd_quadratic(ones, a=a, b=b, eta=eta, sigma=sigma, x0=x0, n_paths=n_paths, seed=seed + 1)
-    return {
-        "t": t,
-        "u": np.concatenate([u, u[-1:]]),
-        "loss_opt": f_opt.mean(axis=1),
-        "loss_const": f_const.mean(axis=1),
-        "se_opt": float(f_opt[-1].std(ddof=1) / math.sqrt(n_paths)),
-        "se_const": float(f_const[-1].std(ddof=1) / math.sqrt(n_paths)),
-        "theory_opt": 0.5 * a * optimal_second_moment(t, a=a, eta=eta, sigma=sigma, m0=m0),
-        "discrete_opt": 0.5 * a * discrete_second_moment(u, a=a, eta=eta, sigma=sigma, m0=m0),
-        "discrete_const": 0.5 * a * discrete_second_moment(ones, a=a, eta=eta, sigma=sigma, m0=m0),
-        "stationary_const": constant_rate_stationary_loss(a=a, eta=eta, sigma=sigma),
-        "t_switch": switch_time(a=a, eta=eta, sigma=sigma, m0=m0),
-        "params": dict(a=a, b=b, eta=eta, sigma=sigma, x0=x0, n_paths=n_paths),
-    }
-
-
-@figures.register(
-    "control/lr-schedule",
-    caption=(
-        r"Left: the optimal learning-rate multiplier $u^*(t)$ of the stochastic modified equation, full rate "
-        r"until $t^*$ and then $1/(1 + a(t - t^*))$. Right: mean loss of 20000 simulated SGD runs on the "
-        r"noisy quadratic under that schedule and at constant rate, against the SME prediction and the exact "
-        r"discrete stationary value."
-    ),
-    compute=functools.partial(lr_schedule_experiment, seed=0),
-)
-def _plot_lr_schedule(d):
-    import matplotlib.pyplot as plt
-
-    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(9.0, 3.6))
-    ax0.plot(d["t"], d["u"], label=r"optimal control $u^*(t)$ (theory)")
-    ax0.axvline(d["t_switch"], color="0.5", ls=":", label=r"switch time $t^*$")
-    ax0.set_xscale("symlog", linthresh=1.0)
-    ax0.set_xlim(0.0, float(d["t"][-1]))
-    ax0.set_yscale("log")
-    ax0.set(xlabel=r"time $t = k\eta$", ylabel=r"learning-rate multiplier $u$")
-    ax0.legend()
-    t = d["t"]
-    ax1.loglog(t[1:], d["loss_const"][1:], label="SGD, constant rate (experiment)")
-    ax1.loglog(t[1:], d["loss_opt"][1:], label="SGD, optimal schedule (experiment)")
-    ax1.loglog(t[1:], d["theory_opt"][1:], "k--", lw=1.0, label=r"SME prediction $a\,m(t)/2$ (theory)")
-    ax1.axhline(d["stationary_const"], color="0.4", ls=":", label=r"stationary $\eta\sigma^2/(2(2 - \eta a))$ (theory)")
-    ax1.set(xlabel=r"time $t = k\eta$", ylabel=r"mean loss $\mathbb{E}\,f(x_k)$")
-    ax1.legend()
-    return fig
-
-
 # --------------------------------------------------------------------------------------------- cSGD
 def digits_softmax_data(*, seed: int = 0, test_size: float = 0.3, dtype=torch.float64):
     """Standardised scikit-learn digits, split into train and test sets (features ``(n, 64)``).
 
     Returns:
         ``(x_train, y_train, x_test, y_test)`` torch tensors.
+
+    Example:
+        >>> x, y, xt, yt = digits_softmax_data()
+        >>> tuple(x.shape), tuple(yt.shape)
+        ((1257, 64), (540,))
     """
+    test_size = checks.real("test_size", test_size, low=0.0, high=1.0, low_open=True, high_open=True)
+    if dtype not in (torch.float32, torch.float64):
+        raise TypeError(f"dtype must be torch.float32 or torch.float64; got {dtype!r}")
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
     x, y = load_digits(return_X_y=True)
-    xtr, xte, ytr, yte = train_test_split(x, y, test_size=test_size, random_state=_seed(seed), stratify=y)
+    xtr, xte, ytr, yte = train_test_split(x, y, test_size=test_size, random_state=checks.seed(seed), stratify=y)
     mu, sd = xtr.mean(0), xtr.std(0) + 1.0
     f = lambda z: torch.as_tensor((z - mu) / sd, dtype=dtype)
     return f(xtr), torch.as_tensor(ytr), f(xte), torch.as_tensor(yte)
+
+
+def _check_xy(x, y):
+    """Features ``(n, d)`` and labels ``0..K-1`` with every class present; returns ``(x, y, K)``."""
+    x = checks.tensor("x", x, ndim=2)
+    if x.shape[0] < 2:
+        raise ValueError(f"x must hold at least two samples; got {x.shape[0]}")
+    y = checks.labels("y", y, n_classes=2**31, n=x.shape[0])
+    k = int(y.max()) + 1
+    if k < 2 or torch.unique(y).numel() != k:
+        raise ValueError(f"y must hold class labels 0..K-1 with every class present (K >= 2); "
+                         f"got the classes {torch.unique(y).tolist()}")
+    return x, y, k
 
 
 def _softmax_loss_grad(w, x, y, weight_decay: float = 0.0):
@@ -330,11 +284,17 @@ def _softmax_loss_grad(w, x, y, weight_decay: float = 0.0):
 
 
 def softmax_optimum(*, x, y, weight_decay: float) -> float:
-    """Minimum of the weight-decayed softmax-regression objective (L-BFGS to gradient norm 1e-10)."""
+    """Minimum of the weight-decayed softmax-regression objective (L-BFGS to gradient norm 1e-10).
+
+    Example:
+        >>> x = torch.tensor([[1.0], [-1.0]], dtype=torch.float64)
+        >>> round(softmax_optimum(x=x, y=[0, 1], weight_decay=1.0), 4)
+        0.5255
+    """
     from scipy.optimize import minimize
 
-    positive("weight_decay", weight_decay)
-    k = int(y.max()) + 1
+    weight_decay = checks.positive("weight_decay", weight_decay)
+    x, y, k = _check_xy(x, y)
     shape = (1, x.shape[1] + 1, k)
 
     def fun(v):
@@ -368,19 +328,27 @@ def csgd_softmax(lrs, *, x, y, n_epochs: int = 30, batch_size: int = 16, beta: f
     Returns:
         dict with ``loss`` ``(n_epochs + 1, L)`` (full training loss after each epoch), ``w`` the final
         weights and ``u_mean`` ``(n_epochs + 1, L)`` the mean multiplier.
+
+    Example:
+        >>> x = torch.tensor([[1.0], [-1.0], [2.0], [-2.0]], dtype=torch.float64)
+        >>> r = csgd_softmax([0.1, 1.0], x=x, y=[0, 1, 0, 1], n_epochs=2, batch_size=2)
+        >>> r["loss"].shape
+        (3, 2)
     """
-    lrs = torch.as_tensor(np.asarray(lrs, dtype=float), dtype=x.dtype)
-    if lrs.ndim != 1 or lrs.numel() == 0 or torch.any(lrs <= 0):
+    x, y, k = _check_xy(x, y)
+    lrs = checks.real_array("lrs", lrs, ndim=1)
+    if lrs.size == 0 or np.any(lrs <= 0):
         raise ValueError("lrs must be a non-empty 1-D array of positive learning rates")
-    n_epochs = integer("n_epochs", n_epochs)
-    batch_size = integer("batch_size", batch_size)
-    if not 0 < beta < 1:
-        raise ValueError(f"beta must be in (0, 1); got {beta}")
-    weight_decay = positive("weight_decay", weight_decay, allow_zero=True)
+    lrs = torch.as_tensor(lrs, dtype=x.dtype)
+    n_epochs = checks.integer("n_epochs", n_epochs, high=1_000_000)
     n, d = x.shape
-    k = int(y.max()) + 1
+    batch_size = checks.integer("batch_size", batch_size, high=n)
+    beta = checks.real("beta", beta, low=0.0, high=1.0, low_open=True, high_open=True)
+    weight_decay = checks.positive("weight_decay", weight_decay, allow_zero=True)
+    controlled = checks.boolean("controlled", controlled)
     L = lrs.numel()
-    g = torch.Generator().manual_seed(_seed(seed))
+    checks.size("len(lrs) * (d + 1) * classes", L * (d + 1) * k * 8)
+    g = torch.Generator().manual_seed(checks.seed(seed))
     w = torch.zeros(L, d + 1, k, dtype=x.dtype)
     u = torch.ones_like(w)
     stats = None
@@ -409,42 +377,3 @@ def csgd_softmax(lrs, *, x, y, n_epochs: int = 30, batch_size: int = 16, beta: f
         losses.append(_softmax_loss_grad(w, x, y, weight_decay)[0])
         umeans.append(u.mean(dim=(1, 2)))
     return {"loss": torch.stack(losses).numpy(), "u_mean": torch.stack(umeans).numpy(), "w": w}
-
-
-def csgd_experiment(*, lrs=(0.05, 0.5, 5.0), n_epochs: int = 30, batch_size: int = 16, weight_decay: float = 1e-2, seed: int = 0) -> dict:
-    """SGD and cSGD on weight-decayed softmax regression of digits over two decades of learning rates.
-
-    Returns:
-        dict with ``lrs``, ``epochs``, the optimum ``f_star`` and, for ``sgd`` and ``csgd``, the excess
-        training objective ``F(w_epoch) - F*`` of shape ``(n_epochs + 1, len(lrs))`` and the mean multiplier.
-    """
-    x, y, xt, yt = digits_softmax_data(seed=seed)
-    f_star = softmax_optimum(x=x, y=y, weight_decay=weight_decay)
-    out = {"lrs": np.asarray(lrs, dtype=float), "epochs": np.arange(n_epochs + 1), "f_star": f_star}
-    for name, ctl in (("sgd", False), ("csgd", True)):
-        r = csgd_softmax(lrs, x=x, y=y, n_epochs=n_epochs, batch_size=batch_size, weight_decay=weight_decay, controlled=ctl, seed=seed)
-        out[name] = r["loss"] - f_star
-        out[name + "_u"] = r["u_mean"]
-    return out
-
-
-@figures.register(
-    "control/csgd",
-    caption=(
-        "Training loss of softmax regression on digits with plain SGD (dashed) and cSGD (solid), the "
-        "learning rate controlled online by the SME's optimal feedback law, for maximal learning rates "
-        "spanning two orders of magnitude."
-    ),
-    compute=functools.partial(csgd_experiment, seed=0),
-)
-def _plot_csgd(d):
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    for i, lr in enumerate(d["lrs"]):
-        c = figures.PALETTE[i % len(figures.PALETTE)]
-        ax.semilogy(d["epochs"], d["sgd"][:, i], "--", color=c, label=rf"SGD, $\eta$ = {lr:g} (experiment)")
-        ax.semilogy(d["epochs"], d["csgd"][:, i], "-", color=c, label=rf"cSGD, $\eta$ = {lr:g} (experiment)")
-    ax.set(xlabel="epoch", ylabel=r"excess training objective $F(w) - F^*$")
-    ax.legend(ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.18))
-    return fig

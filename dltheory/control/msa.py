@@ -11,7 +11,8 @@ Li, Chen, Tai & E (2018) and Li & Hao (2018) train a network by iterating the ma
 ``rho = 0`` is basic MSA, whose Hamiltonian maximisation can overshoot (the loss oscillates or rises);
 a large enough ``rho`` keeps the new ``theta`` close in the sense of the network's states and costates,
 which restores descent (their error estimate; discrete time: Li & Hao 2018). Here each maximisation is a
-fixed number of gradient-ascent steps on ``H~`` (all layers in one batched autograd call).
+fixed number of gradient-ascent steps on ``H~`` with one step size for every ``rho`` (all layers and
+several values of ``rho`` in one batched autograd call), so that ``rho`` is the only difference.
 
 For ternary weights ``W_t = alpha s_t``, ``s in {-1, 0, 1}``, maximising a linear model of the Hamiltonian
 with a sparsity cost, ``max_s  M . s - lam |s|_1``, has the closed form ``s = sign(M) 1{|M| > lam}``
@@ -23,27 +24,27 @@ latent real matrix followed by a thresholded sign (BinaryConnect-style training,
 
 from __future__ import annotations
 
-import functools
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from dltheory import figures
-from dltheory._checks import integer, positive, seed as _seed
+from dltheory import _checks as checks
 from dltheory.control.pmp import (
     ResNetControl,
-    costates,
-    digits_data,
-    forward_states,
-    hamiltonian_grads,
-    init_params,
-    readout,
-    terminal_loss,
-    total_loss,
+    _check,
+    _costates,
+    _forward,
+    _hamiltonian_grads,
+    _reg,
+    _terminal,
 )
 
 __all__ = [
+    "MSARun",
+    "TrainRun",
+    "TernaryRun",
     "augmented_hamiltonian",
     "msa_train",
     "gradient_train",
@@ -51,114 +52,294 @@ __all__ = [
     "binary_argmax",
     "ternary_msa_train",
     "accuracy",
-    "msa_experiment",
-    "ternary_experiment",
 ]
 
 
-def augmented_hamiltonian(model: ResNetControl, W, b, xs, ps, rho: float) -> torch.Tensor:
-    """``sum_t H~_t(theta_t)`` for all layers (differentiable in ``W``, ``b``); ``rho = 0`` gives ``sum_t H_t``."""
-    xt, p_next = xs[:-1], ps[1:]
-    z = torch.einsum("tnd,ted->tne", xt, W) + b[:, None, :]
+@dataclass(frozen=True)
+class MSARun:
+    """Result of :func:`msa_train` for ``R`` values of ``rho`` run side by side.
+
+    Attributes:
+        rho: the penalties, shape ``(R,)``.
+        loss: ``J`` after each iteration, shape ``(n_iter + 1, R)`` (row 0: the initial loss); a run
+            whose loss became non-finite holds NaN from there on.
+        W, b: final parameters, shapes ``(R, T, d, d)`` and ``(R, T, d)``.
+        seconds: cumulative wall time after each iteration, ``(n_iter + 1,)`` (of the whole batch).
+        passes_per_iter: forward-backward passes of the batch per iteration, ``1 + n_inner``.
+        inner_residual: ``|grad H~|`` after the inner ascent divided by its value before, per
+            iteration and ``rho``, ``(n_iter, R)``: how far the maximisation is from stationary.
+    """
+
+    rho: np.ndarray
+    loss: np.ndarray
+    W: torch.Tensor
+    b: torch.Tensor
+    seconds: np.ndarray
+    passes_per_iter: int
+    inner_residual: np.ndarray
+
+
+@dataclass(frozen=True)
+class TrainRun:
+    """Result of :func:`gradient_train`.
+
+    Attributes:
+        method: ``"gd"``, ``"sgd"`` or ``"adam"``.
+        loss: full-batch training loss ``J`` after each iteration (GD, Adam) or epoch (SGD).
+        passes: forward-backward passes of the whole batch at each entry of ``loss``.
+        seconds: cumulative wall time at each entry of ``loss`` (loss evaluations not counted).
+        W, b: final parameters.
+    """
+
+    method: str
+    loss: np.ndarray
+    passes: np.ndarray
+    seconds: np.ndarray
+    W: torch.Tensor
+    b: torch.Tensor
+
+
+@dataclass(frozen=True)
+class TernaryRun:
+    """Result of :func:`ternary_msa_train`.
+
+    Attributes:
+        loss: training loss per iteration, ``(n_iter + 1,)``.
+        W: ternary weights times ``alpha``, ``(T, d, d)``.
+        b: zeros ``(T, d)``.
+        sparsity: fraction of zero weights.
+    """
+
+    loss: np.ndarray
+    W: torch.Tensor
+    b: torch.Tensor
+    sparsity: float
+
+
+def _aug_ham(model, W, b, xs, ps, rho):
+    """``sum_t H~_t`` per batch entry: ``W`` ``(R, T, d, d)``, ``xs``, ``ps`` ``(R, T + 1, N, d)``."""
+    xt, p_next = xs[:, :-1], ps[:, 1:]
+    z = torch.einsum("rtnd,rted->rtne", xt, W) + b[:, :, None, :]
     th = torch.tanh(z)
     f = xt + model.h * th
-    H = (p_next * f).sum(-1).mean(-1).sum() - 0.5 * model.lam * ((W * W).sum() + (b * b).sum())
-    if rho == 0:
-        return H
-    hx = p_next + model.h * torch.einsum("tne,ted->tnd", (1 - th**2) * p_next, W)
-    pen = ((xs[1:] - f) ** 2).sum(-1).mean(-1).sum() + ((ps[:-1] - hx) ** 2).sum(-1).mean(-1).sum()
+    reg = 0.5 * model.lam * ((W * W).sum((1, 2, 3)) + (b * b).sum((1, 2)))
+    H = (p_next * f).sum(-1).mean(-1).sum(-1) - reg
+    hx = p_next + model.h * torch.einsum("rtne,rted->rtnd", (1 - th**2) * p_next, W)
+    pen = ((xs[:, 1:] - f) ** 2).sum(-1).mean(-1).sum(-1)
+    pen = pen + ((ps[:, :-1] - hx) ** 2).sum(-1).mean(-1).sum(-1)
     return H - 0.5 * rho * pen
 
 
+def augmented_hamiltonian(model: ResNetControl, W, b, xs, ps, rho: float) -> torch.Tensor:
+    """``sum_t H~_t(theta_t)`` for all layers (differentiable in ``W``, ``b``); ``rho = 0`` gives ``sum_t H_t``.
+
+    Example:
+        >>> from dltheory.control.pmp import init_params
+        >>> m = ResNetControl(C=torch.eye(2, dtype=torch.float64), h=1.0)
+        >>> W, b = init_params(T=1, d=2)
+        >>> xs = torch.zeros(2, 1, 2, dtype=torch.float64)
+        >>> xs[1] = 1.0  # x_1 differs from f(x_0) = 0 by 1 in both coordinates
+        >>> round(float(augmented_hamiltonian(m, W, b, xs, torch.zeros_like(xs), rho=1.0)), 6)
+        -1.0
+    """
+    W, b = _check(model, W, b, None)
+    rho = checks.positive("rho", rho, allow_zero=True)
+    T, d = W.shape[0], W.shape[1]
+    xs = checks.tensor("xs", xs, shape=(T + 1, None, d))
+    ps = checks.tensor("ps", ps, shape=tuple(xs.shape))
+    checks.same_dtype(W=W, xs=xs, ps=ps)
+    rho_t = torch.tensor([rho], dtype=W.dtype, device=W.device)
+    return _aug_ham(model, W[None], b[None], xs[None], ps[None], rho_t)[0]
+
+
 def accuracy(model: ResNetControl, W, b, x, y) -> float:
-    """Classification accuracy of the network on ``(x, y)``."""
+    """Classification accuracy of the network on ``(x, y)`` (one label per sample).
+
+    Example:
+        >>> from dltheory.control.pmp import init_params
+        >>> m = ResNetControl(C=torch.eye(2, dtype=torch.float64))
+        >>> W, b = init_params(T=1, d=2)
+        >>> accuracy(m, W, b, [[1.0, 0.0], [0.0, 1.0]], [0, 0])
+        0.5
+    """
+    W, b, x, y = _check(model, W, b, x, y)
     with torch.no_grad():
-        xT = forward_states(model, W, b, x)[-1]
+        xT = _forward(model, W, b, x)[-1]
         return float(((xT @ model.C.T).argmax(1) == y).double().mean())
 
 
-def msa_train(model: ResNetControl, W, b, x, y, *, rho: float, n_iter: int = 40, n_inner: int = 10, inner_lr: float = 1.0):
-    """(Extended) MSA: forward, backward, batched maximisation of ``H~`` by ``n_inner`` ascent steps.
+def _bforward(model, W, b, x):
+    R = W.shape[0]
+    xs = [x.expand(R, *x.shape)]
+    for t in range(W.shape[1]):
+        z = xs[-1] @ W[:, t].transpose(-1, -2) + b[:, t, None, :]
+        xs.append(xs[-1] + model.h * torch.tanh(z))
+    return torch.stack(xs, 1)
+
+
+def _bloss(model, xs, W, b, onehot):
+    logp = torch.log_softmax(xs[:, -1] @ model.C.T, -1)
+    reg = 0.5 * model.lam * ((W * W).sum((1, 2, 3)) + (b * b).sum((1, 2)))
+    return -(logp * onehot).sum(-1).mean(-1) + reg
+
+
+def _bcostates(model, W, b, xs, onehot):
+    p = -(torch.softmax(xs[:, -1] @ model.C.T, -1) - onehot) @ model.C
+    ps = [p]
+    for t in range(W.shape[1] - 1, -1, -1):
+        s = 1 - torch.tanh(xs[:, t] @ W[:, t].transpose(-1, -2) + b[:, t, None, :]) ** 2
+        p = p + model.h * (s * p) @ W[:, t]
+        ps.append(p)
+    return torch.stack(ps[::-1], 1)
+
+
+def _sqnorm(gW, gb):
+    return ((gW**2).sum((1, 2, 3)) + (gb**2).sum((1, 2))).sqrt()
+
+
+def msa_train(model: ResNetControl, W, b, x, y, *, rho, n_iter: int = 20, n_inner: int = 50,
+              inner_lr: float = 0.5) -> MSARun:
+    """(Extended) MSA for one or several ``rho`` side by side, with the same inner maximiser.
+
+    Each iteration: forward states, backward costates, then ``n_inner`` gradient-ascent steps of size
+    ``inner_lr`` on ``H~`` for all layers (and all ``rho``) at once. Every ``rho`` starts from the same
+    ``(W, b)`` and uses the same steps, so ``rho`` is the only difference between the runs.
 
     Args:
         model: the network's read-out, step and running cost.
         W, b: initial parameters ``(T, d, d)``, ``(T, d)`` (not modified).
         x, y: the training batch (full batch: the MSA is deterministic).
-        rho: penalty ``rho >= 0`` of the augmented Hamiltonian (0: basic MSA).
+        rho: penalty ``>= 0`` of the augmented Hamiltonian (0: basic MSA), a number or a 1-D array.
         n_iter: MSA iterations.
         n_inner: gradient-ascent steps per Hamiltonian maximisation.
         inner_lr: their step size (``> 0``).
 
     Returns:
-        dict with ``loss`` (``n_iter + 1`` values of ``J``), ``W``, ``b``, ``seconds`` per iteration and
-        ``passes`` (forward-backward passes of the batch per iteration, ``1 + n_inner``).
+        :class:`MSARun`.
 
     Example:
         >>> m = ResNetControl(C=torch.eye(2, dtype=torch.float64))
-        >>> W, b = init_params(T=2, d=2)
-        >>> r = msa_train(m, W, b, torch.eye(2, dtype=torch.float64), torch.tensor([0, 1]), rho=1.0, n_iter=2)
-        >>> len(r["loss"])
-        3
+        >>> W, b = torch.zeros(2, 2, 2, dtype=torch.float64), torch.zeros(2, 2, dtype=torch.float64)
+        >>> x = torch.eye(2, dtype=torch.float64)
+        >>> r = msa_train(m, W, b, x, [0, 1], rho=[0.0, 1.0], n_iter=2)
+        >>> r.loss.shape, r.passes_per_iter
+        ((3, 2), 51)
     """
-    rho = positive("rho", rho, allow_zero=True)
-    n_iter, n_inner = integer("n_iter", n_iter), integer("n_inner", n_inner)
-    inner_lr = positive("inner_lr", inner_lr)
-    W, b = W.detach().clone(), b.detach().clone()
-    losses = []
-    t0 = time.perf_counter()
+    W, b, x, y = _check(model, W, b, x, y)
+    rho_arr = np.atleast_1d(checks.real_array("rho", rho, ndim=(0, 1)))
+    if rho_arr.size == 0:
+        raise ValueError("rho must hold at least one value")
+    for i, r in enumerate(rho_arr):
+        checks.real(f"rho[{i}]", r, low=0.0)
+    n_iter = checks.integer("n_iter", n_iter, high=100_000)
+    n_inner = checks.integer("n_inner", n_inner, high=100_000)
+    inner_lr = checks.positive("inner_lr", inner_lr)
+    R = rho_arr.size
+    checks.size("len(rho) * (T + 1) * N * d", R * (W.shape[0] + 1) * x.shape[0] * W.shape[1])
+    rho_t = torch.as_tensor(rho_arr, dtype=W.dtype, device=W.device)
+    onehot = torch.nn.functional.one_hot(y, model.C.shape[0]).to(W.dtype)
+    Wb = W.detach().expand(R, *W.shape).clone()
+    bb = b.detach().expand(R, *b.shape).clone()
+    losses, secs, resid = [], [0.0], []
+    elapsed = 0.0
     for k in range(n_iter + 1):
         with torch.no_grad():
-            xs = forward_states(model, W, b, x)
-            losses.append(float(terminal_loss(model, xs[-1], y) + 0.5 * model.lam * ((W * W).sum() + (b * b).sum())))
-            if k == n_iter or not np.isfinite(losses[-1]):
+            xs = _bforward(model, Wb, bb, x)
+            losses.append(_bloss(model, xs, Wb, bb, onehot).cpu().numpy().copy())
+        if k == n_iter:
+            break
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            ps = _bcostates(model, Wb, bb, xs, onehot)
+        Wv, bv = Wb.clone().requires_grad_(True), bb.clone().requires_grad_(True)
+        for i in range(n_inner + 1):
+            gW, gb = torch.autograd.grad(_aug_ham(model, Wv, bv, xs, ps, rho_t).sum(), (Wv, bv))
+            if i == 0:
+                first = _sqnorm(gW, gb)
+            if i == n_inner:
+                resid.append((_sqnorm(gW, gb) / first.clamp_min(1e-300)).cpu().numpy())
                 break
-            ps = costates(model, W, b, xs, y)
-        Wv, bv = W.clone().requires_grad_(True), b.clone().requires_grad_(True)
-        for _ in range(n_inner):
-            gW, gb = torch.autograd.grad(augmented_hamiltonian(model, Wv, bv, xs, ps, rho), (Wv, bv))
             with torch.no_grad():
                 Wv += inner_lr * gW
                 bv += inner_lr * gb
-        W, b = Wv.detach(), bv.detach()
-    secs = (time.perf_counter() - t0) / max(len(losses) - 1, 1)
-    return {"loss": np.array(losses), "W": W, "b": b, "seconds": secs, "passes": 1 + n_inner}
+        Wb, bb = Wv.detach(), bv.detach()
+        elapsed += time.perf_counter() - t0
+        secs.append(elapsed)
+    loss = np.array(losses)
+    loss[np.maximum.accumulate(~np.isfinite(loss), axis=0)] = np.nan
+    return MSARun(rho=rho_arr, loss=loss, W=Wb, b=bb, seconds=np.array(secs),
+                  passes_per_iter=1 + n_inner, inner_residual=np.array(resid).reshape(n_iter, R))
 
 
-def gradient_train(model: ResNetControl, W, b, x, y, *, method: str = "gd", lr: float = 1.0, n_iter: int = 400, train_bias: bool = True):
-    """Full-batch gradient descent (``"gd"``) or Adam (``"adam"``) on ``J``, gradients by the costates.
+def gradient_train(model: ResNetControl, W, b, x, y, *, method: str = "gd", lr: float = 1.0,
+                   n_iter: int = 400, batch_size: int | None = None, train_bias: bool = True,
+                   seed: int = 0) -> TrainRun:
+    """Full-batch gradient descent (``"gd"``), Adam (``"adam"``) or minibatch SGD (``"sgd"``) on ``J``.
+
+    Gradients come from the costates (``grad J = -grad_theta H``). GD and Adam take ``n_iter`` steps;
+    SGD runs ``n_iter`` epochs of minibatches of ``batch_size`` (reshuffled each epoch with ``seed``),
+    and its loss is recorded once per epoch.
 
     Returns:
-        dict with ``loss`` (``n_iter + 1`` values), ``W``, ``b``, ``seconds`` per iteration, ``passes = 1``.
+        :class:`TrainRun`.
+
+    Example:
+        >>> m = ResNetControl(C=torch.eye(2, dtype=torch.float64))
+        >>> W, b = torch.zeros(1, 2, 2, dtype=torch.float64), torch.zeros(1, 2, dtype=torch.float64)
+        >>> r = gradient_train(m, W, b, torch.eye(2, dtype=torch.float64), [0, 1], n_iter=3)
+        >>> r.loss.shape, bool(r.loss[-1] < r.loss[0])
+        ((4,), True)
     """
-    methods = {"gd": None, "adam": None}
-    if method not in methods:
-        raise ValueError(f"method must be one of {sorted(methods)}; got {method!r}")
-    lr = positive("lr", lr)
-    n_iter = integer("n_iter", n_iter)
+    method = checks.choice("method", method, ("gd", "sgd", "adam"))
+    W, b, x, y = _check(model, W, b, x, y)
+    lr = checks.positive("lr", lr)
+    n_iter = checks.integer("n_iter", n_iter, high=1_000_000)
+    train_bias = checks.boolean("train_bias", train_bias)
+    N = x.shape[0]
+    if method == "sgd":
+        if batch_size is None:
+            raise ValueError("batch_size is required for method='sgd'")
+        batch_size = checks.integer("batch_size", batch_size, high=N)
+    elif batch_size is not None:
+        raise ValueError(f"batch_size applies to method='sgd' only; got {batch_size!r} with {method!r}")
+    g = torch.Generator().manual_seed(checks.seed(seed))
     W, b = W.detach().clone(), b.detach().clone()
     mW, vW, mb, vb = (torch.zeros_like(W), torch.zeros_like(W), torch.zeros_like(b), torch.zeros_like(b))
     b1, b2, eps = 0.9, 0.999, 1e-8
-    losses = []
-    t0 = time.perf_counter()
-    for k in range(n_iter + 1):
-        xs = forward_states(model, W, b, x)
-        losses.append(float(terminal_loss(model, xs[-1], y) + 0.5 * model.lam * ((W * W).sum() + (b * b).sum())))
-        if k == n_iter:
-            break
-        gW, gb = hamiltonian_grads(model, W, b, xs, costates(model, W, b, xs, y))
-        gW, gb = -gW, -gb  # grad J = -grad_theta H
-        if not train_bias:
-            gb = torch.zeros_like(gb)
-        if method == "gd":
-            W, b = W - lr * gW, b - lr * gb
+
+    def J():
+        return float(_terminal(model, _forward(model, W, b, x)[-1], y) + _reg(model, W, b))
+
+    def grads(xb, yb):
+        xs = _forward(model, W, b, xb)
+        gW, gb = _hamiltonian_grads(model, W, b, xs, _costates(model, W, b, xs, yb))
+        return -gW, (-gb if train_bias else torch.zeros_like(gb))
+
+    losses, secs = [J()], [0.0]
+    elapsed = 0.0
+    for k in range(n_iter):
+        t0 = time.perf_counter()
+        if method == "sgd":
+            perm = torch.randperm(N, generator=g)
+            for s in range(0, N - batch_size + 1, batch_size):
+                idx = perm[s : s + batch_size]
+                gW, gb = grads(x[idx], y[idx])
+                W, b = W - lr * gW, b - lr * gb
         else:
-            mW, mb = b1 * mW + (1 - b1) * gW, b1 * mb + (1 - b1) * gb
-            vW, vb = b2 * vW + (1 - b2) * gW**2, b2 * vb + (1 - b2) * gb**2
-            c1, c2 = 1 - b1 ** (k + 1), 1 - b2 ** (k + 1)
-            W = W - lr * (mW / c1) / ((vW / c2).sqrt() + eps)
-            b = b - lr * (mb / c1) / ((vb / c2).sqrt() + eps)
-    secs = (time.perf_counter() - t0) / n_iter
-    return {"loss": np.array(losses), "W": W, "b": b, "seconds": secs, "passes": 1}
+            gW, gb = grads(x, y)
+            if method == "gd":
+                W, b = W - lr * gW, b - lr * gb
+            else:
+                mW, mb = b1 * mW + (1 - b1) * gW, b1 * mb + (1 - b1) * gb
+                vW, vb = b2 * vW + (1 - b2) * gW**2, b2 * vb + (1 - b2) * gb**2
+                c1, c2 = 1 - b1 ** (k + 1), 1 - b2 ** (k + 1)
+                W = W - lr * (mW / c1) / ((vW / c2).sqrt() + eps)
+                b = b - lr * (mb / c1) / ((vb / c2).sqrt() + eps)
+        elapsed += time.perf_counter() - t0
+        losses.append(J())
+        secs.append(elapsed)
+    return TrainRun(method=method, loss=np.array(losses), passes=np.arange(n_iter + 1.0),
+                    seconds=np.array(secs), W=W, b=b)
 
 
 def ternary_argmax(M, lam: float):
@@ -171,19 +352,27 @@ def ternary_argmax(M, lam: float):
         [-1.0, 0.0, 1.0]
     """
     if not isinstance(M, torch.Tensor):
-        raise TypeError("M must be a torch tensor")
-    lam = positive("lam", lam, allow_zero=True)
+        raise TypeError(f"M must be a torch tensor; got {type(M).__name__}")
+    M = checks.tensor("M", M)
+    lam = checks.positive("lam", lam, allow_zero=True)
     return torch.sign(M) * (M.abs() > lam).to(M.dtype)
 
 
 def binary_argmax(M):
-    """Closed-form maximiser of ``M . s`` over ``s in {-1, 1}``: ``sign(M)`` (``+1`` at ``M = 0``)."""
+    """Closed-form maximiser of ``M . s`` over ``s in {-1, 1}``: ``sign(M)`` (``+1`` at ``M = 0``).
+
+    Example:
+        >>> binary_argmax(torch.tensor([-2.0, 0.0, 3.0])).tolist()
+        [-1.0, 1.0, 1.0]
+    """
     if not isinstance(M, torch.Tensor):
-        raise TypeError("M must be a torch tensor")
+        raise TypeError(f"M must be a torch tensor; got {type(M).__name__}")
+    M = checks.tensor("M", M)
     return torch.where(M >= 0, torch.ones_like(M), -torch.ones_like(M))
 
 
-def ternary_msa_train(model: ResNetControl, x, y, *, T: int, alpha: float, lam: float, lr: float = 1.0, n_iter: int = 300, seed: int = 0):
+def ternary_msa_train(model: ResNetControl, x, y, *, T: int, alpha: float, lam: float, lr: float = 1.0,
+                      n_iter: int = 300, seed: int = 0) -> TernaryRun:
     """Train a ternary-weight residual network (``W_t = alpha s_t``, biases 0) by a simplified MSA closed form.
 
     Each iteration: forward states, backward costates, ``M_t <- M_t + lr grad_s H_t`` with
@@ -203,99 +392,36 @@ def ternary_msa_train(model: ResNetControl, x, y, *, T: int, alpha: float, lam: 
         seed: seed of the initial ``M``.
 
     Returns:
-        dict with ``loss`` per iteration, ``W`` (ternary times ``alpha``), ``b`` (zeros), ``sparsity``
-        (fraction of zero weights).
+        :class:`TernaryRun`.
 
     Example:
         >>> m = ResNetControl(C=torch.eye(2, dtype=torch.float64))
         >>> x, y = torch.eye(2, dtype=torch.float64), torch.tensor([0, 1])
         >>> r = ternary_msa_train(m, x, y, T=2, alpha=0.5, lam=0.1, n_iter=3)
-        >>> sorted(set(r["W"].flatten().tolist())) <= [-0.5, 0.0, 0.5]
+        >>> sorted(set(r.W.flatten().tolist())) <= [-0.5, 0.0, 0.5]
         True
     """
-    T = integer("T", T)
-    alpha, lam, lr = positive("alpha", alpha), positive("lam", lam, allow_zero=True), positive("lr", lr)
-    n_iter = integer("n_iter", n_iter)
-    d = x.shape[1]
-    g = torch.Generator().manual_seed(_seed(seed))
-    M = lam * 2 * torch.rand(T, d, d, generator=g, dtype=x.dtype) - lam  # start inside the dead zone: s = 0
-    b = torch.zeros(T, d, dtype=x.dtype)
+    if not isinstance(model, ResNetControl):
+        raise TypeError(f"model must be a ResNetControl; got {type(model).__name__}")
+    T = checks.integer("T", T, high=10_000)
+    alpha, lr = checks.positive("alpha", alpha), checks.positive("lr", lr)
+    lam = checks.positive("lam", lam, allow_zero=True)
+    n_iter = checks.integer("n_iter", n_iter, high=1_000_000)
+    d = model.C.shape[1]
+    checks.size("T * d * d", T * d * d)
+    zW = torch.zeros(T, d, d, dtype=model.C.dtype, device=model.C.device)
+    zb = torch.zeros(T, d, dtype=model.C.dtype, device=model.C.device)
+    _, _, x, y = _check(model, zW, zb, x, y)
+    g = torch.Generator().manual_seed(checks.seed(seed))
+    M = lam * 2 * torch.rand(T, d, d, generator=g, dtype=x.dtype).to(x.device) - lam  # s = 0
+    b = zb
     losses = []
     for k in range(n_iter + 1):
         W = alpha * ternary_argmax(M, lam)
-        xs = forward_states(model, W, b, x)
-        losses.append(float(terminal_loss(model, xs[-1], y)))
+        xs = _forward(model, W, b, x)
+        losses.append(float(_terminal(model, xs[-1], y)))
         if k == n_iter:
             break
-        gW, _ = hamiltonian_grads(model, W, b, xs, costates(model, W, b, xs, y))
+        gW, _ = _hamiltonian_grads(model, W, b, xs, _costates(model, W, b, xs, y))
         M = M + lr * alpha * (gW + model.lam * W)  # the Hamiltonian of the loss alone; sparsity via lam
-    return {"loss": np.array(losses), "W": W, "b": b, "sparsity": float((W == 0).double().mean())}
-
-
-# --------------------------------------------------------------------------------------- experiments
-def _setup(T: int, d_scale: float, seed: int, lam: float = 1e-4, h: float = 0.25, n_train: int = 500):
-    x, y, xt, yt = digits_data(seed=seed)
-    x, y = x[: integer("n_train", n_train)], y[:n_train]
-    model = ResNetControl(C=readout(K=10, d=x.shape[1], seed=seed), h=h, lam=lam)
-    W, b = init_params(T=T, d=x.shape[1], scale=d_scale, seed=seed)
-    return model, W, b, x, y, xt, yt
-
-
-def msa_experiment(*, T: int = 4, n_train: int = 500, n_iter: int = 20, n_inner: int = 5, rho_basic: float = 0.0, rho_ext: float = 10.0, inner_lr_basic: float = 2.0, inner_lr_ext: float = 0.5, gd_lr: float = 2.0, adam_lr: float = 0.01, seed: int = 0) -> dict:
-    """Basic MSA, E-MSA, gradient descent and Adam on the digits residual network (full batch).
-
-    The inner ascent step of E-MSA is smaller (``inner_lr_ext``) because the penalty adds curvature
-    ``~ rho`` to ``H~``, and gradient ascent is stable only below ``2 / curvature``. GD and Adam run ``n_iter * (1 + n_inner)`` iterations: the same number of forward-backward passes
-    of the batch as the MSA runs. Returns loss curves, costs per iteration (passes, seconds) and the
-    test accuracies.
-    """
-    model, W, b, x, y, xt, yt = _setup(T, 0.0, seed, n_train=n_train)
-    out = {"n_iter": n_iter, "n_inner": n_inner, "rho_ext": rho_ext}
-    for name, kw, ilr in (("msa", rho_basic, inner_lr_basic), ("emsa", rho_ext, inner_lr_ext)):
-        r = msa_train(model, W, b, x, y, rho=kw, n_iter=n_iter, n_inner=n_inner, inner_lr=ilr)
-        out[name] = r["loss"]
-        out[name + "_seconds"] = r["seconds"]
-        out[name + "_acc"] = accuracy(model, r["W"], r["b"], xt, yt) if np.isfinite(r["loss"][-1]) else float("nan")
-    n_grad = n_iter * (1 + n_inner)
-    for name, lr in (("gd", gd_lr), ("adam", adam_lr)):
-        r = gradient_train(model, W, b, x, y, method=name, lr=lr, n_iter=n_grad)
-        out[name] = r["loss"]
-        out[name + "_seconds"] = r["seconds"]
-        out[name + "_acc"] = accuracy(model, r["W"], r["b"], xt, yt)
-    return out
-
-
-@figures.register(
-    "control/msa",
-    caption=(
-        r"Training loss of the digits residual network by basic MSA ($\rho = 0$), extended MSA ($\rho > 0$), "
-        r"full-batch gradient descent and Adam, against the number of forward-backward passes of the batch "
-        r"(one MSA iteration costs $1 + n_\mathrm{inner}$ passes)."
-    ),
-    compute=functools.partial(msa_experiment, seed=0),
-)
-def _plot_msa(d):
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.4, 3.8))
-    per = 1 + d["n_inner"]
-    for key, lab, st in (("msa", r"basic MSA, $\rho = 0$", "o-"), ("emsa", rf"extended MSA, $\rho = {d['rho_ext']:g}$", "s-")):
-        l = d[key]
-        ax.semilogy(np.arange(l.size) * per, l, st, ms=3, label=lab + " (experiment)")
-    for key, lab in (("gd", "gradient descent"), ("adam", "Adam")):
-        ax.semilogy(np.arange(d[key].size), d[key], label=lab + " (experiment)")
-    ax.set(xlabel="forward-backward passes of the batch", ylabel=r"training loss $J$")
-    ax.legend()
-    return fig
-
-
-def ternary_experiment(*, T: int = 6, n_train: int = 1257, alpha: float = 0.05, lam: float = 0.02, lr: float = 20.0, n_iter: int = 300, adam_lr: float = 0.01, seed: int = 0) -> dict:
-    """Ternary network by the simplified MSA closed form (:func:`ternary_msa_train`) vs the same network (biases 0) in full precision (Adam)."""
-    model, W, b, x, y, xt, yt = _setup(T, 0.0, seed, n_train=n_train)
-    rt = ternary_msa_train(model, x, y, T=T, alpha=alpha, lam=lam, lr=lr, n_iter=n_iter, seed=seed)
-    rf = gradient_train(model, W, b, x, y, method="adam", lr=adam_lr, n_iter=n_iter, train_bias=False)
-    return {
-        "ternary": rt["loss"], "full": rf["loss"], "sparsity": rt["sparsity"],
-        "acc_ternary": accuracy(model, rt["W"], rt["b"], xt, yt), "acc_full": accuracy(model, rf["W"], rf["b"], xt, yt),
-        "train_acc_ternary": accuracy(model, rt["W"], rt["b"], x, y), "train_acc_full": accuracy(model, rf["W"], rf["b"], x, y),
-    }
+    return TernaryRun(loss=np.array(losses), W=W, b=b, sparsity=float((W == 0).double().mean()))
