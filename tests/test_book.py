@@ -57,14 +57,17 @@ def test_colab_notebook_is_committed_in_sync_and_plain_markdown(md):
 def test_colab_markdown_conversion():
     cited = []
     out = colab.markdown_for_colab(
-        "As {footcite:t}`chen2018neural` showed {footcite}`he2016deep,chen2018neural`, see "
+        "As {footcite:t}`chen2018neural` showed {footcite}`liu2019deep,chen2018neural`, see "
         "{numref}`fig-dynamics-moons` and {doc}`meanfield`; $c^*=$ {glue:text}`mf-cstar:.3f`.\n\n"
         "(eq-x)=\n```{math}\nx = 1\n```\n", ROOT, cited)
-    assert "[Chen et al. (2018)](" in out and "(He et al. 2016" in out
+    assert "[Chen et al. (2018)](https://arxiv.org/abs/1806.07366)" in out
+    assert "([Liu & Theodorou 2019](https://arxiv.org/abs/1908.10920); [Chen et al. 2018](" in out
     assert f"({booktools.site_url(ROOT)}/book/dynamics.html#fig-dynamics-moons)" in out
     assert f"[meanfield]({booktools.site_url(ROOT)}/book/meanfield.html)" in out
     assert "`mf-cstar` (the value printed" in out and "$$\nx = 1\n$$" in out
-    assert "(eq-x)=" not in out and cited == ["chen2018neural", "he2016deep"]
+    assert "(eq-x)=" not in out and cited == ["chen2018neural", "liu2019deep"]
+    scholar = colab.markdown_for_colab("{footcite}`pontryagin1962mathematical`", ROOT, [])
+    assert "(https://scholar.google.com/scholar?q=" in scholar  # no DOI/URL/arXiv: a title search
     with pytest.raises(ValueError, match="no Colab rendering"):
         colab.markdown_for_colab("{unknownrole}`x`", ROOT, [])
     with pytest.raises(ValueError, match="not in book/references.bib"):

@@ -2,7 +2,8 @@
 
 Colab renders plain Jupyter Markdown, not MyST, so each chapter's notebook is rewritten for it:
 
-* ``{footcite}`` / ``{footcite:t}`` become author–year citations linking to the paper, and the
+* ``{footcite}`` / ``{footcite:t}`` become author–year citations linking to the paper (its DOI, URL
+  or arXiv page; a Google Scholar search for its title when the entry has none), and the
   ``{footbibliography}`` directive a "References" list of the works the chapter cites;
 * ``{numref}`` figure references become links to the figure on the book's page, ``{doc}`` links to
   the page;
@@ -23,6 +24,7 @@ import os
 import re
 import sys
 from functools import lru_cache
+from urllib.parse import quote_plus
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -62,9 +64,11 @@ def _link(entry) -> str | None:
     eprint = f.get("eprint") or ""
     if eprint and (f.get("archiveprefix", f.get("archivePrefix", "arXiv")).lower() == "arxiv"):
         return f"https://arxiv.org/abs/{eprint}"
-    journal = f.get("journal", "")
-    found = re.search(r"(\d{4}\.\d{4,5})", journal)
-    return f"https://arxiv.org/abs/{found.group(1)}" if found else None
+    found = re.search(r"(\d{4}\.\d{4,5})", f.get("journal", "") + " " + f.get("note", ""))
+    if found:
+        return f"https://arxiv.org/abs/{found.group(1)}"
+    title = re.sub(r"[{}\\]", "", f.get("title", ""))
+    return "https://scholar.google.com/scholar?q=" + quote_plus(title) if title else None
 
 
 def _cite(keys: str, textual: bool, root: str, cited: list[str]) -> str:
