@@ -42,7 +42,7 @@ def test_committed_notebook_installs_dltheory_and_runs(tmp_path, monkeypatch):
     _run("git", "-C", str(clone), "tag", "-f", booktools.release_tag(ROOT))
     # A fresh environment with the pinned stack but without dltheory.
     venv = tmp_path / "colab-venv"
-    _run(sys.executable, "-m", "venv", str(venv))
+    _run(sys.executable, "-m", "venv", "--without-pip", str(venv))  # pip, setuptools: the pinned ones
     py = venv / "bin" / "python"
     site = Path(_run(str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])").stdout.strip())
     (site / "pinned-stack.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
