@@ -61,7 +61,8 @@ class WeakError:
         quartic_lrs: learning rates of the quartic Monte Carlo comparison.
         quartic1, quartic2: Monte Carlo weak errors on the quartic (orders 1, 2; absolute values).
         quartic_se1, quartic_se2: their Monte Carlo standard errors.
-        qslope1, qslope2: weighted log-log slopes on the quartic, over the three smallest rates.
+        qslope1, qslope2: weighted log-log slopes on the quartic (order 1: three smallest rates; order 2:
+            three largest, where its smaller error is resolved by the Monte Carlo).
         qslope_se1, qslope_se2: standard errors of those slopes from the Monte Carlo errors.
         var_sgd, var_sme: stationary variances ``eta s2 / (B a (2 - eta a))`` and ``eta s2 / (2 a B)`` at
             ``lrs`` (``a = s2 = B = 1``).
@@ -104,7 +105,10 @@ def weak_error(*, scale: str = "book", seed: int = 0) -> WeakError:
     res = [linear.quartic_weak_error(float(e), n_chains=n, seed=seed + i) for i, e in enumerate(qlrs)]
     err = np.abs(np.array([r[0] for r in res]))
     se = np.array([r[1] for r in res])
-    fits = [_log_slope(qlrs[1:], err[1:, k], w=(err[1:, k] / se[1:, k]) ** 2) for k in (0, 1)]
+    # order 1 over the three smallest rates (closest to the asymptote); order 2 over the three largest,
+    # where its error is resolved (> 10 standard errors) by the Monte Carlo
+    fits = [_log_slope(qlrs[1:], err[1:, 0], w=(err[1:, 0] / se[1:, 0]) ** 2),
+            _log_slope(qlrs[:3], err[:3, 1], w=(err[:3, 1] / se[:3, 1]) ** 2)]
     return WeakError(
         lrs=lrs, quad1=q1, quad2=q2, slope1=s1, slope2=s2, quartic_lrs=qlrs,
         quartic1=err[:, 0], quartic2=err[:, 1], quartic_se1=se[:, 0], quartic_se2=se[:, 1],

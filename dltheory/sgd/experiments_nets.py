@@ -41,6 +41,9 @@ class MLPGrid:
         ratio: ``eta / B`` for every run, same shape.
         spearman_sharp, p_sharp: Spearman correlation of sharpness with ``eta / B`` and its p-value.
         spearman_acc, p_acc: the same for test accuracy.
+        p_large_sharper: one-sided Wilcoxon signed-rank p-value that the largest batch ends sharper than
+            the smallest, paired by (eta, seed) (Keskar et al.).
+        p_large_worse: the same for lower test accuracy.
         n_params: parameters per network.
         net: the network trained with the smallest batch and largest rate, first seed (float64 copy).
     """
@@ -57,6 +60,8 @@ class MLPGrid:
     p_sharp: float
     spearman_acc: float
     p_acc: float
+    p_large_sharper: float
+    p_large_worse: float
     n_params: int
     net: nets.MLPs
 
@@ -83,7 +88,10 @@ def mlp_grid(*, scale: str = "book", seed: int = 0) -> MLPGrid:
     ratio = (lrs[None, :, None] / Bs[:, None, None]) * np.ones(shp)
     rs = stats.spearmanr(ratio.ravel(), sharp.ravel())
     ra = stats.spearmanr(ratio.ravel(), acc.ravel())
-    return MLPGrid(lrs=lrs, batch_sizes=Bs, seeds=seeds, epochs=sz["epochs"], sharpness=sharp, test_acc=acc,
+    big, small = (slice(len(Bs) - 1, len(Bs)), slice(0, 1))
+    p_sh = stats.wilcoxon((sharp[big] - sharp[small]).ravel(), alternative="greater").pvalue
+    p_ac = stats.wilcoxon((acc[small] - acc[big]).ravel(), alternative="greater").pvalue
+    return MLPGrid(p_large_sharper=float(p_sh), p_large_worse=float(p_ac), lrs=lrs, batch_sizes=Bs, seeds=seeds, epochs=sz["epochs"], sharpness=sharp, test_acc=acc,
                    train_loss=tl, ratio=ratio, spearman_sharp=float(rs.statistic), p_sharp=float(rs.pvalue),
                    spearman_acc=float(ra.statistic), p_acc=float(ra.pvalue), n_params=keep.n_params, net=keep)
 
