@@ -189,7 +189,7 @@ def mandt_lr(problem: LinearRegression, batch_size: int, *, precond=None) -> flo
 
     Example:
         >>> p = make_regression(200, 2, seed=0)
-        >>> round(mandt_lr(p, 10) / (2 * 10 * 2 / (200 * np.trace(p.C))), 9)
+        >>> round(float(mandt_lr(p, 10) / (2 * 10 * 2 / (200 * np.trace(p.C)))), 9)
         1.0
     """
     S1 = ou_covariance(problem, 1.0, batch_size, precond=precond)

@@ -278,7 +278,7 @@ def rate_ratio_interval(counts: EscapeCounts, i: int, j: int, *, level: float = 
     Example:
         >>> c = EscapeCounts(escapes=np.array([400.0, 1600.0]), exposure=np.array([1.0, 1.0]))
         >>> [round(v, 3) for v in rate_ratio_interval(c, 0, 1)]
-        [4.0, 3.458, 4.627]
+        [4.0, 3.464, 4.62]
     """
     from scipy import stats
 

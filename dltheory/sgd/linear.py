@@ -216,7 +216,7 @@ def quadratic_weak_error(lr, *, a: float = 1.0, s2: float = 1.0, batch_size: flo
 
     Example:
         >>> [round(float(e), 6) for e in quadratic_weak_error([0.1, 0.05])]
-        [0.012969, 0.006584]
+        [0.010759, 0.006094]
     """
     lrs = positive_array("lr", lr, ndim=(0, 1))
     a = checks.positive("a", a)
@@ -276,7 +276,7 @@ def quartic_weak_error(lr: float, *, s2: float = 1.0, batch_size: float = 1, the
         ``theta_K^2 - X(T)^2`` over chains and its standard error.
 
     Example:
-        >>> err, se = quartic_weak_error(0.25, n_chains=200, seed=0)
+        >>> err, se = quartic_weak_error(0.1, n_chains=400, seed=0)
         >>> bool(abs(err[0]) > abs(err[1]))
         True
     """
