@@ -30,8 +30,8 @@ __all__ = [
 
 #: Sizes per scale: chains of the stationary experiments, chains of the quartic SME comparison.
 SIZES = {
-    "book": {"chains": 10_000, "quartic_chains": 4000, "regression_chains": 2000},
-    "full": {"chains": 100_000, "quartic_chains": 20_000, "regression_chains": 20_000},
+    "book": {"chains": 10_000, "quartic_chains": 16_000, "regression_chains": 2000},
+    "full": {"chains": 100_000, "quartic_chains": 100_000, "regression_chains": 20_000},
 }
 
 
@@ -140,6 +140,8 @@ def _plot_weak_error(data: WeakError):
                 label="second-order SME (torchsde, MC)")
     ax.set(xscale="log", yscale="log", xlabel=r"learning rate $\eta$", ylabel="weak error",
            title=r"quartic $\theta^2/2+\theta^4/4$")
+    ax.set_xticks(data.quartic_lrs, [f"{e:g}" for e in data.quartic_lrs])
+    ax.xaxis.set_minor_formatter(plt.NullFormatter())
     ax.legend()
     return fig
 

@@ -116,6 +116,7 @@ class Anisotropic:
 
     Attributes:
         hessian: ``H``.
+        lr, barrier: learning rate and basin level ``Delta L``.
         noise_iso, noise_aligned: gradient-noise covariances of equal trace.
         indicator_iso, indicator_aligned: Zhu et al.'s ``tr(H Sigma)``.
         tau: mean escape times (isotropic, aligned).
@@ -124,6 +125,8 @@ class Anisotropic:
     """
 
     hessian: np.ndarray
+    lr: float
+    barrier: float
     noise_iso: np.ndarray
     noise_aligned: np.ndarray
     indicator_iso: float
@@ -140,10 +143,11 @@ def anisotropic_escape(*, scale: str = "book", seed: int = 0) -> Anisotropic:
     n = _sizes(scale)["basin_chains"]
     H = np.diag([4.0, 0.25])
     iso, al = 0.5 * np.eye(2), np.diag([1.0, 0.0])
-    c = escape.simulate_basin_escapes(H, np.stack([iso, al]), 0.05, 0.05, chains=n, n_steps=1000,
+    lr, barrier = 0.05, 0.05
+    c = escape.simulate_basin_escapes(H, np.stack([iso, al]), lr, barrier, chains=n, n_steps=1000,
                                       seed=checks.seed(seed))
     r, lo, hi = escape.rate_ratio_interval(c, 0, 1, level=0.99)
-    return Anisotropic(hessian=H, noise_iso=iso, noise_aligned=al, indicator_iso=float(np.trace(H @ iso)),
+    return Anisotropic(hessian=H, lr=lr, barrier=barrier, noise_iso=iso, noise_aligned=al, indicator_iso=float(np.trace(H @ iso)),
                        indicator_aligned=float(np.trace(H @ al)), tau=c.mean_time, escapes=c.escapes,
                        ratio=r, ratio_low=lo, ratio_high=hi)
 
@@ -157,16 +161,16 @@ def _plot_anisotropic(data: Anisotropic):
     ax = axes[0]
     t = np.linspace(0, 2 * np.pi, 300)
     h1, h2 = np.diag(data.hessian)
-    r = np.sqrt(2 * 0.05)
+    r = np.sqrt(2 * data.barrier)
     ax.plot(r * np.cos(t) / np.sqrt(h1), r * np.sin(t) / np.sqrt(h2), "k-", label=r"basin edge $L=\Delta L$")
     for S, col, lab in [(data.noise_iso, P[0], "isotropic noise"), (data.noise_aligned, P[1], "aligned noise")]:
-        lam, V = np.linalg.eigh(S)
-        for k in range(2):
-            v = V[:, k] * np.sqrt(lam[k]) * 0.3
-            ax.annotate("", xy=v, xytext=-v, arrowprops=dict(arrowstyle="<->", color=col, lw=2))
-        ax.plot([], [], color=col, lw=2, label=lab)
-    ax.set(xlabel=r"$\theta_1$ (sharp, $h=4$)", ylabel=r"$\theta_2$ (flat, $h=1/4$)", aspect="equal")
-    ax.legend(fontsize=8, loc="upper right")
+        # stationary covariance of the OU approximation, H X + X H = eta Sigma (diagonal here)
+        sd = np.sqrt(data.lr * np.diag(S) / (2 * np.diag(data.hessian)))
+        ax.plot(2 * sd[0] * np.cos(t), 2 * sd[1] * np.sin(t), color=col, lw=2,
+                label=f"{lab}: 2 s.d. of the stationary law")
+    ax.set(xlabel=r"$\theta_1$ (sharp, $h=4$)", ylabel=r"$\theta_2$ (flat, $h=1/4$)",
+           xlim=(-0.3, 0.3), ylim=(-0.9, 0.9))
+    ax.legend(fontsize=8, loc="upper left")
     ax = axes[1]
     ax.bar([0, 1], data.tau, yerr=2 * data.tau / np.sqrt(data.escapes), color=[P[0], P[1]])
     ax.set_xticks([0, 1], [rf"isotropic, tr$(H\Sigma)$={data.indicator_iso:.3g}",
@@ -187,6 +191,7 @@ class LocalEntropy:
         hj_order: observed order ``log2(err(dx) / err(dx / 2))``.
         x, f, f_gamma: the two-basin landscape and its local entropy at ``gamma``.
         gamma: the scope.
+        argmin_f_gamma: the minimiser of ``f_gamma`` on the grid ``x``.
         saddle: the basin boundary of ``f``.
         starts: common starting points.
         end_sgd, end_esgd: final points of SGD and Entropy-SGD.
@@ -205,6 +210,7 @@ class LocalEntropy:
     f: np.ndarray
     f_gamma: np.ndarray
     gamma: float
+    argmin_f_gamma: float
     saddle: float
     starts: np.ndarray
     end_sgd: np.ndarray
@@ -240,12 +246,13 @@ def local_entropy_experiment(*, gamma: float = 0.5, scale: str = "book", seed: i
     e_esgd = entropy.descend(L, starts, method="entropy-sgd", lr=0.2, n_steps=50, gamma=gamma,
                              inner_steps=100, inner_lr=0.008, seed=seed + 1)
     s = L.saddle
+    fg = entropy.local_entropy(L, x, gamma)
     w1, w2 = e_sgd > s, e_esgd > s
     b, c = int((~w1 & w2).sum()), int((w1 & ~w2).sum())
     p = float(stats.binomtest(b, b + c, 0.5, alternative="greater").pvalue) if b + c else 1.0
     return LocalEntropy(curv_a=a, curv_gamma=gs, curv_quadrature=cq, curv_exact=a / (1 + a * gs),
                         hj_dx=np.array(dxs), hj_err=np.array(errs), hj_order=float(np.log2(errs[0] / errs[1])),
-                        x=x, f=L(x), f_gamma=entropy.local_entropy(L, x, gamma), gamma=gamma, saddle=s,
+                        x=x, f=L(x), f_gamma=fg, gamma=gamma, argmin_f_gamma=float(x[np.argmin(fg)]), saddle=s,
                         starts=starts, end_sgd=e_sgd, end_esgd=e_esgd, wide_sgd=float(w1.mean()),
                         wide_esgd=float(w2.mean()), p_mcnemar=p)
 

@@ -185,6 +185,8 @@ def _plot_rescaling(data: Rescaling):
     ax2.grid(False)
     ax.set(xlabel=r"rescaling $\alpha$ ($W_1\to\alpha W_1$, $W_2\to W_2/\alpha$)",
            ylabel=r"$\lambda_{\max}(\nabla^2 L)$")
+    ax.set_xticks(data.alphas, [f"{a:g}" for a in data.alphas])
+    ax.xaxis.set_minor_formatter(plt.NullFormatter())
     h1, l1 = ax.get_legend_handles_labels()
     h2, l2 = ax2.get_legend_handles_labels()
     ax.legend(h1 + h2, l1 + l2, fontsize=8, loc="upper center")
@@ -254,7 +256,7 @@ def _plot_gradient_noise(data: GradientNoise):
     P = figures.PALETTE
     fig, axes = plt.subplots(1, 2, figsize=(9.0, 3.6))
     ax = axes[0]
-    lam = data.eigenvalues[data.eigenvalues > 0]
+    lam = data.eigenvalues[data.eigenvalues > 1e-12 * data.eigenvalues[0]]  # above rounding
     ax.loglog(np.arange(1, len(lam) + 1), lam / lam[0], color=P[0], label="per-sample gradient covariance")
     ax.axvline(data.rank90, color=P[1], ls="--", label=f"90% of trace: {data.rank90} of {data.n_params}")
     ax.set(xlabel="eigenvalue index", ylabel=r"$\lambda_i/\lambda_1$")
