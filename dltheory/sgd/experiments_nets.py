@@ -66,24 +66,29 @@ class MLPGrid:
     net: nets.MLPs
 
 
-def mlp_grid(*, scale: str = "book", seed: int = 0) -> MLPGrid:
-    """Train every (eta, B, seed) of the grid; each batch size is one batched training run."""
+def mlp_grid(*, scale: str = "book", seed: int = 0, device=None) -> MLPGrid:
+    """Train every (eta, B, seed) of the grid; each batch size is one batched training run.
+
+    ``device`` (default CPU) holds the data and networks; minibatch indices and the power-iteration
+    vectors come from seeded CPU generators, so the runs are the same on every device up to rounding.
+    """
     sz = _sizes(scale)
     seed = checks.seed(seed)
-    data = nets.load_digits()
+    dev = torch.device("cpu") if device is None else torch.device(device)
+    data = nets.load_digits(device=dev)
     lrs, Bs, seeds = np.array(sz["lrs"]), np.array(sz["batch_sizes"]), np.array(sz["seeds"])
     shp = (len(Bs), len(lrs), len(seeds))
     sharp, acc, tl = np.zeros(shp), np.zeros(shp), np.zeros(shp)
     keep = None
     for i, B in enumerate(Bs):
-        init = nets.init_mlps([int(s) + seed for _ in lrs for s in seeds])
+        init = nets.init_mlps([int(s) + seed for _ in lrs for s in seeds]).to(dev)
         lr = np.repeat(lrs, len(seeds))
         net = nets.train_sgd(init, data, lr, int(B), epochs=sz["epochs"], seed=seed + 1000 + i)
         sharp[i] = nets.sharpness(net, data.x_train, data.y_train, iters=sz["iters"]).reshape(shp[1:])
         acc[i] = nets.accuracy(net, data.x_test, data.y_test).reshape(shp[1:])
-        tl[i] = nets.loss(net, data.x_train, data.y_train).detach().numpy().reshape(shp[1:])
+        tl[i] = nets.loss(net, data.x_train, data.y_train).detach().cpu().numpy().reshape(shp[1:])
         if i == 0:
-            one = net.select(len(lr) - len(seeds))
+            one = net.select(len(lr) - len(seeds)).to("cpu")
             keep = nets.MLPs(*(t.double() for t in one.tensors()))
     ratio = (lrs[None, :, None] / Bs[:, None, None]) * np.ones(shp)
     rs = stats.spearmanr(ratio.ravel(), sharp.ravel())

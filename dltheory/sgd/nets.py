@@ -50,8 +50,8 @@ class Digits:
     y_test: torch.Tensor
 
 
-def load_digits(dtype: torch.dtype = torch.float32) -> Digits:
-    """The digits data set (bundled with scikit-learn; no download).
+def load_digits(dtype: torch.dtype = torch.float32, device=None) -> Digits:
+    """The digits data set (bundled with scikit-learn; no download), on ``device`` (default CPU).
 
     Example:
         >>> d = load_digits()
@@ -62,7 +62,8 @@ def load_digits(dtype: torch.dtype = torch.float32) -> Digits:
 
     x, y = _load(return_X_y=True)
     perm = np.random.default_rng(0).permutation(len(x))
-    x, y = torch.as_tensor(x[perm] / 16.0, dtype=dtype), torch.as_tensor(y[perm])
+    x = torch.as_tensor(x[perm] / 16.0, dtype=dtype, device=device)
+    y = torch.as_tensor(y[perm], device=device)
     return Digits(x[:1257], y[:1257], x[1257:], y[1257:])
 
 
@@ -86,6 +87,10 @@ class MLPs:
     def n_params(self) -> int:
         """Parameters of one network."""
         return sum(t[0].numel() for t in self.tensors())
+
+    def to(self, device) -> "MLPs":
+        """The same networks on ``device``."""
+        return MLPs(*(t.to(device) for t in self.tensors()))
 
     def select(self, i: int) -> "MLPs":
         """Network ``i`` alone (``R = 1``)."""
@@ -160,7 +165,7 @@ def accuracy(nets: MLPs, x, y) -> np.ndarray:
         True
     """
     with torch.no_grad():
-        return (_forward(nets.tensors(), x).argmax(-1) == y).double().mean(1).numpy()
+        return (_forward(nets.tensors(), x).argmax(-1) == y).double().mean(1).cpu().numpy()
 
 
 def train_sgd(nets: MLPs, data: Digits, lr, batch_size: int, *, epochs: float, seed: int = 0) -> MLPs:
@@ -194,7 +199,7 @@ def train_sgd(nets: MLPs, data: Digits, lr, batch_size: int, *, epochs: float, s
     lr_t = torch.as_tensor(lrs, dtype=params[0].dtype)
     scales = [lr_t.view(-1, *([1] * (p.ndim - 1))) for p in params]
     for _ in range(steps):
-        idx = torch.randint(n, (R, B), generator=gen)
+        idx = torch.randint(n, (R, B), generator=gen).to(data.x_train.device)
         total = _losses(params, data.x_train[idx], data.y_train[idx]).sum()
         grads = torch.autograd.grad(total, params)
         with torch.no_grad():
@@ -234,7 +239,7 @@ def sharpness(nets: MLPs, x, y, *, iters: int = 30, seed: int = 0) -> np.ndarray
         raise TypeError(f"nets must be MLPs; got {type(nets).__name__}")
     iters = checks.integer("iters", iters, high=10_000)
     gen = torch.Generator().manual_seed(checks.seed(seed))
-    v = [torch.randn(t.shape, generator=gen, dtype=t.dtype) for t in nets.tensors()]
+    v = [torch.randn(t.shape, generator=gen, dtype=t.dtype).to(t.device) for t in nets.tensors()]
 
     def norms(vs):
         return torch.sqrt(sum((u.reshape(u.shape[0], -1) ** 2).sum(1) for u in vs))
@@ -243,12 +248,12 @@ def sharpness(nets: MLPs, x, y, *, iters: int = 30, seed: int = 0) -> np.ndarray
         return [u / s.view(-1, *([1] * (u.ndim - 1))) for u in vs]
 
     v = scale(v, norms(v))
-    lam = torch.zeros(nets.W1.shape[0], dtype=nets.W1.dtype)
+    lam = torch.zeros(nets.W1.shape[0], dtype=nets.W1.dtype, device=nets.W1.device)
     for _ in range(iters):
         hv = hvp(nets, x, y, v)
         lam = sum((a * b).reshape(a.shape[0], -1).sum(1) for a, b in zip(v, hv))
         v = scale(hv, norms(hv))
-    return lam.detach().numpy()
+    return lam.detach().cpu().numpy()
 
 
 def per_sample_grads(net: MLPs, x, y) -> torch.Tensor:
