@@ -155,6 +155,11 @@ class TwoBasins:
         c2, w2, d2: the same for the wide basin.
         k: confinement.
         saddle: the point between the basins where ``f`` has its local maximum (the basin boundary).
+
+    Example:
+        >>> L = TwoBasins()
+        >>> bool(L.c1 < L.saddle < L.c2)
+        True
     """
 
     c1: float = -1.0

@@ -184,7 +184,13 @@ def _rot(angle):
 
 def stationary_covariance(*, lr: float = 0.2, batch_size: int = 4, scale: str = "book",
                           seed: int = 0) -> StationaryCov:
-    """Section 2: 10^4 SGD chains on an anisotropic quadratic with non-isotropic noise."""
+    """Section 2: 10^4 SGD chains on an anisotropic quadratic with non-isotropic noise.
+
+    Example:
+        >>> data = stationary_covariance(seed=0)  # doctest: +SKIP
+        >>> bool(data.p_discrete >= 0.01 > data.p_sme)  # doctest: +SKIP
+        True
+    """
     n = _scale(scale)["chains"]
     R = _rot(0.5)
     A = R @ np.diag([4.0, 0.5]) @ R.T
@@ -258,7 +264,13 @@ class LrOverB:
 
 
 def lr_over_batch(*, scale: str = "book", seed: int = 0) -> LrOverB:
-    """Section 3 (quadratic part): equal ``eta / B`` gives equal spread, to first order in ``eta a``."""
+    """Section 3 (quadratic part): equal ``eta / B`` gives equal spread, to first order in ``eta a``.
+
+    Example:
+        >>> data = lr_over_batch(seed=0)  # doctest: +SKIP
+        >>> bool(data.p_equal >= 0.01)  # doctest: +SKIP
+        True
+    """
     n = _scale(scale)["chains"]
     seed = checks.seed(seed)
     one = np.array([[1.0]])
@@ -321,7 +333,13 @@ class MandtSweep:
 
 
 def mandt_sweep(*, scale: str = "book", seed: int = 0) -> MandtSweep:
-    """Section 4: Bayesian linear regression, ``N = 1000``, ``D = 5``, ``S = 10``."""
+    """Section 4: Bayesian linear regression, ``N = 1000``, ``D = 5``, ``S = 10``.
+
+    Example:
+        >>> data = mandt_sweep(seed=0)  # doctest: +SKIP
+        >>> round(data.lr_min / data.lr_star, 2)  # doctest: +SKIP
+        1.0
+    """
     n_chains = _scale(scale)["regression_chains"]
     p = bayes.make_regression(1000, 5, scales=np.linspace(0.8, 1.6, 5), seed=checks.seed(seed))
     S = 10

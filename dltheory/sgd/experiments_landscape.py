@@ -63,7 +63,13 @@ class Kramers:
 
 
 def kramers(*, lr: float = 0.01, scale: str = "book", seed: int = 0) -> Kramers:
-    """Section 5: Gibbs histogram at ``T = 1/8`` and escape times at ``Delta L / T = 2 ... 3.5``."""
+    """Section 5: Gibbs histogram at ``T = 1/8`` and escape times at ``Delta L / T = 2 ... 3.5``.
+
+    Example:
+        >>> data = kramers(seed=0)  # doctest: +SKIP
+        >>> round(data.slope, 2)  # doctest: +SKIP
+        0.25
+    """
     sz = _sizes(scale)
     seed = checks.seed(seed)
     Tg = 0.125
@@ -139,7 +145,13 @@ class Anisotropic:
 
 
 def anisotropic_escape(*, scale: str = "book", seed: int = 0) -> Anisotropic:
-    """Section 6: isotropic against sharp-aligned noise of equal total variance (Zhu et al. 2019)."""
+    """Section 6: isotropic against sharp-aligned noise of equal total variance (Zhu et al. 2019).
+
+    Example:
+        >>> data = anisotropic_escape(seed=0)  # doctest: +SKIP
+        >>> bool(data.ratio_low > 1)  # doctest: +SKIP
+        True
+    """
     n = _sizes(scale)["basin_chains"]
     H = np.diag([4.0, 0.25])
     iso, al = 0.5 * np.eye(2), np.diag([1.0, 0.0])
@@ -225,7 +237,13 @@ LANDSCAPE = entropy.TwoBasins(c1=0.0, w1=0.1, d1=1.5, c2=1.0, w2=0.8, d2=1.0, k=
 
 
 def local_entropy_experiment(*, gamma: float = 0.5, scale: str = "book", seed: int = 0) -> LocalEntropy:
-    """Section 7."""
+    """Section 7: curvature of the local entropy, its Hamilton–Jacobi equation, Entropy-SGD vs SGD.
+
+    Example:
+        >>> data = local_entropy_experiment(seed=0)  # doctest: +SKIP
+        >>> round(data.hj_order)  # doctest: +SKIP
+        2
+    """
     n = _sizes(scale)["starts"]
     a = 10.0
     gs = np.array([0.01, 0.1, 1.0])

@@ -75,7 +75,7 @@ def stationary_variance_sme(lr: float, a: float, s2: float, batch_size: float = 
     return lr * s2 / (2 * a * b)
 
 
-def positive_array(name: str, value, *, ndim=None) -> np.ndarray:
+def _positive_array(name: str, value, *, ndim=None) -> np.ndarray:
     """``value`` as a float64 array of finite numbers > 0 (``_checks.real_array`` with bounds fails
     on arrays of more than one element, so the bound is checked here)."""
     arr = checks.real_array(name, value, ndim=ndim)
@@ -218,7 +218,7 @@ def quadratic_weak_error(lr, *, a: float = 1.0, s2: float = 1.0, batch_size: flo
         >>> [round(float(e), 6) for e in quadratic_weak_error([0.1, 0.05])]
         [0.010759, 0.006094]
     """
-    lrs = positive_array("lr", lr, ndim=(0, 1))
+    lrs = _positive_array("lr", lr, ndim=(0, 1))
     a = checks.positive("a", a)
     s2 = checks.positive("s2", s2, allow_zero=True)
     b = checks.positive("batch_size", batch_size)
