@@ -1,0 +1,410 @@
+"""Experiments of the SGD chapter, sections 1-4: modified equations, stationary laws, eta/B, Mandt et al.
+
+Every function takes ``scale`` (``"book"`` or ``"full"``: more chains) and an explicit seed, returns a
+frozen dataclass, and has a registered figure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+
+import numpy as np
+from scipy import stats
+
+from dltheory import _checks as checks
+from dltheory import figures
+from dltheory.sgd import bayes, linear
+
+__all__ = [
+    "SIZES",
+    "WeakError",
+    "weak_error",
+    "StationaryCov",
+    "stationary_covariance",
+    "LrOverB",
+    "lr_over_batch",
+    "MandtSweep",
+    "mandt_sweep",
+]
+
+#: Sizes per scale: chains of the stationary experiments, chains of the quartic SME comparison.
+SIZES = {
+    "book": {"chains": 10_000, "quartic_chains": 16_000, "regression_chains": 2000},
+    "full": {"chains": 100_000, "quartic_chains": 100_000, "regression_chains": 20_000},
+}
+
+
+def _scale(scale):
+    return SIZES[checks.choice("scale", scale, list(SIZES))]
+
+
+def _log_slope(x, y, w=None):
+    """Slope of ``log y`` against ``log x`` by (weighted) least squares, and its standard error."""
+    lx, ly = np.log(x), np.log(y)
+    w = np.ones_like(lx) if w is None else w
+    W = np.diag(w)
+    X = np.stack([lx, np.ones_like(lx)], 1)
+    cov = np.linalg.inv(X.T @ W @ X)
+    beta = cov @ X.T @ W @ ly
+    return float(beta[0]), float(np.sqrt(cov[0, 0]))
+
+
+@dataclass(frozen=True)
+class WeakError:
+    """Weak errors of the first- and second-order SMEs (section 1).
+
+    Attributes:
+        lrs: learning rates of the exact quadratic computation.
+        quad1, quad2: exact weak errors ``|E theta_k^2 - E X(k eta)^2|`` at ``k eta = 1`` (orders 1, 2).
+        slope1, slope2: log-log slopes over the four smallest ``lrs``.
+        quartic_lrs: learning rates of the quartic Monte Carlo comparison.
+        quartic1, quartic2: Monte Carlo weak errors on the quartic (orders 1, 2; absolute values).
+        quartic_se1, quartic_se2: their Monte Carlo standard errors.
+        qslope1, qslope2: weighted log-log slopes on the quartic (order 1: three smallest rates; order 2:
+            three largest, where its smaller error is resolved by the Monte Carlo).
+        qslope_se1, qslope_se2: standard errors of those slopes from the Monte Carlo errors.
+        var_sgd, var_sme: stationary variances ``eta s2 / (B a (2 - eta a))`` and ``eta s2 / (2 a B)`` at
+            ``lrs`` (``a = s2 = B = 1``).
+    """
+
+    lrs: np.ndarray
+    quad1: np.ndarray
+    quad2: np.ndarray
+    slope1: float
+    slope2: float
+    quartic_lrs: np.ndarray
+    quartic1: np.ndarray
+    quartic2: np.ndarray
+    quartic_se1: np.ndarray
+    quartic_se2: np.ndarray
+    qslope1: float
+    qslope2: float
+    qslope_se1: float
+    qslope_se2: float
+    var_sgd: np.ndarray
+    var_sme: np.ndarray
+
+
+def weak_error(*, scale: str = "book", seed: int = 0) -> WeakError:
+    """Section 1: weak error of the SMEs, exactly on a quadratic and by coupled Monte Carlo on a quartic.
+
+    Example:
+        >>> data = weak_error()  # doctest: +SKIP
+        >>> round(data.slope2, 1)  # doctest: +SKIP
+        2.0
+    """
+    n = _scale(scale)["quartic_chains"]
+    seed = checks.seed(seed)
+    lrs = 2.0 ** -np.arange(2, 10)
+    q1 = linear.quadratic_weak_error(lrs, order=1)
+    q2 = linear.quadratic_weak_error(lrs, order=2)
+    s1, _ = _log_slope(lrs[-4:], q1[-4:])
+    s2, _ = _log_slope(lrs[-4:], q2[-4:])
+    qlrs = np.array([0.1, 0.05, 0.025, 0.0125])
+    res = [linear.quartic_weak_error(float(e), n_chains=n, seed=seed + i) for i, e in enumerate(qlrs)]
+    err = np.abs(np.array([r[0] for r in res]))
+    se = np.array([r[1] for r in res])
+    # order 1 over the three smallest rates (closest to the asymptote); order 2 over the three largest,
+    # where its error is resolved (> 10 standard errors) by the Monte Carlo
+    fits = [_log_slope(qlrs[1:], err[1:, 0], w=(err[1:, 0] / se[1:, 0]) ** 2),
+            _log_slope(qlrs[:3], err[:3, 1], w=(err[:3, 1] / se[:3, 1]) ** 2)]
+    return WeakError(
+        lrs=lrs, quad1=q1, quad2=q2, slope1=s1, slope2=s2, quartic_lrs=qlrs,
+        quartic1=err[:, 0], quartic2=err[:, 1], quartic_se1=se[:, 0], quartic_se2=se[:, 1],
+        qslope1=fits[0][0], qslope2=fits[1][0], qslope_se1=fits[0][1], qslope_se2=fits[1][1],
+        var_sgd=np.array([linear.stationary_variance_sgd(float(e), 1.0, 1.0) for e in lrs]),
+        var_sme=np.array([linear.stationary_variance_sme(float(e), 1.0, 1.0) for e in lrs]),
+    )
+
+
+@figures.register("sgd/weak-error", compute=partial(weak_error, seed=0))
+def _plot_weak_error(data: WeakError):
+    import matplotlib.pyplot as plt
+
+    P = figures.PALETTE
+    fig, axes = plt.subplots(1, 2, figsize=(9.0, 3.6))
+    ax = axes[0]
+    ax.loglog(data.lrs, data.quad1, "o-", color=P[0], label="first-order SME (exact)")
+    ax.loglog(data.lrs, data.quad2, "s-", color=P[1], label="second-order SME (exact)")
+    ax.loglog(data.lrs, data.quad1[-1] * data.lrs / data.lrs[-1], ":", color="grey", label=r"$\propto\eta$")
+    ax.loglog(data.lrs, data.quad2[-1] * (data.lrs / data.lrs[-1]) ** 2, "--", color="grey",
+              label=r"$\propto\eta^2$")
+    ax.set(xlabel=r"learning rate $\eta$", ylabel=r"weak error $|\mathbb{E}\theta_k^2-\mathbb{E}X_{k\eta}^2|$",
+           title=r"quadratic $a\theta^2/2$")
+    ax.legend()
+    ax = axes[1]
+    ax.errorbar(data.quartic_lrs, data.quartic1, yerr=2 * data.quartic_se1, fmt="o-", color=P[0],
+                label="first-order SME (torchsde, MC)")
+    ax.errorbar(data.quartic_lrs, data.quartic2, yerr=2 * data.quartic_se2, fmt="s-", color=P[1],
+                label="second-order SME (torchsde, MC)")
+    ax.set(xscale="log", yscale="log", xlabel=r"learning rate $\eta$", ylabel="weak error",
+           title=r"quartic $\theta^2/2+\theta^4/4$")
+    ax.set_xticks(data.quartic_lrs, [f"{e:g}" for e in data.quartic_lrs])
+    ax.xaxis.set_minor_formatter(plt.NullFormatter())
+    ax.legend()
+    return fig
+
+
+@dataclass(frozen=True)
+class StationaryCov:
+    """Section 2: stationary covariance of SGD in 2-D against the discrete and continuous Lyapunov laws.
+
+    Attributes:
+        A, C: Hessian and per-sample gradient covariance.
+        lr, batch_size: the rate and batch of the simulation.
+        samples: final states of the chains, shape ``(n_chains, 2)``.
+        cov_sgd: their sample covariance.
+        cov_discrete, cov_sme: discrete and continuous Lyapunov solutions.
+        p_discrete, p_sme: p-values of the Gaussian covariance test against each.
+        lrs: learning rates of the exact sweep.
+        rel_gap: ``||Sigma_SME - Sigma_disc||_F / ||Sigma_disc||_F`` at ``lrs``.
+        gap_slope: log-log slope of ``rel_gap`` against ``lrs``.
+    """
+
+    A: np.ndarray
+    C: np.ndarray
+    lr: float
+    batch_size: int
+    samples: np.ndarray
+    cov_sgd: np.ndarray
+    cov_discrete: np.ndarray
+    cov_sme: np.ndarray
+    p_discrete: float
+    p_sme: float
+    lrs: np.ndarray
+    rel_gap: np.ndarray
+    gap_slope: float
+
+
+def _rot(angle):
+    c, s = np.cos(angle), np.sin(angle)
+    return np.array([[c, -s], [s, c]])
+
+
+def stationary_covariance(*, lr: float = 0.2, batch_size: int = 4, scale: str = "book",
+                          seed: int = 0) -> StationaryCov:
+    """Section 2: 10^4 SGD chains on an anisotropic quadratic with non-isotropic noise.
+
+    Example:
+        >>> data = stationary_covariance(seed=0)  # doctest: +SKIP
+        >>> bool(data.p_discrete >= 0.01 > data.p_sme)  # doctest: +SKIP
+        True
+    """
+    n = _scale(scale)["chains"]
+    R = _rot(0.5)
+    A = R @ np.diag([4.0, 0.5]) @ R.T
+    C = _rot(-0.3) @ np.diag([2.0, 0.5]) @ _rot(-0.3).T
+    steps = int(np.ceil(15 / (lr * 0.5)))
+    th = linear.simulate_linear_sgd(A, C, lr, batch_size, n_chains=n, n_steps=steps, seed=seed).numpy()
+    Sd = linear.lyapunov_discrete(A, C, lr, batch_size)
+    Sc = linear.lyapunov_continuous(A, C, lr, batch_size)
+    lrs = np.geomspace(0.002, 0.2, 12)
+    gap = np.array([np.linalg.norm(linear.lyapunov_continuous(A, C, e, batch_size)
+                                   - linear.lyapunov_discrete(A, C, e, batch_size))
+                    / np.linalg.norm(linear.lyapunov_discrete(A, C, e, batch_size)) for e in lrs])
+    slope, _ = _log_slope(lrs[:6], gap[:6])
+    return StationaryCov(A=A, C=C, lr=lr, batch_size=batch_size, samples=th, cov_sgd=th.T @ th / len(th),
+                         cov_discrete=Sd, cov_sme=Sc, p_discrete=linear.covariance_test(th, Sd),
+                         p_sme=linear.covariance_test(th, Sc), lrs=lrs, rel_gap=gap, gap_slope=slope)
+
+
+def _ellipse(ax, S, color, label, ls="-"):
+    t = np.linspace(0, 2 * np.pi, 200)
+    lam, V = np.linalg.eigh(S)
+    pts = V @ (2 * np.sqrt(lam)[:, None] * np.stack([np.cos(t), np.sin(t)]))
+    ax.plot(pts[0], pts[1], ls, color=color, label=label, lw=1.8)
+
+
+@figures.register("sgd/stationary-covariance", compute=partial(stationary_covariance, seed=0))
+def _plot_stationary(data: StationaryCov):
+    import matplotlib.pyplot as plt
+
+    P = figures.PALETTE
+    fig, axes = plt.subplots(1, 2, figsize=(9.0, 3.8))
+    ax = axes[0]
+    ax.scatter(data.samples[:2000, 0], data.samples[:2000, 1], s=2, color="0.7", label="SGD chains")
+    _ellipse(ax, data.cov_sgd, P[2], "SGD sample covariance")
+    _ellipse(ax, data.cov_discrete, P[0], "discrete Lyapunov", "--")
+    _ellipse(ax, data.cov_sme, P[1], "SME (continuous Lyapunov)", ":")
+    ax.set(xlabel=r"$\theta_1$", ylabel=r"$\theta_2$", aspect="equal",
+           title=rf"2-s.d. ellipses, $\eta={data.lr:g}$, $B={data.batch_size}$")
+    ax.legend(loc="upper left", fontsize=8)
+    ax = axes[1]
+    ax.loglog(data.lrs, data.rel_gap, "o-", color=P[1], label="SME vs exact (Frobenius)")
+    ax.loglog(data.lrs, data.rel_gap[0] * data.lrs / data.lrs[0], ":", color="grey", label=r"$\propto\eta$")
+    ax.set(xlabel=r"learning rate $\eta$", ylabel=r"relative error of $\Sigma_{\rm SME}$")
+    ax.legend()
+    return fig
+
+
+@dataclass(frozen=True)
+class LrOverB:
+    """Section 3: stationary spread at equal and doubled ``eta / B`` on ``a theta^2 / 2`` (``a = s2 = 1``).
+
+    Attributes:
+        pairs: ``(eta, B)`` of the equal-ratio runs, shape ``(k, 2)``.
+        var_equal: their measured stationary variances.
+        p_equal: p-value of Bartlett's test that these variances are equal.
+        var_double: measured variance at twice the ratio (first pair's ``B``, twice its ``eta``).
+        p_double: p-value of the F test that ``var_double = 2 var_equal[0]``.
+        lrs_a: values of ``eta a`` of the large-rate sweep (``eta / B`` fixed).
+        var_sweep: measured variance over ``eta / B`` along that sweep.
+        n: chains per run.
+    """
+
+    pairs: np.ndarray
+    var_equal: np.ndarray
+    p_equal: float
+    var_double: float
+    p_double: float
+    lrs_a: np.ndarray
+    var_sweep: np.ndarray
+    n: int
+
+
+def lr_over_batch(*, scale: str = "book", seed: int = 0) -> LrOverB:
+    """Section 3 (quadratic part): equal ``eta / B`` gives equal spread, to first order in ``eta a``.
+
+    Example:
+        >>> data = lr_over_batch(seed=0)  # doctest: +SKIP
+        >>> bool(data.p_equal >= 0.01)  # doctest: +SKIP
+        True
+    """
+    n = _scale(scale)["chains"]
+    seed = checks.seed(seed)
+    one = np.array([[1.0]])
+
+    def var(lr, B, s):
+        steps = int(np.ceil(5 / min(lr, 2 - lr)))  # variance transient (1 - eta a)^{2k} < e^{-10}
+        th = linear.simulate_linear_sgd(one, one, lr, B, n_chains=n, n_steps=steps, seed=s).numpy()[:, 0]
+        return th
+
+    pairs = np.array([[0.005, 1], [0.01, 2], [0.02, 4]])
+    runs = [var(e, int(b), seed + i) for i, (e, b) in enumerate(pairs)]
+    p_equal = float(stats.bartlett(*runs).pvalue)
+    v = np.array([np.mean(r**2) for r in runs])
+    dbl = var(0.01, 1, seed + 10)
+    vd = float(np.mean(dbl**2))
+    F = vd / (2 * v[0])  # ~ F(n, n) under H0 (known zero mean)
+    p_double = float(2 * min(stats.f.cdf(F, n, n), stats.f.sf(F, n, n)))
+    lrs_a = np.array([0.05, 0.2, 0.5, 1.0, 1.5])
+    sweep = np.array([np.mean(var(float(e), 1, seed + 20 + i) ** 2) / e for i, e in enumerate(lrs_a)])
+    return LrOverB(pairs=pairs, var_equal=v, p_equal=p_equal, var_double=vd, p_double=p_double,
+                   lrs_a=lrs_a, var_sweep=sweep, n=n)
+
+
+@dataclass(frozen=True)
+class MandtSweep:
+    """Section 4: KL(stationary SGD || posterior) against the learning rate (Mandt et al. 2017).
+
+    Attributes:
+        d, n, batch_size: parameters, data points and batch size.
+        lr_star: Mandt's ``eps* = 2 S D / (N tr C)``.
+        lrs: the sweep (multiples of ``lr_star``).
+        kl_exact: KL with SGD's exact stationary covariance (Kronecker–Lyapunov).
+        kl_ou: KL with the OU covariance.
+        lr_min: minimiser of ``kl_exact`` on the sweep.
+        lr_star_pre: ``eps*`` of SGD preconditioned with ``C^{-1}`` (``= 2 S / N``).
+        kl_pre_exact, kl_pre_ou: KL of preconditioned SGD along ``lrs_pre``, exact and OU.
+        lrs_pre: sweep around ``lr_star_pre``.
+        kl_pre_ou_at_star: OU KL at ``lr_star_pre`` (zero in theory).
+        samples: simulated ``theta - theta_LS`` at ``lr_star`` (minibatches with replacement).
+        p_sim: p-value of the covariance test of ``samples`` against the exact covariance.
+        p_sim_ou: the same against the OU covariance.
+    """
+
+    d: int
+    n: int
+    batch_size: int
+    lr_star: float
+    lrs: np.ndarray
+    kl_exact: np.ndarray
+    kl_ou: np.ndarray
+    lr_min: float
+    lr_star_pre: float
+    lrs_pre: np.ndarray
+    kl_pre_exact: np.ndarray
+    kl_pre_ou: np.ndarray
+    kl_pre_ou_at_star: float
+    samples: np.ndarray
+    p_sim: float
+    p_sim_ou: float
+
+
+def mandt_sweep(*, scale: str = "book", seed: int = 0) -> MandtSweep:
+    """Section 4: Bayesian linear regression, ``N = 1000``, ``D = 5``, ``S = 10``.
+
+    Example:
+        >>> data = mandt_sweep(seed=0)  # doctest: +SKIP
+        >>> round(data.lr_min / data.lr_star, 2)  # doctest: +SKIP
+        1.0
+    """
+    n_chains = _scale(scale)["regression_chains"]
+    p = bayes.make_regression(1000, 5, scales=np.linspace(0.8, 1.6, 5), seed=checks.seed(seed))
+    S = 10
+    es = bayes.mandt_lr(p, S)
+    lrs = es * np.geomspace(0.2, 5.0, 61)
+    kl = np.array([bayes.gaussian_kl(bayes.exact_sgd_covariance(p, e, S), p.posterior_cov) for e in lrs])
+    klou = np.array([bayes.gaussian_kl(bayes.ou_covariance(p, e, S), p.posterior_cov) for e in lrs])
+    H = np.linalg.inv(p.C)
+    es2 = bayes.mandt_lr(p, S, precond=H)
+    lrs2 = es2 * np.geomspace(0.2, 5.0, 61)
+    kl2 = np.array([bayes.gaussian_kl(bayes.exact_sgd_covariance(p, e, S, precond=H), p.posterior_cov)
+                    for e in lrs2])
+    kl2ou = np.array([bayes.gaussian_kl(bayes.ou_covariance(p, e, S, precond=H), p.posterior_cov)
+                      for e in lrs2])
+    steps = int(np.ceil(6 / (es * np.linalg.eigvalsh(p.A).min())))  # transient below e^{-12}
+    th = bayes.simulate_regression_sgd(p, es, S, n_chains=n_chains, n_steps=steps, seed=seed)
+    return MandtSweep(
+        d=p.d, n=p.n, batch_size=S, lr_star=es, lrs=lrs, kl_exact=kl, kl_ou=klou,
+        lr_min=float(lrs[np.argmin(kl)]), lr_star_pre=es2, lrs_pre=lrs2, kl_pre_exact=kl2, kl_pre_ou=kl2ou,
+        kl_pre_ou_at_star=bayes.gaussian_kl(bayes.ou_covariance(p, es2, S, precond=H), p.posterior_cov),
+        samples=th, p_sim=linear.covariance_test(th, bayes.exact_sgd_covariance(p, es, S)),
+        p_sim_ou=linear.covariance_test(th, bayes.ou_covariance(p, es, S)),
+    )
+
+
+@figures.register("sgd/mandt-kl", compute=partial(mandt_sweep, seed=0))
+def _plot_mandt(data: MandtSweep):
+    import matplotlib.pyplot as plt
+
+    P = figures.PALETTE
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    ax.loglog(data.lrs, data.kl_exact, "-", color=P[0], label="SGD, exact stationary law")
+    ax.loglog(data.lrs, data.kl_ou, "--", color=P[0], label="SGD, OU approximation")
+    ax.loglog(data.lrs_pre, data.kl_pre_exact, "-", color=P[1], label=r"preconditioned ($C^{-1}$), exact")
+    ax.loglog(data.lrs_pre, np.maximum(data.kl_pre_ou, 1e-6), "--", color=P[1],
+              label=r"preconditioned, OU")
+    ax.axvline(data.lr_star, color=P[0], ls=":", label=r"Mandt's $\epsilon^*=2SD/(N\,\mathrm{tr}\,C)$")
+    ax.axvline(data.lr_star_pre, color=P[1], ls=":", label=r"$\epsilon^*=2S/N$ (preconditioned)")
+    ax.set(xlabel=r"learning rate $\epsilon$", ylabel=r"KL(stationary $\|$ posterior)", ylim=(1e-4, None))
+    ax.legend(fontsize=8)
+    return fig
+
+
+@figures.register("sgd/lr-over-batch", compute=partial(lr_over_batch, seed=0))
+def _plot_lr_over_batch(data: LrOverB):
+    import matplotlib.pyplot as plt
+
+    P = figures.PALETTE
+    fig, axes = plt.subplots(1, 2, figsize=(9.0, 3.6))
+    ax = axes[0]
+    ratio = data.pairs[:, 0] / data.pairs[:, 1]
+    se = data.var_equal * np.sqrt(2 / data.n)
+    ax.errorbar(np.arange(len(ratio)), data.var_equal / ratio, yerr=2 * se / ratio, fmt="o", color=P[0],
+                label=r"SGD, $\eta/B=0.005$ (2 s.e.)")
+    ax.errorbar([len(ratio)], [data.var_double / (2 * ratio[0])], yerr=[2 * data.var_double * np.sqrt(2 / data.n)
+                / (2 * ratio[0])], fmt="s", color=P[1], label=r"SGD, $\eta/B=0.01$")
+    ax.axhline(0.5, color="k", ls="--", label=r"SME: $\mathrm{Var}/(\eta/B)=s^2/2a$")
+    ax.set_xticks(range(len(ratio) + 1), [f"({e:g}, {int(b)})" for e, b in data.pairs] + ["(0.01, 1)"])
+    ax.set(xlabel=r"$(\eta, B)$", ylabel=r"$\mathrm{Var}\,\theta_\infty/(\eta/B)$", ylim=(0.45, 0.55))
+    ax.legend(fontsize=8)
+    ax = axes[1]
+    ea = np.linspace(0.01, 1.9, 200)
+    ax.plot(ea, 1 / (2 - ea), "-", color=P[0], label=r"exact SGD $1/(2-\eta a)$")
+    ax.axhline(0.5, color="k", ls="--", label="first-order SME")
+    ax.plot(data.lrs_a, data.var_sweep, "o", color=P[1], label=r"SGD chains ($B=1$)")
+    ax.set(xlabel=r"$\eta a$", ylabel=r"$\mathrm{Var}\,\theta_\infty/(\eta/B)$", yscale="log")
+    ax.legend(fontsize=8)
+    return fig

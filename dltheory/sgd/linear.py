@@ -1,0 +1,313 @@
+"""SGD near a minimum: quadratic losses, Lyapunov equations and the stochastic modified equations.
+
+On ``L(theta) = theta^T A theta / 2`` with additive gradient noise of covariance ``C / B`` (``C`` the
+per-sample gradient covariance, ``B`` the batch size), SGD with learning rate ``eta`` is the linear
+stochastic difference equation
+
+    theta_{k+1} = (I - eta A) theta_k - eta xi_k,        xi_k ~ N(0, C / B),
+
+whose stationary covariance solves the *discrete* Lyapunov equation
+``S = (I - eta A) S (I - eta A)^T + (eta^2 / B) C``. The first-order stochastic modified equation (SME;
+Li, Tai & E 2017, 2019) ``dX = -A X dt + sqrt(eta / B) C^{1/2} dW`` has the stationary covariance of the
+*continuous* Lyapunov equation ``A S + S A = (eta / B) C``; they differ at relative order ``eta``. In one
+dimension (``A = a``, ``C = s2``) the two are ``eta s2 / (B a (2 - eta a))`` and ``eta s2 / (2 a B)``.
+
+The second-order SME adds the drift correction ``-(eta / 4) grad |grad L|^2``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import scipy.linalg
+import scipy.stats
+import torch
+
+from dltheory import _checks as checks
+
+__all__ = [
+    "stationary_variance_sgd",
+    "stationary_variance_sme",
+    "lyapunov_discrete",
+    "lyapunov_continuous",
+    "simulate_linear_sgd",
+    "quadratic_weak_error",
+    "quartic_weak_error",
+    "covariance_test",
+]
+
+
+def _lr_batch(lr, batch_size):
+    lr = checks.positive("lr", lr)
+    if isinstance(batch_size, (int, np.integer)) and not isinstance(batch_size, bool):
+        return lr, float(checks.integer("batch_size", batch_size))
+    return lr, checks.positive("batch_size", batch_size)
+
+
+def stationary_variance_sgd(lr: float, a: float, s2: float, batch_size: float = 1) -> float:
+    """Exact stationary variance of SGD on ``a theta^2 / 2`` with additive noise ``s2 / B``.
+
+    ``v = eta s2 / (B a (2 - eta a))``, finite only for ``0 < eta a < 2`` (``inf`` beyond: SGD diverges).
+
+    Example:
+        >>> round(stationary_variance_sgd(0.1, 1.0, 1.0, 1), 6)
+        0.052632
+    """
+    lr, b = _lr_batch(lr, batch_size)
+    a = checks.positive("a", a)
+    s2 = checks.positive("s2", s2, allow_zero=True)
+    if lr * a >= 2:
+        return math.inf
+    return lr * s2 / (b * a * (2 - lr * a))
+
+
+def stationary_variance_sme(lr: float, a: float, s2: float, batch_size: float = 1) -> float:
+    """Stationary variance ``eta s2 / (2 a B)`` of the first-order SME on ``a theta^2 / 2``.
+
+    Example:
+        >>> round(stationary_variance_sme(0.1, 1.0, 1.0, 1), 6)
+        0.05
+    """
+    lr, b = _lr_batch(lr, batch_size)
+    a = checks.positive("a", a)
+    s2 = checks.positive("s2", s2, allow_zero=True)
+    return lr * s2 / (2 * a * b)
+
+
+def _positive_array(name: str, value, *, ndim=None) -> np.ndarray:
+    """``value`` as a float64 array of finite numbers > 0 (``_checks.real_array`` with bounds fails
+    on arrays of more than one element, so the bound is checked here)."""
+    arr = checks.real_array(name, value, ndim=ndim)
+    if (arr <= 0).any():
+        raise ValueError(f"{name} must be > 0; got a value of {arr[arr <= 0].flat[0]}")
+    return arr
+
+
+def _spd(name: str, value, *, psd: bool = False) -> np.ndarray:
+    m = checks.real_array(name, value, ndim=2)
+    if m.shape[0] != m.shape[1] or m.shape[0] == 0:
+        raise ValueError(f"{name} must be a square matrix; got shape {m.shape}")
+    if not np.allclose(m, m.T, rtol=1e-10, atol=1e-12 * max(1.0, np.abs(m).max())):
+        raise ValueError(f"{name} must be symmetric")
+    lam = np.linalg.eigvalsh(m)
+    if (lam.min() < -1e-12 * max(1.0, lam.max())) if psd else (lam.min() <= 0):
+        kind = "positive semi-definite" if psd else "positive definite"
+        raise ValueError(f"{name} must be {kind}; its smallest eigenvalue is {lam.min():.3g}")
+    return m
+
+
+def _a_c(A, C):
+    A = _spd("A", A)
+    C = _spd("C", C, psd=True)
+    if C.shape != A.shape:
+        raise ValueError(f"C must have the shape of A {A.shape}; got {C.shape}")
+    return A, C
+
+
+def lyapunov_discrete(A, C, lr: float, batch_size: float = 1) -> np.ndarray:
+    """Stationary covariance of SGD: ``S = (I - eta A) S (I - eta A)^T + (eta^2 / B) C``.
+
+    Args:
+        A: symmetric positive definite Hessian, shape ``(d, d)``.
+        C: symmetric positive semi-definite per-sample gradient covariance, shape ``(d, d)``.
+        lr: learning rate ``eta``; needs ``eta * lambda_max(A) < 2`` (else SGD diverges).
+        batch_size: ``B``.
+
+    Returns:
+        ``S`` as a float64 array (``scipy.linalg.solve_discrete_lyapunov``).
+
+    Example:
+        >>> S = lyapunov_discrete([[1.0, 0.0], [0.0, 2.0]], [[1.0, 0.0], [0.0, 1.0]], 0.1)
+        >>> [round(float(x), 6) for x in S.diagonal()]
+        [0.052632, 0.027778]
+    """
+    A, C = _a_c(A, C)
+    lr, b = _lr_batch(lr, batch_size)
+    lam_max = np.linalg.eigvalsh(A).max()
+    if lr * lam_max >= 2:
+        raise ValueError(f"lr must be < 2 / lambda_max(A) = {2 / lam_max:.4g} for a stationary law; got {lr}")
+    M = np.eye(len(A)) - lr * A
+    S = scipy.linalg.solve_discrete_lyapunov(M, lr**2 / b * C)
+    return (S + S.T) / 2
+
+
+def lyapunov_continuous(A, C, lr: float, batch_size: float = 1) -> np.ndarray:
+    """Stationary covariance of the first-order SME: ``A S + S A = (eta / B) C``.
+
+    Example:
+        >>> S = lyapunov_continuous([[1.0, 0.0], [0.0, 2.0]], [[1.0, 0.0], [0.0, 1.0]], 0.1)
+        >>> [round(float(x), 6) for x in S.diagonal()]
+        [0.05, 0.025]
+    """
+    A, C = _a_c(A, C)
+    lr, b = _lr_batch(lr, batch_size)
+    S = scipy.linalg.solve_continuous_lyapunov(A, lr / b * C)
+    return (S + S.T) / 2
+
+
+def simulate_linear_sgd(A, C, lr: float, batch_size: float = 1, *, n_chains: int = 10_000,
+                        n_steps: int = 1000, seed: int = 0) -> torch.Tensor:
+    """Run ``n_chains`` independent SGD chains on ``theta^T A theta / 2`` with noise ``N(0, C / B)``.
+
+    All chains start at 0 and move together as one ``(n_chains, d)`` matrix (float64).
+
+    Returns:
+        The final states, shape ``(n_chains, d)``.
+
+    Example:
+        >>> th = simulate_linear_sgd([[1.0]], [[1.0]], 0.1, n_chains=4, n_steps=3, seed=0)
+        >>> tuple(th.shape)
+        (4, 1)
+    """
+    A, C = _a_c(A, C)
+    lr, b = _lr_batch(lr, batch_size)
+    n_chains = checks.integer("n_chains", n_chains)
+    n_steps = checks.integer("n_steps", n_steps, low=0)
+    checks.size("n_chains", n_chains * len(A))
+    gen = torch.Generator().manual_seed(checks.seed(seed))
+    M = torch.as_tensor(np.eye(len(A)) - lr * A)
+    lam, V = np.linalg.eigh(C)
+    L = torch.as_tensor(V * np.sqrt(np.clip(lam, 0, None)) @ V.T)  # symmetric square root of C
+    th = torch.zeros(n_chains, len(A), dtype=torch.float64)
+    noise_scale = lr / math.sqrt(b)
+    for _ in range(n_steps):
+        z = torch.randn(n_chains, len(A), generator=gen, dtype=torch.float64)
+        th = th @ M.T - noise_scale * (z @ L.T)
+    return th
+
+
+def covariance_test(samples, cov) -> float:
+    """p-value of the likelihood-ratio test that zero-mean Gaussian ``samples`` have covariance ``cov``.
+
+    After whitening by ``cov``, ``n (tr S - log det S - d)`` with ``S = X^T X / n`` is asymptotically
+    chi-squared with ``d (d + 1) / 2`` degrees of freedom under the null.
+
+    Example:
+        >>> x = torch.randn(20000, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+        >>> covariance_test(x, [[1.0, 0.0], [0.0, 1.0]]) > 0.01
+        True
+    """
+    cov = _spd("cov", cov)
+    x = checks.real_array("samples", samples, ndim=2)
+    n, d = x.shape
+    if d != len(cov):
+        raise ValueError(f"samples must have {len(cov)} columns to match cov; got {d}")
+    if n <= d:
+        raise ValueError(f"samples needs more rows than columns; got {n}")
+    w = x @ np.linalg.inv(np.linalg.cholesky(cov)).T
+    S = w.T @ w / n
+    stat = n * (np.trace(S) - np.linalg.slogdet(S)[1] - d)
+    return float(scipy.stats.chi2.sf(stat, d * (d + 1) // 2))
+
+
+def quadratic_weak_error(lr, *, a: float = 1.0, s2: float = 1.0, batch_size: float = 1,
+                         theta0: float = 1.0, horizon: float = 1.0, order: int = 1) -> np.ndarray:
+    """Exact weak error ``|E theta_k^2 - E X(k eta)^2|`` at ``k eta = horizon`` on ``a theta^2 / 2``.
+
+    Both SGD (additive Gaussian noise ``s2 / B``) and the SME are Gaussian, so both second moments are
+    closed forms: SGD has mean ``(1 - eta a)^k theta0`` and variance
+    ``v_inf (1 - (1 - eta a)^{2k})``; the SME of order 1 has mean ``e^{-a t} theta0``; the second-order
+    SME replaces ``a`` by ``a (1 + eta a / 2)`` in the drift (its ``-(eta/4) grad |grad L|^2`` term).
+
+    Args:
+        lr: learning rate(s); ``horizon / lr`` must be an integer for each.
+        order: 1 or 2.
+
+    Example:
+        >>> [round(float(e), 6) for e in quadratic_weak_error([0.1, 0.05])]
+        [0.010759, 0.006094]
+    """
+    lrs = _positive_array("lr", lr, ndim=(0, 1))
+    a = checks.positive("a", a)
+    s2 = checks.positive("s2", s2, allow_zero=True)
+    b = checks.positive("batch_size", batch_size)
+    theta0 = checks.real("theta0", theta0)
+    horizon = checks.positive("horizon", horizon)
+    order = checks.integer("order", order, low=1, high=2)
+    out = []
+    for eta in np.atleast_1d(lrs):
+        k = horizon / eta
+        if abs(k - round(k)) > 1e-9 * k:
+            raise ValueError(f"horizon / lr must be an integer; got {k} for lr = {eta}")
+        if eta * a >= 2:
+            raise ValueError(f"lr must be < 2 / a = {2 / a:g}; got {eta}")
+        k = round(k)
+        r = (1 - eta * a) ** k
+        m_sgd, v_sgd = r * theta0, eta * s2 / (b * a * (2 - eta * a)) * (1 - r * r)
+        a_eff = a if order == 1 else a * (1 + eta * a / 2)
+        e = math.exp(-a_eff * horizon)
+        m_sme, v_sme = e * theta0, eta * s2 / (2 * b * a_eff) * (1 - e * e)
+        out.append(abs(m_sgd**2 + v_sgd - m_sme**2 - v_sme))
+    return np.asarray(out).reshape(np.shape(lrs))
+
+
+class _QuarticSME(torch.nn.Module):
+    noise_type = "additive"
+    sde_type = "ito"
+
+    def __init__(self, lr: float, sigma: float, order: int):
+        super().__init__()
+        self.lr, self.sigma, self.order = lr, sigma, order
+
+    def f(self, t, y):  # drift: -L' (order 1), -(L' + (eta/2) L'' L') (order 2), L = y^2/2 + y^4/4
+        g = y + y**3
+        if self.order == 2:
+            g = g + 0.5 * self.lr * (1 + 3 * y**2) * g
+        return -g
+
+    def g(self, t, y):
+        return torch.full_like(y, self.sigma).unsqueeze(-1)
+
+
+def quartic_weak_error(lr: float, *, s2: float = 1.0, batch_size: float = 1, theta0: float = 1.0,
+                       horizon: float = 1.0, n_chains: int = 2000, substeps: int = 2,
+                       seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Monte Carlo weak errors of the SMEs on the quartic ``L = theta^2 / 2 + theta^4 / 4``.
+
+    SGD ``theta_{k+1} = theta_k - eta (L'(theta_k) + xi_k)``, ``xi_k ~ N(0, s2 / B)``, and the SMEs of
+    order 1 and 2 (solved by torchsde's strong order-1.5 SRK scheme for additive noise, step
+    ``eta / substeps``) are driven by the *same* Brownian path: SGD's noise is ``xi_k = sqrt(s2 / B)
+    (W((k+1) eta) - W(k eta)) / sqrt(eta)``. This coupling leaves each expectation unchanged but makes the
+    paired difference ``theta_K^2 - X(T)^2`` small, so its Monte Carlo mean resolves the weak error.
+
+    Returns:
+        ``(errors, standard_errors)``, each of shape ``(2,)`` for orders 1 and 2: the mean of
+        ``theta_K^2 - X(T)^2`` over chains and its standard error.
+
+    Example:
+        >>> err, se = quartic_weak_error(0.1, n_chains=400, seed=0)
+        >>> bool(abs(err[0]) > abs(err[1]))
+        True
+    """
+    import torchsde
+
+    lr = checks.positive("lr", lr)
+    s2 = checks.positive("s2", s2, allow_zero=True)
+    b = checks.positive("batch_size", batch_size)
+    theta0 = checks.real("theta0", theta0)
+    horizon = checks.positive("horizon", horizon)
+    n_chains = checks.integer("n_chains", n_chains, low=2)
+    substeps = checks.integer("substeps", substeps, high=1000)
+    k = horizon / lr
+    if abs(k - round(k)) > 1e-9 * k:
+        raise ValueError(f"horizon / lr must be an integer; got {k}")
+    k = round(k)
+    sigma = math.sqrt(lr * s2 / b)
+    bm = torchsde.BrownianInterval(0.0, horizon, size=(n_chains, 1), dtype=torch.float64,
+                                   entropy=checks.seed(seed), levy_area_approximation="space-time",
+                                   dt=lr / substeps, cache_size=None)
+    y0 = torch.full((n_chains, 1), theta0, dtype=torch.float64)
+    th = y0.clone()
+    for j in range(k):
+        th = th - lr * (th + th**3) + sigma * bm(j * lr, (j + 1) * lr)
+    ts = torch.tensor([0.0, horizon], dtype=torch.float64)
+    err, se = [], []
+    for order in (1, 2):
+        with torch.no_grad():
+            ys = torchsde.sdeint(_QuarticSME(lr, sigma, order), y0, ts, bm=bm, method="srk",
+                                 dt=lr / substeps)
+        d = (th**2 - ys[-1] ** 2).squeeze(-1)
+        err.append(d.mean().item())
+        se.append(d.std().item() / math.sqrt(n_chains))
+    return np.asarray(err), np.asarray(se)
