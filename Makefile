@@ -26,7 +26,7 @@ $(STAMP): requirements.txt pyproject.toml
 
 # pytest exits 5 when it collected nothing: that is a broken suite, and it fails here like any error.
 test: $(STAMP)
-	@$(PY) -m pytest --nbval-lax --nbval-current-env --doctest-modules --durations=15 --ignore=tests/site tests dltheory book; rc=$$?; \
+	@$(PY) -m pytest --nbval-lax --nbval-current-env --doctest-modules --durations=15 --ignore=tests/site book tests dltheory; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; exit $$rc
 
 book: $(STAMP)

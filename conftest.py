@@ -23,6 +23,16 @@ sys.path.insert(0, str(_ROOT / "book" / "_ext"))  # the book's machinery (bookto
 _CHAPTER_TIMES: dict[str, float] = defaultdict(float)
 
 
+def pytest_configure(config):
+    """Chapters record the fingerprint of each figure they show; tests/test_figures.py rebuilds each
+    figure once, in this process, and compares (instead of computing every experiment twice more)."""
+    import os
+    import tempfile
+
+    if "DLTHEORY_FIGURES_DIR" not in os.environ:
+        os.environ["DLTHEORY_FIGURES_DIR"] = tempfile.mkdtemp(prefix="dltheory-figures-")
+
+
 def _chapter_paths() -> set[Path]:
     import booktools
 

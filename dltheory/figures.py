@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import json
+import os
 import pkgutil
 import re
 from collections.abc import Callable
@@ -48,6 +50,8 @@ __all__ = [
     "show",
     "save",
     "fingerprint",
+    "recorded_fingerprint",
+    "FINGERPRINTS_ENV_VAR",
     "style",
     "FORMATS",
 ]
@@ -244,14 +248,34 @@ def build(id: str):
     return plot(id, None)
 
 
+#: Environment variable naming a folder where :func:`show` records the fingerprint of each figure a
+#: chapter shows (``<chapter>-<name>.json``), so a test can rebuild the figure in a fresh process and
+#: compare (``make test`` sets it).
+FINGERPRINTS_ENV_VAR = "DLTHEORY_FIGURES_DIR"
+
+
 def show(id: str, data: Any = None) -> None:
     """Display figure ``id`` in a notebook (the chapter cell carries the caption and label)."""
     import matplotlib.pyplot as plt
     from IPython.display import display
 
     fig = plot(id, data)
+    folder = os.environ.get(FINGERPRINTS_ENV_VAR)
+    from dltheory.device import scale
+
+    if folder and scale() == "book":  # the registry rebuilds the book-scale figure
+        record = {"id": id, "fingerprint": fingerprint(fig, x=not get(id).wall_clock)}
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        (Path(folder) / f"{id.replace('/', '-')}.json").write_text(json.dumps(record))
     display(fig)
     plt.close(fig)
+
+
+def recorded_fingerprint(id: str) -> str | None:
+    """The fingerprint a chapter recorded for figure ``id`` in this run (see :data:`FINGERPRINTS_ENV_VAR`)."""
+    folder = os.environ.get(FINGERPRINTS_ENV_VAR)
+    path = Path(folder) / f"{id.replace('/', '-')}.json" if folder else None
+    return json.loads(path.read_text())["fingerprint"] if path and path.is_file() else None
 
 
 def save(id: str, out: str | Path = ".", format: str = "png") -> Path:
