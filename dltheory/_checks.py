@@ -337,3 +337,21 @@ def size(name: str, n_elements: int, *, limit: int = MAX_ELEMENTS) -> int:
         raise ValueError(f"{name} asks for {n_elements:.3g} numbers in one array, more than the limit of "
                          f"{limit:.3g} (about {limit * 8 / 2**30:.0f} GiB in float64); use smaller sizes")
     return int(n_elements)
+
+
+def nonnegative_array(name: str, value: Any, *, strict: bool = False, ndim: int | Sequence[int] | None = None) -> np.ndarray:
+    """``value`` as a finite float64 array whose entries are all ``>= 0`` (``> 0`` with ``strict``).
+
+    (Appended for the extensions chapter: ``real_array(..., low=...)`` on a multi-element array raises
+    numpy's "truth value of an array is ambiguous" from ``_in_range``; this check does the elementwise
+    comparison itself.)
+
+    Example:
+        >>> nonnegative_array("eps", [0.1, 0.2], strict=True).tolist()
+        [0.1, 0.2]
+    """
+    arr = real_array(name, value, ndim=ndim)
+    bad = arr <= 0 if strict else arr < 0
+    if bad.any():
+        raise ValueError(f"{name} must be {'> 0' if strict else '>= 0'} everywhere; got a value of {arr[bad].flat[0]}")
+    return arr
