@@ -10,7 +10,14 @@ adaptation,
 an optimal-control problem on the training dynamics: the initial condition of the inner gradient flow
 is the control, and the meta-gradient is the inner loop's costate (see :mod:`dltheory.meta.unroll`).
 The baseline pretrains the same network on all tasks jointly and fine-tunes it the same way.
-Per-task adaptation is ``torch.func.vmap`` over ``torch.func.grad``: one batched call per meta-step.
+
+Per-task adaptation is written two ways. :func:`meta_gradient_vmap` is the reference:
+``torch.func.vmap`` over ``torch.func.grad``, the standard tool for per-task gradients.
+:func:`meta_gradient` gives every task its own copy of the weights as a leading batch axis and
+differentiates the summed support losses with respect to those copies (the tasks' losses are separate, so
+this is each task's gradient), then the query loss back to the shared weights through batched matrix
+products; it is the same number (a test checks it to round-off in float64) and on a CPU about twice as
+fast, so the training loop uses it.
 """
 
 from __future__ import annotations
@@ -23,7 +30,18 @@ from torch.func import grad, vmap
 
 from dltheory import _checks as checks
 
-__all__ = ["SinusoidTasks", "sample_tasks", "init_net", "net", "adapt", "adaptation_curves", "maml_train", "pretrain"]
+__all__ = [
+    "SinusoidTasks",
+    "sample_tasks",
+    "init_net",
+    "net",
+    "adapt",
+    "adaptation_curves",
+    "meta_gradient",
+    "meta_gradient_vmap",
+    "maml_train",
+    "pretrain",
+]
 
 
 @dataclass(frozen=True)
@@ -137,6 +155,7 @@ def adaptation_curves(params, tasks: SinusoidTasks, *, alpha: float = 0.01, step
         >>> tuple(adaptation_curves(init_net(hidden=4), t, steps=2).shape)
         (3, 4)
     """
+    tasks = _check_tasks(tasks)
     alpha, steps = _check_alpha_steps(alpha, steps)
 
     def one_task(xs, ys, xq, yq):
@@ -151,20 +170,53 @@ def adaptation_curves(params, tasks: SinusoidTasks, *, alpha: float = 0.01, step
         return vmap(one_task)(tasks.x_support, tasks.y_support, tasks.x_query, tasks.y_query).T
 
 
-def maml_train(params, *, n_iter: int, meta_batch: int = 25, k_shot: int = 10, alpha: float = 0.01, inner_steps: int = 1, lr: float = 1e-3, seed: int = 0) -> tuple[dict, torch.Tensor]:
-    """MAML with Adam: each meta-step draws ``meta_batch`` tasks, adapts to ``K`` shots, and descends the
-    mean query loss (``K`` query points) through the adaptation (second order).
+def _check_tasks(tasks):
+    if not isinstance(tasks, SinusoidTasks):
+        raise TypeError(f"tasks must be a SinusoidTasks (from sample_tasks); got {type(tasks).__name__}")
+    return tasks
 
-    Returns:
-        ``(params, meta_losses)`` with the meta-loss of every iteration.
+
+def _batched_net(P, x):
+    h = torch.relu(torch.baddbmm(P["0.bias"].unsqueeze(1), x, P["0.weight"].transpose(1, 2)))
+    h = torch.relu(torch.baddbmm(P["2.bias"].unsqueeze(1), h, P["2.weight"].transpose(1, 2)))
+    return torch.baddbmm(P["4.bias"].unsqueeze(1), h, P["4.weight"].transpose(1, 2))
+
+
+def meta_gradient(params, tasks: SinusoidTasks, *, alpha: float = 0.01, inner_steps: int = 1) -> tuple[dict, torch.Tensor]:
+    """MAML's meta-gradient and meta-loss ``mean_t L_query,t(adapt_t(theta))`` (second order, batched).
+
+    Example:
+        >>> t = sample_tasks(3, generator=torch.Generator().manual_seed(0))
+        >>> g, loss = meta_gradient(init_net(hidden=4), t)
+        >>> sorted(g) == sorted(init_net(hidden=4)), loss.ndim
+        (True, 0)
     """
-    n_iter = checks.integer("n_iter", n_iter, high=10_000_000)
-    M = checks.integer("meta_batch", meta_batch, high=100_000)
+    tasks = _check_tasks(tasks)
     alpha, inner_steps = _check_alpha_steps(alpha, inner_steps)
-    lr = checks.positive("lr", lr)
-    g = torch.Generator().manual_seed(checks.seed(seed))
-    params = {k: v.detach().clone().requires_grad_(True) for k, v in params.items()}
-    opt = torch.optim.Adam(params.values(), lr=lr)
+    T = tasks.x_support.shape[0]
+    theta = {k: v.detach().clone().requires_grad_(True) for k, v in params.items()}
+    with torch.enable_grad():
+        P = {k: v.expand(T, *v.shape) for k, v in theta.items()}
+        for _ in range(inner_steps):
+            support = ((_batched_net(P, tasks.x_support) - tasks.y_support) ** 2).mean((1, 2)).sum()
+            g = torch.autograd.grad(support, list(P.values()), create_graph=True)
+            P = {k: P[k] - alpha * gk for k, gk in zip(P, g)}
+        loss = ((_batched_net(P, tasks.x_query) - tasks.y_query) ** 2).mean()
+        grads = torch.autograd.grad(loss, list(theta.values()))
+    return dict(zip(theta, grads)), loss.detach()
+
+
+def meta_gradient_vmap(params, tasks: SinusoidTasks, *, alpha: float = 0.01, inner_steps: int = 1) -> tuple[dict, torch.Tensor]:
+    """The same meta-gradient with ``torch.func``: ``grad`` of the mean over ``vmap``-ed task losses.
+
+    Example:
+        >>> t = sample_tasks(3, generator=torch.Generator().manual_seed(0))
+        >>> g, loss = meta_gradient_vmap(init_net(hidden=4), t)
+        >>> loss.ndim
+        0
+    """
+    tasks = _check_tasks(tasks)
+    alpha, inner_steps = _check_alpha_steps(alpha, inner_steps)
 
     def task_loss(p, xs, ys, xq, yq):
         return _mse(adapt(p, xs, ys, alpha=alpha, steps=inner_steps), xq, yq)
@@ -172,15 +224,39 @@ def maml_train(params, *, n_iter: int, meta_batch: int = 25, k_shot: int = 10, a
     def meta_loss(p, xs, ys, xq, yq):
         return vmap(task_loss, in_dims=(None, 0, 0, 0, 0))(p, xs, ys, xq, yq).mean()
 
-    meta_grad = torch.func.grad_and_value(meta_loss)
+    g, loss = torch.func.grad_and_value(meta_loss)({k: v.detach() for k, v in params.items()}, tasks.x_support,
+                                                   tasks.y_support, tasks.x_query, tasks.y_query)
+    return g, loss.detach()
+
+
+def maml_train(params, *, n_iter: int, meta_batch: int = 25, k_shot: int = 10, alpha: float = 0.01, inner_steps: int = 1, lr: float = 1e-3, seed: int = 0) -> tuple[dict, torch.Tensor]:
+    """MAML with Adam: each meta-step draws ``meta_batch`` tasks, adapts to ``K`` shots, and descends the
+    mean query loss (``K`` query points) through the adaptation (second order, :func:`meta_gradient`).
+
+    Returns:
+        ``(params, meta_losses)`` with the meta-loss of every iteration.
+
+    Example:
+        >>> p, losses = maml_train(init_net(hidden=4), n_iter=2, meta_batch=2)
+        >>> tuple(losses.shape)
+        (2,)
+    """
+    n_iter = checks.integer("n_iter", n_iter, high=10_000_000)
+    M = checks.integer("meta_batch", meta_batch, high=100_000)
+    K = checks.integer("k_shot", k_shot, high=100_000)
+    alpha, inner_steps = _check_alpha_steps(alpha, inner_steps)
+    lr = checks.positive("lr", lr)
+    g = torch.Generator().manual_seed(checks.seed(seed))
+    params = {k: v.detach().clone().requires_grad_(True) for k, v in params.items()}
+    opt = torch.optim.Adam(params.values(), lr=lr)
     losses = torch.empty(n_iter)
     for it in range(n_iter):
-        t = sample_tasks(M, k_shot=k_shot, n_query=k_shot, generator=g, dtype=params["0.weight"].dtype)
-        gr, val = meta_grad({k: v.detach() for k, v in params.items()}, t.x_support, t.y_support, t.x_query, t.y_query)
+        t = sample_tasks(M, k_shot=K, n_query=K, generator=g, dtype=params["0.weight"].dtype)
+        gr, val = meta_gradient(params, t, alpha=alpha, inner_steps=inner_steps)
         for k, v in params.items():
             v.grad = gr[k]
         opt.step()
-        losses[it] = val.detach()
+        losses[it] = val
     return {k: v.detach() for k, v in params.items()}, losses
 
 
@@ -190,6 +266,11 @@ def pretrain(params, *, n_iter: int, meta_batch: int = 25, k_shot: int = 10, lr:
 
     Returns:
         ``(params, losses)``.
+
+    Example:
+        >>> p, losses = pretrain(init_net(hidden=4), n_iter=2, meta_batch=2)
+        >>> tuple(losses.shape)
+        (2,)
     """
     n_iter = checks.integer("n_iter", n_iter, high=10_000_000)
     M = checks.integer("meta_batch", meta_batch, high=100_000)
