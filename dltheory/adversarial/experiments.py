@@ -72,7 +72,7 @@ class CostateResult:
     n_inputs: int
 
 
-def costate_experiment(*, sizes=(64, 32, 128, 128, 10), n_nets: int = 3, batch_size: int = 64, epsilon: float = 0.1, seed: int = 0) -> CostateResult:
+def costate_experiment(*, sizes=(64, 32, 256, 256, 10), n_nets: int = 3, batch_size: int = 64, epsilon: float = 0.1, seed: int = 0) -> CostateResult:
     """``-(df_0/dx)' p_1`` from the hand-derived costate vs autograd's input gradient, on digits."""
     xtr, ytr, _, _ = digits01(dtype=torch.float64)
     S, B = checks.integer("n_nets", n_nets), checks.integer("batch_size", batch_size, high=xtr.shape[0])
@@ -119,7 +119,7 @@ class CostResult:
     n_nets: int
 
 
-def cost_experiment(*, sizes=(64, 32, 128, 128, 10), n_nets: int = 3, batch_size: int = 64, K: int = 10, m: int = 2, n: int = 5, seed: int = 0) -> CostResult:
+def cost_experiment(*, sizes=(64, 32, 256, 256, 10), n_nets: int = 3, batch_size: int = 64, K: int = 10, m: int = 2, n: int = 5, seed: int = 0) -> CostResult:
     """Count the passes and FLOPs of one minibatch of PGD-K and of YOPO-m-n."""
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -173,7 +173,7 @@ class RobustResult:
         return float(self.wall[1, -1] / self.wall[0, -1])
 
 
-def robust_experiment(*, sizes=(64, 32, 128, 128, 10), epsilon: float = 0.1, K: int = 10, m: int = 2, n: int = 5, batch_size: int = 64, lr: float = 0.05, eval_every: int = 5, attack_steps: int = 20, scale: str = "book", seed: int = 0) -> RobustResult:
+def robust_experiment(*, sizes=(64, 32, 256, 256, 10), epsilon: float = 0.1, K: int = 10, m: int = 2, n: int = 5, batch_size: int = 64, lr: float = 0.05, eval_every: int = 5, attack_steps: int = 20, scale: str = "book", seed: int = 0) -> RobustResult:
     """Train ``S`` networks with PGD-K and ``S`` with YOPO-m-n (same initialisations), epochs interleaved.
 
     The two methods alternate epoch by epoch, each epoch timed on its own, so that a change of load on
