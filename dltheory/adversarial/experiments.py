@@ -229,8 +229,8 @@ def _plot_passes(d: CostResult):
              color=figures.PALETTE[5])
     ax0.annotate("", xy=(1, 3.4), xytext=(3, 3.4), arrowprops=dict(arrowstyle="->", color=figures.PALETTE[1],
                                                                     connectionstyle="arc3,rad=-0.4"))
-    ax0.text(1.9, 0.9, r"$\nabla_\eta\ell = -(\partial f_0/\partial x)^\top p_1$" + "\n" + r"$n$ times per $p_1$",
-             ha="center", fontsize=8, color=figures.PALETTE[1])
+    ax0.text(2.0, 1.3, r"adversary: $\nabla_\eta\ell = -(\partial f_0/\partial x)^\top p_1$" + "\n"
+             + r"layer 0 only, $n$ times per $p_1$", ha="center", fontsize=8, color=figures.PALETTE[1])
     labels = ["PGD-%d" % d.K, "YOPO-%d-%d" % (d.m, d.n)]
     full = [p[0] for p in d.passes]
     first = [p[1] for p in d.passes]
@@ -240,8 +240,8 @@ def _plot_passes(d: CostResult):
     for k in range(2):
         ax1.text(x[k], max(full[k], first[k]) + 0.4, f"{d.flops[k] / 1e6:.0f} MFLOP", ha="center", fontsize=8)
     ax1.set_xticks(x, labels)
-    ax1.set(ylabel="passes per minibatch", ylim=(0, max(max(full), max(first)) + 2.5))
-    ax1.legend(fontsize=8, loc="upper left")
+    ax1.set(ylabel="passes per minibatch", ylim=(0, max(max(full), max(first)) + 5))
+    ax1.legend(fontsize=8, loc="upper right")
     return fig
 
 

@@ -300,6 +300,8 @@ def _plot_sgld_bias(d: LinregResult):
                label=rf"fit, slope {d.slope:.2f}")
     ax0.loglog(e, d.bias[0] * e / d.eps[0], "k--", lw=1.0, label=r"slope 1 (theory, $O(\epsilon)$)")
     ax0.set(xlabel=r"step $\epsilon$", ylabel=r"$\|\hat\Sigma - \Sigma\|_F / \|\Sigma\|_F$")
+    ax0.set_xticks(d.eps, [f"{e:.3g}" for e in d.eps])
+    ax0.xaxis.set_minor_formatter(plt.NullFormatter())
     ax0.legend(fontsize=8)
     t = np.linspace(0, 2 * np.pi, 200)
     circle = np.stack([np.cos(t), np.sin(t)])

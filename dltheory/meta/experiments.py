@@ -102,7 +102,8 @@ class MamlResult:
     Attributes:
         maml_curves, base_curves: query MSE after ``0..steps`` adaptation steps, ``(steps + 1, T)``.
         meta_losses, base_losses: training losses per iteration.
-        example_x: grid of inputs for the example task ``(G,)``; example_y: its true function.
+        example_x: grid of inputs for the example task ``(G,)`` (the held-out task with MAML's median
+            error after ``steps`` steps); example_y: its true function.
         example_support: the example's ``(x, y)`` shots ``(2, K)``.
         example_maml, example_base: predictions after ``(1, steps)`` adaptation steps, ``(2, G)``.
         n_iter, alpha, k_shot, n_test_tasks, steps: settings.
@@ -137,9 +138,10 @@ def maml_experiment(*, alpha: float = 0.01, k_shot: int = 10, steps: int = 10, n
     tasks = sample_tasks(sz["test_tasks"], k_shot=K, n_query=n_query, generator=torch.Generator().manual_seed(seed + 3))
     cm = adaptation_curves(pm, tasks, alpha=alpha, steps=steps).numpy()
     cb = adaptation_curves(pb, tasks, alpha=alpha, steps=steps).numpy()
+    i = int(np.argsort(cm[steps])[cm.shape[1] // 2])  # the example: MAML's median task after `steps`
     xs = torch.linspace(-5, 5, 200).unsqueeze(1)
-    ys = tasks.amplitude[0] * torch.sin(xs - tasks.phase[0])
-    xk, yk = tasks.x_support[0], tasks.y_support[0]
+    ys = tasks.amplitude[i] * torch.sin(xs - tasks.phase[i])
+    xk, yk = tasks.x_support[i], tasks.y_support[i]
 
     def preds(p):
         return np.stack([net(adapt(p, xk, yk, alpha=alpha, steps=s), xs).detach().numpy()[:, 0] for s in (1, steps)])
