@@ -15,7 +15,7 @@ import numpy as np
 from dltheory import _checks as checks
 from dltheory import figures
 from dltheory.bayes.gibbs import free_energy, gibbs_posterior, kl_divergence, log_partition, tilt
-from dltheory.bayes.posterior import grid_posterior, linreg_data, linreg_posterior, mixture_data, mixture_log_posterior
+from dltheory.bayes.posterior import grid_posterior, linreg_data, linreg_posterior, mixture_data
 from dltheory.bayes.sgld import histogram_tv, linreg_stationary_bias, sgld_linreg, sgld_mixture, step_sizes
 
 __all__ = [
