@@ -32,7 +32,7 @@ __all__ = [
     "SIZES",
 ]
 
-#: Sizes at each scale ("full": Finn et al.'s 70 000 meta-iterations).
+#: Sizes at each scale ("full": 70 000 meta-iterations, ten times the paths for the schedule).
 SIZES = {
     "book": dict(maml_iter=3000, test_tasks=200, schedule_paths=2000, schedule_iter=300),
     "full": dict(maml_iter=70_000, test_tasks=1000, schedule_paths=20_000, schedule_iter=2000),
