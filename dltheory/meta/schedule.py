@@ -57,7 +57,7 @@ def sde_optimal_schedule(t, *, a: float, eta: float, sigma: float, m0: float) ->
         >>> sde_optimal_schedule([0.0, 10.0], a=1.0, eta=0.1, sigma=1.0, m0=0.05).round(4).tolist()
         [1.0, 0.0909]
     """
-    t = checks.real_array("t", t, ndim=(0, 1, low=0))
+    t = checks.real_array("t", t, low=0, ndim=(0, 1))
     ts = sde_switch_time(a=a, eta=eta, sigma=sigma, m0=m0)
     return np.where(t <= ts, 1.0, 1.0 / (1.0 + a * np.maximum(t - ts, 0.0)))
 
