@@ -29,6 +29,11 @@ def pytest_configure(config):
     import os
     import tempfile
 
+    # The tests' small experiments (figure rebuilds included) run faster on one intra-op thread on a
+    # two-core machine, where torch's default two threads contend with the chapter kernels.
+    import torch
+
+    torch.set_num_threads(1)
     if "DLTHEORY_FIGURES_DIR" not in os.environ:
         os.environ["DLTHEORY_FIGURES_DIR"] = tempfile.mkdtemp(prefix="dltheory-figures-")
 

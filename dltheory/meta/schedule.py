@@ -14,8 +14,7 @@ Two references:
 
 * the optimal schedule of the stochastic modified equation (Li, Tai & E 2017), which the control
   chapter derives: ``u* = 1`` until ``t*``, then ``1 / (1 + a (t - t*))`` with ``t = k eta``
-  (:func:`sde_optimal_schedule`; the same formula as the control chapter's, restated here so that this
-  topic does not depend on the control package's internal layout);
+  (:func:`sde_optimal_schedule`, which is the control chapter's ``optimal_lr_schedule``, re-exported);
 * the exact optimum of the discrete problem. ``m_k = E (x_k - b)^2`` obeys
   ``m_{k+1} = (1 - eta a u_k)^2 m_k + eta^2 sigma^2 u_k^2``, increasing in ``m_k``, so dynamic
   programming reduces to minimising each step: ``u_k = min(1, a m_k / (eta (a^2 m_k + sigma^2)))``, the
@@ -28,6 +27,7 @@ import numpy as np
 import torch
 
 from dltheory import _checks as checks
+from dltheory.control.lr import optimal_lr_schedule, switch_time
 
 __all__ = ["sde_switch_time", "sde_optimal_schedule", "expected_final_loss", "greedy_optimal_schedule", "unrolled_sgd_loss", "learn_schedule", "decay_exponent"]
 
@@ -37,29 +37,9 @@ def _check_problem(a, eta, sigma, m0):
             checks.positive("m0", m0, allow_zero=True))
 
 
-def sde_switch_time(*, a: float, eta: float, sigma: float, m0: float) -> float:
-    """``t* = ln(2 a m0 / (eta sigma^2) - 1) / (2a)``, when the SME's second moment reaches ``eta sigma^2 / a``
-    under the full rate (0 if ``m0`` starts below that level; Li, Tai & E 2017).
-
-    Example:
-        >>> round(sde_switch_time(a=1.0, eta=0.1, sigma=1.0, m0=1.0), 4)
-        1.4722
-    """
-    a, eta, sigma, m0 = _check_problem(a, eta, sigma, m0)
-    r = 2 * a * m0 / (eta * sigma**2)
-    return 0.0 if r <= 2.0 else float(np.log(r - 1.0) / (2 * a))
-
-
-def sde_optimal_schedule(t, *, a: float, eta: float, sigma: float, m0: float) -> np.ndarray:
-    """The SME's optimal multiplier ``u*(t) = 1`` for ``t <= t*``, ``1 / (1 + a (t - t*))`` after.
-
-    Example:
-        >>> sde_optimal_schedule([0.0, 10.0], a=1.0, eta=0.1, sigma=1.0, m0=0.05).round(4).tolist()
-        [1.0, 0.0909]
-    """
-    t = checks.real_array("t", t, low=0, ndim=(0, 1))
-    ts = sde_switch_time(a=a, eta=eta, sigma=sigma, m0=m0)
-    return np.where(t <= ts, 1.0, 1.0 / (1.0 + a * np.maximum(t - ts, 0.0)))
+# The SME's optimal schedule is the control chapter's result (Li, Tai & E 2017); the package keeps one copy.
+sde_switch_time = switch_time
+sde_optimal_schedule = optimal_lr_schedule
 
 
 def expected_final_loss(u, *, a: float, eta: float, sigma: float, m0: float) -> float:
