@@ -412,7 +412,7 @@ def markdown_table(claims: list[Claim], chapter_titles: dict[str, str] | None = 
     for chapter in dict.fromkeys(c.chapter for c in claims):
         title = f"{{doc}}`{chapter_titles[chapter]}`" if chapter_titles and chapter in chapter_titles else chapter
         mine = [c for c in claims if c.chapter == chapter]
-        out += [f"### {title}", "", f"{sum(c.passed for c in mine)} of {len(mine)} claims pass.", ""]
+        out += [f"## {title}", "", f"{sum(c.passed for c in mine)} of {len(mine)} claims pass.", ""]
         for c in mine:
             status = "✓ pass" if c.passed else "✗ FAIL"
             statement = f"{clean(c.description)}. " if c.description else ""

@@ -95,7 +95,7 @@ def test_records_written_per_chapter_and_loaded(fresh_claims, tmp_path, monkeypa
     loaded = fresh_claims.load(tmp_path)
     assert {c.id for c in loaded} == {"alpha/one", "alpha/three", "beta/two"}
     table = fresh_claims.markdown_table(loaded, {"alpha": "alpha"})
-    assert "### {doc}`alpha`" in table and "### beta" in table and table.count("✓ pass") == 3
+    assert "## {doc}`alpha`" in table and "## beta" in table and table.count("✓ pass") == 3
     assert "2 of 2 claims pass." in table and "Expected **1**, measured **1**, tolerance atol 0.1." in table
     assert table.index("alpha/one") < table.index("alpha/three") < table.index("beta/two")
 

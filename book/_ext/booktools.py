@@ -189,7 +189,7 @@ def figures_markdown(root: str | os.PathLike | None = None) -> str:
         cells = figure_cells(md)
         if not cells:
             continue
-        out += [f"### {{doc}}`{md.stem}`", ""]
+        out += [f"## {{doc}}`{md.stem}`", ""]
         for cell in cells:
             shown.add(cell["id"])
             out += [
