@@ -216,3 +216,13 @@ def test_colab_button_points_at_the_committed_notebook():
 
 def test_citation_file_carries_the_version():
     assert f"version: {booktools.version(ROOT)}" in (ROOT / "CITATION.cff").read_text()
+
+
+def test_repeated_inline_scripts_are_dropped_from_the_pages(tmp_path):
+    page = tmp_path / "book" / "x.html"
+    page.parent.mkdir()
+    script = '    <script>const THEBE_JS_URL = "u";</script>'
+    page.write_text(f"<head>\n{script}\n<script src=\"a.js\"></script>\n{script}\n</head>")
+    app = type("App", (), {"outdir": str(tmp_path), "builder": type("B", (), {"format": "html"})()})()
+    booktools._dedupe_inline_scripts(app, None)
+    assert page.read_text().count("THEBE_JS_URL") == 1 and 'src="a.js"' in page.read_text()

@@ -271,17 +271,27 @@ def _colab_button(app, pagename: str, templatename: str, context: dict, doctree)
                 button["url"] = colab_url(pagename, root)
 
 
-def _dedupe_scripts(app, pagename: str, templatename: str, context: dict, doctree) -> None:
-    """Drop repeated inline scripts (sphinx-thebe adds its config twice: "THEBE_JS_URL has already
-    been declared" on every page)."""
-    seen, kept = set(), []
-    for script in context.get("script_files", []):
-        key = (str(getattr(script, "filename", script)), str(getattr(script, "attributes", {}).get("body", "")))
-        if key not in seen:
-            seen.add(key)
-            kept.append(script)
-    if "script_files" in context:
-        context["script_files"][:] = kept
+def _dedupe_inline_scripts(app, exception) -> None:
+    """Drop repeated identical inline scripts from the written pages.
+
+    Jupyter Book's stack adds sphinx-thebe's and sphinx-togglebutton's inline configuration scripts
+    twice, so every page logged "Identifier 'THEBE_JS_URL' has already been declared". A second,
+    identical ``<script>...</script>`` line (no ``src``) in a page's head is removed.
+    """
+    if exception is not None or app.builder.format != "html":
+        return
+    for page in Path(app.outdir).rglob("*.html"):
+        lines = page.read_text().split("\n")
+        seen, kept = set(), []
+        for line in lines:
+            key = line.strip()
+            if key.startswith("<script>") and key.endswith("</script>"):
+                if key in seen:
+                    continue
+                seen.add(key)
+            kept.append(line)
+        if len(kept) != len(lines):
+            page.write_text("\n".join(kept))
 
 
 def setup(app) -> dict[str, Any]:
@@ -289,5 +299,5 @@ def setup(app) -> dict[str, Any]:
     app.connect("env-before-read-docs", _read_generated_last)
     app.connect("source-read", _fill_sources)
     app.connect("html-page-context", _colab_button, priority=900)
-    app.connect("html-page-context", _dedupe_scripts, priority=900)
+    app.connect("build-finished", _dedupe_inline_scripts)
     return {"parallel_read_safe": False, "parallel_write_safe": True}
