@@ -95,8 +95,9 @@ def test_records_written_per_chapter_and_loaded(fresh_claims, tmp_path, monkeypa
     loaded = fresh_claims.load(tmp_path)
     assert {c.id for c in loaded} == {"alpha/one", "alpha/three", "beta/two"}
     table = fresh_claims.markdown_table(loaded, {"alpha": "alpha"})
-    assert "## {doc}`alpha`" in table and "## beta" in table and table.count("✓ pass") == 3
-    assert "2 of 2 claims pass." in table and "Expected **1**, measured **1**, tolerance atol 0.1." in table
+    assert "## {doc}`alpha`" in table and "## beta" in table and table.count("| ✓ |") == 3
+    assert "2 of 2 claims pass: 2 predictions, 0 identities" in table
+    assert "| ✓ | `alpha/one` | *s* | 1 | 1 | atol 0.1 |" in table
     assert table.index("alpha/one") < table.index("alpha/three") < table.index("beta/two")
 
 
@@ -114,7 +115,7 @@ def test_long_lines_wrap_within_88_characters(fresh_claims, capsys):
                             alpha=0.01, expected="the stationary covariance equals the Lyapunov solution")
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) >= 2 and all(len(line) <= 88 for line in lines)
-    assert lines[0].startswith("✓ demo/a-very") and "measured 0.4" in "".join(lines)
+    assert lines[0].startswith("✓ demo/a-very") and "p 0.4" in "".join(lines)
 
 
 def test_a_claim_at_the_end_of_a_cell_is_not_shown_twice(fresh_claims):
