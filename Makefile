@@ -7,12 +7,13 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.dltheory-installed
 CLAIMS := $(CURDIR)/_build/claims
 
-.PHONY: test book notebooks figures clean help
+.PHONY: test book mutants notebooks figures clean help
 
 help:
 	@echo "make test       unit tests + every chapter executed under nbval"
 	@echo "                (DLTHEORY_SCALE=full DLTHEORY_DEVICE=cuda: the papers' scale, on a GPU)"
 	@echo "make book       build the HTML book into _build/html (executes every chapter)"
+	@echo "make mutants    run each chapter under plausible wrong theories; each must fail a claim"
 	@echo "make notebooks  regenerate the Colab notebooks in notebooks/ from book/*.md"
 	@echo "make figures    rebuild every figure into figures-out/ (PDF)"
 
@@ -34,6 +35,11 @@ book: $(STAMP)
 	DLTHEORY_CLAIMS_DIR=$(CLAIMS) $(VENV)/bin/jupyter-book build . --all --path-output . -W --keep-going
 	$(PY) -c "import sys; sys.path.insert(0, 'book/_ext'); import booktools, pathlib; missing = [n for n in booktools.toc_files() if not pathlib.Path('_build/html', n + '.html').is_file()]; assert not missing, f'pages not built: {missing}'"
 	@echo "book: open _build/html/index.html"
+
+# Each chapter once clean, then once per mutant in tests/mutants/<chapter>.py; fails unless the clean
+# runs pass and every mutant makes some claim of its chapter fail. Prints mutant -> killing claim.
+mutants: $(STAMP)
+	$(PY) tests/mutants/harness.py --jobs 2
 
 notebooks: $(STAMP)
 	$(PY) book/_ext/colab.py sync

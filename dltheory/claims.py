@@ -402,8 +402,8 @@ def check(
 
     Example:
         >>> c = check("demo/pi", source="Archimedes", expected=3.14159, measured=22 / 7, rtol=1e-3,
-        ...           rival=3.0, rival_source="the Bible's value")
-        ✓ demo/pi: expected 3.14159 | measured 3.14286 | rtol 0.001 | rules out 3 (the Bible's value)
+        ...           rival=3.0, rival_source="1 Kings 7:23")
+        ✓ demo/pi: expected 3.14159 | measured 3.14286 | rtol 0.001 | rules out 3 (1 Kings 7:23)
         >>> round(c.margin, 1)
         45.1
     """
@@ -610,8 +610,8 @@ def check_effect(
 
     Example:
         >>> c = check_effect("demo/drug", source="a trial", pvalue=0.002, alpha=0.01,
-        ...                  expected="treated recover faster")
-        ✓ demo/drug: expected treated recover faster | p 0.002 | p < alpha = 0.01 | rules out no effect
+        ...                  expected="drug helps")
+        ✓ demo/drug: expected drug helps | p 0.002 | p < alpha = 0.01 | rules out no effect
 
     Args:
         id: ``chapter/name``.

@@ -163,17 +163,34 @@ def test_claims_page_needs_records_from_every_chapter(tmp_path, monkeypatch, fre
     for stem in stems[:-1]:
         (tmp_path / f"{stem}.json").write_text(
             f'[{{"id": "{stem}/x", "chapter": "{stem}", "description": "d", "source": "s", '
-            '"expected": "1", "measured": 1.0, "tolerance": "atol 1", "passed": true}]')
+            '"expected": "1", "measured": 1.0, "tolerance": "atol 1", "passed": true, '
+            '"rival": 3.0, "rival_source": "r", "margin": 2.0}]')
     with pytest.raises(RuntimeError, match=stems[-1]):
         booktools.claims_markdown(tmp_path, root=ROOT)
     (tmp_path / f"{stems[-1]}.json").write_text(
         f'[{{"id": "{stems[-1]}/x", "chapter": "{stems[-1]}", "description": "d", "source": "s", '
-        '"expected": "1", "measured": 1.0, "tolerance": "atol 1", "passed": true}]')
+        '"expected": "1", "measured": 1.0, "tolerance": "atol 1", "passed": true, '
+            '"rival": 3.0, "rival_source": "r", "margin": 2.0}]')
     page = booktools.claims_markdown(tmp_path, root=ROOT)
     n = len(stems)
-    assert page.startswith(f"{n} of {n} claims pass in {n} chapters.")
+    assert page.startswith(f"{n} of {n} claims pass in {n} chapters: {n} predictions")
     positions = [page.index(f"{s}/x") for s in stems]
     assert positions == sorted(positions)
+
+
+def test_claims_page_refuses_unguarded_predictions_and_too_many_identities(tmp_path, fresh_claims):
+    stems = [md.stem for md in CHAPTERS]
+    base = '"description": "d", "source": "s", "expected": "1", "measured": 1.0, "tolerance": "t", ' \
+           '"passed": true'
+    for stem in stems:
+        (tmp_path / f"{stem}.json").write_text(f'[{{"id": "{stem}/x", "chapter": "{stem}", {base}}}]')
+    with pytest.raises(RuntimeError, match="without a rival or a powered test"):
+        booktools.claims_markdown(tmp_path, root=ROOT)
+    for stem in stems:
+        (tmp_path / f"{stem}.json").write_text(
+            f'[{{"id": "{stem}/x", "chapter": "{stem}", {base}, "kind": "identity"}}]')
+    with pytest.raises(RuntimeError, match="identities"):
+        booktools.claims_markdown(tmp_path, root=ROOT)
 
 
 def test_generated_pages_are_read_last():

@@ -205,6 +205,10 @@ def figures_markdown(root: str | os.PathLike | None = None) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
+#: At most this share of the book's claims may be identities (checks of the code, not evidence).
+MAX_IDENTITY_SHARE = 0.25
+
+
 def claims_markdown(folder: str | os.PathLike | None = None, root: str | os.PathLike | None = None) -> str:
     """MyST listing of every claim the chapters checked during this build.
 
@@ -230,7 +234,22 @@ def claims_markdown(folder: str | os.PathLike | None = None, root: str | os.Path
         raise RuntimeError(f"no claim records from chapter(s) {', '.join(missing)} in {folder}")
     order = {s: i for i, s in enumerate(stems)}
     records.sort(key=lambda c: order.get(c.chapter, len(order)))
-    summary = f"{sum(c.passed for c in records)} of {len(records)} claims pass in {len(seen)} chapters."
+    preds = [c for c in records if c.kind != "identity"]
+    unguarded = [c.id for c in preds if c.rival is None and c.power is None and c.test != "effect"]
+    if unguarded:
+        raise RuntimeError(f"predictions without a rival or a powered test: {', '.join(unguarded)}")
+    if len(records) - len(preds) > MAX_IDENTITY_SHARE * len(records):
+        raise RuntimeError(
+            f"{len(records) - len(preds)} of {len(records)} claims are identities: more than "
+            f"{MAX_IDENTITY_SHARE:.0%} of the book's checks would be checks of the code, not evidence"
+        )
+    summary = (
+        f"{sum(c.passed for c in records)} of {len(records)} claims pass in {len(seen)} chapters: "
+        f"{len(preds)} predictions and exercise answers, each with a rival outside its tolerance or a "
+        f"test with its power against a named alternative; "
+        f"{len(records) - len(preds)} identities (checks of the code, not evidence); "
+        f"{sum(c.settled_after_data for c in records)} with a setting chosen after seeing data (†)."
+    )
     return summary + "\n\n" + claims.markdown_table(records, {s: s for s in stems})
 
 
