@@ -3,6 +3,7 @@ captions, the generated Figures and Claims pages, and the chapters' conventions.
 
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import booktools
@@ -34,7 +35,29 @@ def test_repository_url_and_version_come_from_one_place_each():
     import dltheory
 
     assert booktools.version(ROOT) == dltheory.__version__
-    assert booktools.install_target(ROOT) == f"{url}@v{dltheory.__version__}"
+    commit = booktools.package_commit(ROOT)
+    assert booktools.install_target(ROOT) == f"{url}@{commit}" and len(commit) == 40
+
+
+def test_install_pin_names_a_commit_with_this_package():
+    import subprocess
+
+    if subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--is-shallow-repository"],
+                      capture_output=True, text=True).stdout.strip() == "true":
+        pytest.skip("a shallow clone lacks the history the pin refers to")
+    pins = set()
+    for md in CHAPTERS:
+        install = next(c for c in jupytext.read(booktools.notebook_path(md, ROOT)).cells
+                       if c.cell_type == "code")
+        pins |= set(re.findall(r"@([0-9A-Za-z._/-]+)\"", install.source))
+    assert len(pins) == 1, f"the notebooks pin different references: {pins}"
+    (pin,) = pins
+    assert booktools.pin_problem(pin, ROOT) is None, booktools.pin_problem(pin, ROOT)
+    # The earlier pin, a version tag that nothing created, is what this test exists to catch.
+    assert "names no commit" in booktools.pin_problem("v0.0.0-never-tagged", ROOT)
+    first = subprocess.run(["git", "-C", str(ROOT), "rev-list", "--max-parents=0", "HEAD"],
+                           capture_output=True, text=True).stdout.split()[0]
+    assert "differs from the package at HEAD" in booktools.pin_problem(first, ROOT)
 
 
 @pytest.mark.parametrize("md", CHAPTERS, ids=lambda p: p.stem)
@@ -45,7 +68,7 @@ def test_colab_notebook_is_committed_in_sync_and_plain_markdown(md):
     parsed = jupytext.read(nb)
     assert all(not c.get("outputs") for c in parsed.cells if c.cell_type == "code")
     install = next(c for c in parsed.cells if c.cell_type == "code")
-    assert f"git+{booktools.install_target(ROOT)}" in install.source  # pinned to the version's tag
+    assert f"git+{booktools.install_target(ROOT)}" in install.source  # pinned to the package commit
     assert booktools.URL_TOKEN not in nb.read_text()
     for cell in parsed.cells:
         if cell.cell_type == "markdown":
@@ -75,6 +98,8 @@ def test_colab_markdown_conversion():
 
 
 def _copy_book(tmp_path):
+    # The history (no checkout) gives the install pin; the book's files come from the working tree.
+    subprocess.run(["git", "clone", "-q", "--no-checkout", str(ROOT), str(tmp_path)], check=True)
     for name in ("_config.yml", "_toc.yml", "pyproject.toml"):
         shutil.copy(ROOT / name, tmp_path / name)
     shutil.copytree(ROOT / "book", tmp_path / "book")

@@ -3,8 +3,8 @@
 This is the Colab case. A fresh virtual environment gets the pinned requirements (the project's
 ``.venv`` site-packages, linked by a ``.pth`` file, so nothing is downloaded) but not ``dltheory``;
 a kernel of that environment executes ``notebooks/dynamics.ipynb`` with nbclient, with the install cell
-pointed at a clone of this repository (``git+file://...``) at the version's tag, as Colab would install
-it from GitHub. The test checks that the install cell installed the package into that environment and
+pointed at a clone of this repository (``git+file://...``) at the commit the notebook pins, as Colab
+would install it from GitHub (no tag is made here: the pinned commit must exist in the clone). The test checks that the install cell installed the package into that environment and
 that the chapter ran to the end, its claims included.
 """
 
@@ -36,10 +36,9 @@ def _run(*cmd, **kw):
 def test_committed_notebook_installs_dltheory_and_runs(tmp_path, monkeypatch):
     from nbclient import NotebookClient
 
-    # The repository as Colab sees it: the committed tree, with this version's tag.
+    # The repository as Colab sees it: the committed history, and nothing added to it.
     clone = tmp_path / "repo"
     _run("git", "clone", "-q", str(ROOT), str(clone))
-    _run("git", "-C", str(clone), "tag", "-f", booktools.release_tag(ROOT))
     # A fresh environment with the pinned stack but without dltheory.
     venv = tmp_path / "colab-venv"
     _run(sys.executable, "-m", "venv", "--without-pip", str(venv))  # pip, setuptools: the pinned ones
@@ -65,7 +64,7 @@ def test_committed_notebook_installs_dltheory_and_runs(tmp_path, monkeypatch):
     install = nb.cells[[c.cell_type for c in nb.cells].index("code")]
     github = f"git+{booktools.install_target(ROOT)}"
     assert github in install.source
-    install.source = install.source.replace(github, f"git+file://{clone}@{booktools.release_tag(ROOT)}")
+    install.source = install.source.replace(github, f"git+file://{clone}@{booktools.package_commit(ROOT)}")
     nb.cells.append(nbformat.v4.new_code_cell("import dltheory\nprint('DLTHEORY', dltheory.__file__)"))
     work = tmp_path / "work"
     work.mkdir()

@@ -4,7 +4,8 @@ Nothing here computes theory. It connects the MyST chapters in ``book/`` to the 
 Figures and Claims pages and to the Colab notebooks (``colab.py`` beside this file):
 
 * the repository URL is read from ``_config.yml`` (``repository.url``) and nowhere else, the version
-  from ``pyproject.toml``; the install cell of every chapter installs that version's tag;
+  from ``pyproject.toml``; the install cell of every chapter installs the package at the commit that
+  last changed it (:func:`package_commit`), a reference that exists in the repository as committed;
 * the Figures page lists each registered figure with the caption its chapter gives it (the caption
   lives only in the chapter cell that shows the figure);
 * the Claims page collects the records the chapters wrote while they executed in this build;
@@ -84,13 +85,60 @@ def version(root: str | os.PathLike | None = None) -> str:
 
 
 def release_tag(root: str | os.PathLike | None = None) -> str:
-    """The git tag of this version of the book (``v`` + the version)."""
+    """The name a release of this version is tagged with (``v`` + the version)."""
     return "v" + version(root)
 
 
+#: The paths whose content is what ``pip install`` of the repository installs.
+PACKAGE_PATHS = ("dltheory", "pyproject.toml")
+
+
+def package_commit(root: str | os.PathLike | None = None) -> str:
+    """The full hash of the last commit that changed the installed package (:data:`PACKAGE_PATHS`).
+
+    The install cell pins it. It is an ancestor of every later commit, so it exists wherever the
+    notebook that names it exists, and the package there is the package the chapter was written
+    with. (A version tag was the earlier pin: nothing created the tag, and Colab's install failed.)
+
+    Raises:
+        RuntimeError: outside a git checkout, or where git is missing.
+    """
+    import subprocess
+
+    base = find_root(root)
+    try:
+        out = subprocess.run(["git", "-C", str(base), "log", "-1", "--format=%H", "--", *PACKAGE_PATHS],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError) as err:
+        raise RuntimeError(f"the install cell pins a git commit; {base} must be a git checkout ({err})")
+    if not re.fullmatch(r"[0-9a-f]{40}", out):
+        raise RuntimeError(f"no commit changed {', '.join(PACKAGE_PATHS)} in {base}: commit the package")
+    return out
+
+
+def pin_problem(ref: str, root: str | os.PathLike | None = None) -> str | None:
+    """Why the install reference ``ref`` cannot install this checkout's package, or ``None`` if it can.
+
+    ``ref`` must name a commit of this repository (a tag that was never created does not), and the
+    package there must equal the package at ``HEAD``.
+    """
+    import subprocess
+
+    base = str(find_root(root))
+    exists = subprocess.run(["git", "-C", base, "cat-file", "-e", f"{ref}^{{commit}}"],
+                            capture_output=True, text=True)
+    if exists.returncode != 0:
+        return f"{ref!r} names no commit of the repository (a tag never created?)"
+    same = subprocess.run(["git", "-C", base, "diff", "--quiet", ref, "HEAD", "--", *PACKAGE_PATHS],
+                          capture_output=True, text=True)
+    if same.returncode != 0:
+        return f"the package at {ref[:12]} differs from the package at HEAD: run make notebooks"
+    return None
+
+
 def install_target(root: str | os.PathLike | None = None) -> str:
-    """What the install cell installs from: the repository at this version's tag."""
-    return f"{repository_url(root)}@{release_tag(root)}"
+    """What the install cell installs from: the repository at :func:`package_commit`."""
+    return f"{repository_url(root)}@{package_commit(root)}"
 
 
 def _branch(root: Path) -> str:

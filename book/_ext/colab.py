@@ -9,7 +9,8 @@ Colab renders plain Jupyter Markdown, not MyST, so each chapter's notebook is re
   the page;
 * ``{glue:...}`` numbers become a pointer to the value the notebook prints where it computes it;
 * each figure cell is followed by a Markdown cell with its caption;
-* the install cell installs the book's version (a git tag), not the moving default branch.
+* the install cell installs the package at the commit that last changed it (booktools.package_commit),
+  not the moving default branch and not a tag that may never have been created.
 
 Any MyST role or directive left after the rewrite is an error, so a new construct in a chapter is
 caught by the test that keeps the notebooks in sync. Run as a script::
