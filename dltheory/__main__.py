@@ -1,4 +1,4 @@
-"""Command line: ``python -m dltheory figures list`` and ``python -m dltheory figures build ID``.
+"""Command line: ``python -m dltheory figures list``, ``... figures build ID`` and ``... figures data ID``.
 
 The Colab notebooks are the book's business, not the package's: ``python book/_ext/colab.py``.
 """
@@ -21,6 +21,9 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("id", help="figure id such as dynamics/euler-convergence, or 'all'")
     b.add_argument("--out", default="figures-out", help="output folder (default: figures-out)")
     b.add_argument("--format", default="png", choices=["png", "pdf", "svg"], help="file format")
+    d = fsub.add_parser("data", help="write the arrays one figure (or all) plots: CSV per panel + JSON")
+    d.add_argument("id", help="figure id such as dynamics/euler-convergence, or 'all'")
+    d.add_argument("--out", default="figures-data", help="output folder (default: figures-data)")
     return p
 
 
@@ -46,7 +49,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: --out {args.out!r} is not a writable folder ({exc.strerror or exc})", file=sys.stderr)
         return 2
     for fid in targets:
-        print(figures.save(fid, out, args.format))
+        if args.action == "data":
+            for path in figures.write_data(fid, out):
+                print(path)
+        else:
+            print(figures.save(fid, out, args.format))
     return 0
 
 

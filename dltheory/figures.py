@@ -50,6 +50,8 @@ __all__ = [
     "show",
     "save",
     "fingerprint",
+    "panel_data",
+    "write_data",
     "recorded_fingerprint",
     "FINGERPRINTS_ENV_VAR",
     "style",
@@ -331,3 +333,134 @@ def fingerprint(fig, *, x: bool = True) -> str:
         for text in ax.texts:
             h.update(text.get_text().encode())
     return h.hexdigest()
+
+
+def panel_data(fig) -> list[dict[str, Any]]:
+    """The arrays a figure plots, panel by panel (what :func:`write_data` writes as CSV).
+
+    Each panel is a dict with its ``title``, axis labels and scales, ``series`` (one row per plotted
+    point: the series number, its kind, its legend label, x, y and, for colour-mapped points, the
+    mapped value) and ``images`` (2-D arrays of heat maps). Lines, scatter points, bars and other
+    patches' positions, and images are read from the matplotlib objects themselves, so the data are
+    exactly what is drawn.
+
+    Example:
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> import matplotlib.pyplot as plt
+        >>> fig, ax = plt.subplots()
+        >>> _ = ax.plot([0, 1, 2], [0, 1, 4], label="x²")
+        >>> panel = panel_data(fig)[0]
+        >>> [(r["label"], r["x"], r["y"]) for r in panel["series"]][-1]
+        ('x²', 2.0, 4.0)
+        >>> plt.close(fig)
+    """
+    from matplotlib.patches import Rectangle
+
+    panels = []
+    for ax in fig.get_axes():
+        rows: list[dict[str, Any]] = []
+        n = 0
+
+        def add(kind: str, label: str, xy, values=None) -> None:
+            nonlocal n
+            xy = np.ma.filled(np.ma.asarray(xy, dtype=float), np.nan).reshape(-1, 2)
+            vals = None if values is None else np.ma.filled(np.ma.asarray(values, dtype=float), np.nan).ravel()
+            for i, (x, y) in enumerate(xy):
+                row = {"series": n, "kind": kind, "label": label, "x": float(x), "y": float(y)}
+                if vals is not None and vals.size == len(xy):
+                    row["value"] = float(vals[i])
+                rows.append(row)
+            n += 1
+
+        def name(artist) -> str:
+            lab = artist.get_label() or ""
+            return "" if lab.startswith("_") else lab
+
+        for line in ax.get_lines():
+            add("line", name(line), line.get_xydata())
+        for coll in ax.collections:
+            offsets = coll.get_offsets()
+            if len(offsets):
+                add("points", name(coll), offsets, coll.get_array())
+        bars = [p for p in ax.patches if isinstance(p, Rectangle)]
+        if bars:
+            xy = [(p.get_x() + p.get_width() / 2, p.get_y() + p.get_height()) for p in bars]
+            add("bars", name(bars[0]), xy)
+        images = [np.ma.filled(np.ma.asarray(im.get_array(), dtype=float), np.nan)
+                  for im in ax.get_images()]
+        panels.append({
+            "title": ax.get_title(), "xlabel": ax.get_xlabel(), "ylabel": ax.get_ylabel(),
+            "xscale": ax.get_xscale(), "yscale": ax.get_yscale(), "series": rows, "images": images,
+        })
+    return panels
+
+
+def write_data(id: str, out: str | Path = ".", fig=None) -> list[Path]:
+    """Write the data behind figure ``id``: a CSV per panel (and per image), plus a JSON manifest.
+
+    The manifest names the figure id, the package version, the git commit (when the package is in a
+    git checkout), each panel's title and axis labels, and the command that rebuilds the figure. Files
+    are ``out/<chapter>-<name>-panel<k>.csv``, ``...-panel<k>-image<j>.csv`` and ``...-data.json``.
+
+    Args:
+        id: the figure id.
+        out: the folder to write to (created if missing).
+        fig: the Figure to read (default: rebuild it with :func:`build`).
+
+    Raises:
+        ValueError: for an unknown id.
+        OSError: naming the path, when the folder cannot be written.
+    """
+    import csv
+    import subprocess
+
+    import matplotlib.pyplot as plt
+
+    get(id)
+    own = fig is None
+    fig = build(id) if own else fig
+    out = Path(out)
+    stem = id.replace("/", "-")
+    written: list[Path] = []
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        panels = panel_data(fig)
+        manifest_panels = []
+        for k, panel in enumerate(panels):
+            path = out / f"{stem}-panel{k}.csv"
+            keys = ["series", "kind", "label", "x", "y", "value"]
+            with path.open("w", newline="") as fh:
+                writer = csv.DictWriter(fh, fieldnames=keys)
+                writer.writeheader()
+                for row in panel["series"]:
+                    writer.writerow({key: row.get(key, "") for key in keys})
+            written.append(path)
+            images = []
+            for j, image in enumerate(panel["images"]):
+                ipath = out / f"{stem}-panel{k}-image{j}.csv"
+                np.savetxt(ipath, np.atleast_2d(image), delimiter=",", fmt="%.10g")
+                written.append(ipath)
+                images.append(ipath.name)
+            manifest_panels.append({key: panel[key] for key in ("title", "xlabel", "ylabel", "xscale",
+                                                                 "yscale")}
+                                   | {"csv": path.name, "images": images})
+        from dltheory import __version__
+
+        try:
+            commit = subprocess.run(["git", "-C", str(Path(__file__).parent), "rev-parse", "HEAD"],
+                                    capture_output=True, text=True, timeout=10).stdout.strip() or None
+        except OSError:
+            commit = None
+        manifest = {"id": id, "version": __version__, "git_commit": commit, "panels": manifest_panels,
+                    "rebuild": f"python -m dltheory figures build {id}",
+                    "data": f"python -m dltheory figures data {id}"}
+        mpath = out / f"{stem}-data.json"
+        mpath.write_text(json.dumps(manifest, indent=1))
+        written.append(mpath)
+    except OSError as err:
+        raise OSError(f"cannot write the data of figure {id!r} to {str(out)!r}: {err}") from err
+    finally:
+        if own:
+            plt.close(fig)
+    return written

@@ -1,5 +1,6 @@
 """The figure registry: registration rules, building, saving, the CLI and determinism of every figure."""
 
+import json
 import subprocess
 import sys
 
@@ -153,8 +154,8 @@ def test_every_chapter_has_figures():
 
 
 @pytest.mark.parametrize("fid", figures.ids())
-def test_each_figure_is_reproducible(fid):
-    """Rebuilding a figure from its seeded experiment draws identical data.
+def test_each_figure_is_reproducible(fid, tmp_path):
+    """Rebuilding a figure from its seeded experiment draws identical data, and its data export holds it.
 
     Under ``make test`` the chapters run first and record the fingerprint of each figure they show
     (``DLTHEORY_FIGURES_DIR``); the figure is rebuilt here, in another process, and compared with that.
@@ -171,8 +172,45 @@ def test_each_figure_is_reproducible(fid):
             recorded = figures.fingerprint(b, x=x)
             plt.close(b)
         assert figures.fingerprint(a, x=x) == recorded, f"{fid}: a rebuild draws different data"
+        _check_data_export(fid, a, tmp_path)
     finally:
         plt.close(a)
+
+
+def _check_data_export(fid, fig, folder):
+    """``figures data`` writes every plotted line and point of ``fig``, and the CSVs read back equal."""
+    import csv
+
+    paths = figures.write_data(fid, folder, fig=fig)
+    manifest = json.loads(next(p for p in paths if p.suffix == ".json").read_text())
+    assert manifest["id"] == fid and manifest["rebuild"].endswith(fid)
+    assert len(manifest["panels"]) == len(fig.get_axes())
+    for ax, panel in zip(fig.get_axes(), manifest["panels"]):
+        rows = list(csv.DictReader((folder / panel["csv"]).open()))
+        lines = [r for r in rows if r["kind"] == "line"]
+        drawn = np.concatenate([ln.get_xydata() for ln in ax.get_lines()]) if ax.get_lines() else \
+            np.zeros((0, 2))
+        got = np.array([[float(r["x"]), float(r["y"])] for r in lines]).reshape(-1, 2)
+        np.testing.assert_allclose(got, np.ma.filled(np.ma.asarray(drawn, float), np.nan),
+                                   rtol=1e-9, equal_nan=True, err_msg=f"{fid}: {panel['csv']}")
+        for name, im in zip(panel["images"], ax.get_images()):
+            np.testing.assert_allclose(np.loadtxt(folder / name, delimiter=",", ndmin=2),
+                                       np.atleast_2d(np.ma.filled(np.ma.asarray(im.get_array(), float),
+                                                                  np.nan)), rtol=1e-9, equal_nan=True)
+
+
+def test_data_export_of_a_figure(demo_figure, tmp_path):
+    fig = figures.build("demo/walk")
+    _check_data_export("demo/walk", fig, tmp_path)
+    plt.close(fig)
+
+
+def test_cli_writes_figure_data(demo_figure, tmp_path, capsys):
+    from dltheory.__main__ import main
+
+    assert main(["figures", "data", "demo/walk", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "demo-walk-data.json").is_file() and (tmp_path / "demo-walk-panel0.csv").is_file()
+    assert "demo-walk-panel0.csv" in capsys.readouterr().out
 
 
 def test_show_records_the_fingerprint_for_the_rebuild_test(demo_figure, tmp_path, monkeypatch):
