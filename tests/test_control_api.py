@@ -110,6 +110,44 @@ def test_msa_batched_over_rho_equals_separate_runs(small):
         torch.testing.assert_close(both.W[j], one.W[0], rtol=1e-12, atol=1e-14)
 
 
+def test_hand_derived_augmented_hamiltonian_gradient_equals_autograd(small):
+    model, W, b, x, y = small
+    g = torch.Generator().manual_seed(3)
+    R = 3
+    Wr = 0.3 * torch.randn(R, *W.shape, generator=g, dtype=torch.float64)
+    br = 0.3 * torch.randn(R, *b.shape, generator=g, dtype=torch.float64)
+    onehot = torch.nn.functional.one_hot(y, 10).double()
+    xs = msa._bforward(model, Wr, br, x)
+    ps = msa._bcostates(model, Wr, br, xs, onehot)
+    W2 = (Wr + 0.1 * torch.randn(Wr.shape, generator=g, dtype=torch.float64)).requires_grad_(True)
+    b2 = (br + 0.1 * torch.randn(br.shape, generator=g, dtype=torch.float64)).requires_grad_(True)
+    rho = torch.tensor([0.0, 1.0, 30.0], dtype=torch.float64)
+    H_ref = msa._aug_ham(model, W2, b2, xs, ps, rho)
+    gW_ref, gb_ref = torch.autograd.grad(H_ref.sum(), (W2, b2))
+    H, gW, gb = msa._aug_ham_grad(model, W2.detach(), b2.detach(), xs, ps, rho)
+    torch.testing.assert_close(H, H_ref.detach(), rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(gW, gW_ref, rtol=1e-10, atol=1e-14)
+    torch.testing.assert_close(gb, gb_ref, rtol=1e-10, atol=1e-14)
+
+
+def test_msa_pairs_of_rho_and_inner_step_equal_separate_runs_and_record_the_gain(small):
+    model, W, b, x, y = small
+    both = msa.msa_train(model, W, b, x, y, rho=[0.0, 3.0], inner_lr=[0.1, 0.3], n_iter=2, n_inner=4)
+    assert both.inner_lr.tolist() == [0.1, 0.3] and both.gain.shape == (2, 2)
+    for j, (rho, lr) in enumerate(((0.0, 0.1), (3.0, 0.3))):
+        one = msa.msa_train(model, W, b, x, y, rho=rho, inner_lr=lr, n_iter=2, n_inner=4)
+        np.testing.assert_allclose(both.loss[:, j], one.loss[:, 0], rtol=1e-12)
+    # the gain of the first iteration is H~(theta_1) - H~(theta_0) at the initial states/costates
+    one = msa.msa_train(model, W, b, x, y, rho=3.0, inner_lr=0.3, n_iter=1, n_inner=4)
+    xs = pmp.forward_states(model, W, b, x)
+    ps = pmp.costates(model, W, b, xs, y)
+    gain = (msa.augmented_hamiltonian(model, one.W[0], one.b[0], xs, ps, rho=3.0)
+            - msa.augmented_hamiltonian(model, W, b, xs, ps, rho=3.0))
+    np.testing.assert_allclose(one.gain[0, 0], float(gain), rtol=1e-10)
+    with pytest.raises(ValueError, match="same length"):
+        msa.msa_train(model, W, b, x, y, rho=[0.0, 1.0, 3.0], inner_lr=[0.1, 0.3], n_iter=1)
+
+
 def test_msa_with_rho_zero_and_one_inner_step_is_gradient_descent(small):
     # one ascent step on H (rho = 0) from theta is theta + lr grad H = theta - lr grad J
     model, W, b, x, y = small
@@ -293,7 +331,9 @@ def test_positive_reals_reject_bad_values(v):
     W, b = pmp.init_params(T=1, d=2)
     x = torch.eye(2, dtype=torch.float64)
     _raises_clearly(lambda: pmp.ResNetControl(C=torch.eye(2, dtype=torch.float64), h=v))
-    _raises_clearly(lambda: msa.msa_train(model, W, b, x, [0, 1], rho=1.0, inner_lr=v))
+    steps = isinstance(v, list) and v and all(f > 0 and f < float("inf") for f in v)
+    if not steps:  # a list of positive steps is valid: one run per step
+        _raises_clearly(lambda: msa.msa_train(model, W, b, x, [0, 1], rho=1.0, inner_lr=v))
     _raises_clearly(lambda: msa.gradient_train(model, W, b, x, [0, 1], lr=v))
     _raises_clearly(lambda: lq.euler_lq(0.0, 1.0, 1.0, 1.0, h=v))
     _raises_clearly(lambda: lq.riccati_ode(0.0, 1.0, 1.0, 1.0, 0.0, t_end=v))

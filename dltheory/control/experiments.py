@@ -84,6 +84,8 @@ class LQThreeWays:
         J_dp, J_pmp, J_ddp: costs of the three solutions; V_dp: the DP value ``x_0' P_0 x_0 / 2``.
         lam0_pmp: the PMP costate ``lambda_0``; Px0: the value gradient ``P_0 x_0``.
         riccati_gap: ``|P_t - P_dare|_F / |P_dare|_F`` for ``t = 0..T_long`` (``Q_f = Q``).
+        open_loop_gap: the same gap at ``t = 0`` for the recursion without its feedback term,
+            ``P_t = Q + A' P_{t+1} A`` (a Lyapunov recursion, which diverges for unstable ``A``).
         spectral_radius_A: of the open-loop dynamics.
     """
 
@@ -100,6 +102,7 @@ class LQThreeWays:
     lam0_pmp: np.ndarray
     Px0: np.ndarray
     riccati_gap: np.ndarray
+    open_loop_gap: float
     spectral_radius_A: float
 
 
@@ -137,11 +140,15 @@ def lq_three_ways(*, scale: str = "book", n: int = 4, m: int = 2, T: int = 50, T
     r = _ddp.ddp(_ddp.LQProblem(A=A, B=B, Q=Q, R=R, Qf=Qf, T=T), x0, np.zeros((T, m)), max_iter=1)
     P_long, _ = lq.riccati(A, B, Q, R, Q, T_long)
     P_inf = lq.dare(A, B, Q, R)
+    P_open = Q.copy()
+    for _ in range(T_long):
+        P_open = Q + A.T @ P_open @ A
     return LQThreeWays(
         us_dp=us_dp, us_pmp=us_pmp, us_ddp=r.us, xs_dp=xs_dp, xs_pmp=xs_pmp, xs_ddp=r.xs,
         J_dp=lq.lq_cost(xs_dp, us_dp, Q, R, Qf), J_pmp=lq.lq_cost(xs_pmp, us_pmp, Q, R, Qf),
         J_ddp=float(r.costs[-1]), V_dp=float(0.5 * x0 @ P[0] @ x0), lam0_pmp=lams[0], Px0=P[0] @ x0,
         riccati_gap=np.linalg.norm(P_long - P_inf, axis=(1, 2)) / np.linalg.norm(P_inf),
+        open_loop_gap=float(np.linalg.norm(P_open - P_inf) / np.linalg.norm(P_inf)),
         spectral_radius_A=float(max(abs(np.linalg.eigvals(A)))),
     )
 

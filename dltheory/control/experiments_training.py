@@ -59,7 +59,7 @@ class MSASizes:
     T: int
     n_iter: int
     n_inner: int
-    inner_lr: float
+    inner_lrs: tuple
     rhos: tuple
     seeds: tuple
     gd_lr: float
@@ -74,58 +74,91 @@ def msa_sizes(scale: str = "book") -> MSASizes:
         >>> msa_sizes("book").seeds, len(msa_sizes("full").seeds)
         ((0, 1, 2), 10)
     """
+    common = dict(n_features=16, T=4, inner_lrs=(0.1, 0.3, 1.0), rhos=(0.0, 0.3, 1.0, 3.0, 10.0, 30.0),
+                  gd_lr=2.0, sgd_lr=0.5, batch_size=32)
     if _scale(scale) == "book":
-        return MSASizes(n_train=256, n_features=16, T=4, n_iter=20, n_inner=50, inner_lr=0.5,
-                        rhos=(0.0, 0.3, 1.0, 3.0, 10.0), seeds=(0, 1, 2), gd_lr=2.0, sgd_lr=0.5,
-                        batch_size=32)
-    return MSASizes(n_train=1257, n_features=16, T=4, n_iter=40, n_inner=100, inner_lr=0.5,
-                    rhos=(0.0, 0.3, 1.0, 3.0, 10.0), seeds=tuple(range(10)), gd_lr=2.0, sgd_lr=0.5,
-                    batch_size=32)
+        return MSASizes(n_train=256, n_iter=20, n_inner=50, seeds=(0, 1, 2), **common)
+    return MSASizes(n_train=1257, n_iter=40, n_inner=100, seeds=tuple(range(10)), **common)
 
 
 @dataclass(frozen=True)
 class MSAExperiment:
-    """MSA for a sweep of ``rho`` over seeds, and MSA at the smallest monotone ``rho`` against GD and SGD.
+    """MSA over inner maximisers, penalties ``rho`` and seeds; then MSA against GD and SGD.
+
+    A *maximiser* is ``n_inner`` gradient-ascent steps of one size ``inner_lrs[l]`` on ``H~``. Arrays
+    indexed ``(S, ..., L, R)`` run over seeds, maximisers (inner steps) and penalties.
 
     Attributes:
         sizes: the :class:`MSASizes` used.
-        rhos: the penalties swept, ``(R,)``.
-        loss: training loss per MSA iteration, ``(S, n_iter + 1, R)`` for the ``S`` seeds.
-        rises: number of iterations whose loss rose, ``(S, R)``.
-        max_rise: largest one-iteration rise of the loss (negative: it always fell), ``(S, R)``.
-        inner_residual: median over iterations of ``|grad H~|`` after / before the inner ascent, ``(S, R)``.
-        rho_min: smallest swept ``rho`` whose loss fell at every iteration for every seed (NaN if none).
-        msa_loss, msa_passes, msa_seconds: MSA at ``rho_min``, seed 0, timed alone; per iteration.
-        gd_loss, gd_passes, gd_seconds: full-batch gradient descent, seed 0, as many passes.
-        sgd_loss, sgd_passes, sgd_seconds: minibatch SGD, seed 0, as many epochs (loss per epoch).
-        msa_acc, gd_acc, sgd_acc: test accuracies of the three, seed 0.
+        inner_lrs: the inner steps, ``(L,)``; rhos: the penalties swept, ``(R,)``.
+        loss: training loss per MSA iteration, ``(S, n_iter + 1, L, R)``.
+        gain: gain ``H~(theta_new) - H~(theta_old)`` of each inner maximisation, ``(S, n_iter, L, R)``.
+        residual: ``|grad H~|`` after / before each inner maximisation, ``(S, n_iter, L, R)``.
+        rises: iterations whose loss rose, ``(S, L, R)``.
+        max_rise: largest one-iteration rise of the loss (negative: it always fell), ``(S, L, R)``.
+        rho_min: per maximiser, the smallest swept ``rho`` whose loss fell at every iteration for
+            every seed (NaN if none), ``(L,)``.
+        gd_loss, gd_passes: full-batch gradient descent, seed 0, ``n_iter (1 + n_inner)`` passes.
+        sgd_loss, sgd_passes: minibatch SGD, seed 0, as many epochs (loss per epoch).
+        msa_acc, gd_acc, sgd_acc: test accuracies, seed 0 (MSA: per maximiser at its ``rho_min``).
     """
 
     sizes: MSASizes
+    inner_lrs: np.ndarray
     rhos: np.ndarray
     loss: np.ndarray
+    gain: np.ndarray
+    residual: np.ndarray
     rises: np.ndarray
     max_rise: np.ndarray
-    inner_residual: np.ndarray
-    rho_min: float
-    msa_loss: np.ndarray
-    msa_passes: np.ndarray
-    msa_seconds: np.ndarray
+    rho_min: np.ndarray
     gd_loss: np.ndarray
     gd_passes: np.ndarray
-    gd_seconds: np.ndarray
     sgd_loss: np.ndarray
     sgd_passes: np.ndarray
-    sgd_seconds: np.ndarray
-    msa_acc: float
+    msa_acc: np.ndarray
     gd_acc: float
     sgd_acc: float
 
     @property
-    def gd_passes_to_msa_loss(self) -> float:
-        """Passes gradient descent needs to reach MSA's final loss (``inf`` if it never does)."""
-        hit = np.nonzero(self.gd_loss <= self.msa_loss[-1])[0]
+    def passes_per_iter(self) -> int:
+        """Forward-backward passes per MSA iteration, ``1 + n_inner``."""
+        return 1 + self.sizes.n_inner
+
+    @property
+    def msa_passes(self) -> np.ndarray:
+        """Passes after each MSA iteration, ``(n_iter + 1,)``."""
+        return np.arange(self.loss.shape[1]) * float(self.passes_per_iter)
+
+    @property
+    def msa_loss(self) -> np.ndarray:
+        """Seed 0's loss per iteration for each maximiser at its ``rho_min``, ``(L, n_iter + 1)``
+        (NaN for a maximiser without a monotone ``rho``)."""
+        out = np.full((self.inner_lrs.size, self.loss.shape[1]), np.nan)
+        for l, r in enumerate(self.rho_min):
+            if np.isfinite(r):
+                out[l] = self.loss[0, :, l, int(np.argmin(np.abs(self.rhos - r)))]
+        return out
+
+    @property
+    def descent_ratio(self) -> np.ndarray:
+        """Loss decrease over Hamiltonian gain, ``(J_k - J_{k+1}) / gain_k``, ``(S, n_iter, L, R)``
+        (NaN where the gain is not positive)."""
+        dec = -np.diff(self.loss, axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(self.gain > 0, dec / self.gain, np.nan)
+
+    def gd_passes_to(self, loss: float) -> float:
+        """Passes gradient descent needs to reach ``loss`` (``inf`` if it never does)."""
+        hit = np.nonzero(self.gd_loss <= loss)[0]
         return float(self.gd_passes[hit[0]]) if hit.size else math.inf
+
+    @property
+    def gd_gap(self) -> np.ndarray:
+        """Per maximiser, passes GD needs to reach MSA's final loss (seed 0, at ``rho_min``) over the
+        passes MSA used, ``(L,)`` (below 1: GD is faster per pass)."""
+        return np.array([self.gd_passes_to(m[-1]) / self.msa_passes[-1] if np.isfinite(m[-1])
+                         else math.nan for m in self.msa_loss])
 
 
 def _msa_setup(sizes, seed, device):
@@ -138,79 +171,81 @@ def _msa_setup(sizes, seed, device):
 
 
 def msa_experiment(*, scale: str = "book", device=None) -> MSAExperiment:
-    """Basic and extended MSA over a sweep of ``rho`` and seeds; then MSA against GD and SGD.
+    """Basic and extended MSA over inner maximisers, ``rho`` and seeds; then MSA against GD and SGD.
 
-    Every ``rho`` uses the same inner maximiser (``n_inner`` gradient-ascent steps of size
-    ``inner_lr`` on the augmented Hamiltonian, from the same start), so ``rho`` is the only
-    difference. The network: ``T`` tanh residual blocks (``h = 0.25``, ``lambda = 1e-4``, zero
-    initial weights) on ``n_train`` digits projected on their ``n_features`` leading principal
-    components, full batch.
+    For each seed and inner step, one batched :func:`dltheory.control.msa.msa_train` runs every
+    ``rho`` from the same start. The network: ``T`` tanh residual blocks (``h = 0.25``,
+    ``lambda = 1e-4``, zero initial weights) on ``n_train`` digits projected on their ``n_features``
+    leading principal components, full batch. Gradient descent and SGD (seed 0) run for as many passes
+    as one MSA run.
 
     Example:
         >>> r = msa_experiment()  # doctest: +SKIP
     """
     sizes = msa_sizes(scale)
     device = _device(device)
-    losses, resid = [], []
-    for seed in sizes.seeds:
+    R = len(sizes.rhos)
+    runs = []  # per seed, one batch of all rho per inner step (batches of about 6 stay in cache)
+    for seed in sizes.seeds:  # in float32 (training; a third of the time of float64)
         model, W, b, x, y, _, _ = _msa_setup(sizes, seed, device)
-        r = _msa.msa_train(model, W, b, x, y, rho=list(sizes.rhos), n_iter=sizes.n_iter,
-                           n_inner=sizes.n_inner, inner_lr=sizes.inner_lr)
-        losses.append(r.loss)
-        resid.append(np.median(r.inner_residual, axis=0))
-    loss = np.array(losses)
+        m32 = pmp.ResNetControl(C=model.C.float(), h=model.h, lam=model.lam)
+        runs.append([_msa.msa_train(m32, W.float(), b.float(), x.float(), y, rho=list(sizes.rhos),
+                                    inner_lr=step, n_iter=sizes.n_iter, n_inner=sizes.n_inner)
+                     for step in sizes.inner_lrs])
+    shape = lambda f: np.stack([np.stack([f(r) for r in rs], axis=-2) for rs in runs])
+    loss = shape(lambda r: r.loss)
+    gain, resid = shape(lambda r: r.gain), shape(lambda r: r.inner_residual)
     diffs = np.diff(loss, axis=1)
     rises = np.where(np.isfinite(diffs), diffs > 0, True).sum(axis=1)
     max_rise = np.where(np.isfinite(diffs), diffs, np.inf).max(axis=1)
-    ok = np.nonzero((rises == 0).all(axis=0))[0]
-    rho_min = float(sizes.rhos[ok[0]]) if ok.size else math.nan
+    mono = (rises == 0).all(axis=0)  # (L, R)
+    rho_min = np.array([sizes.rhos[np.argmax(t)] if t.any() else math.nan for t in mono], dtype=float)
 
     model, W, b, x, y, xt, yt = _msa_setup(sizes, sizes.seeds[0], device)
-    rho_run = rho_min if ok.size else float(sizes.rhos[-1])
-    rm = _msa.msa_train(model, W, b, x, y, rho=rho_run, n_iter=sizes.n_iter, n_inner=sizes.n_inner,
-                        inner_lr=sizes.inner_lr)
-    n_pass = sizes.n_iter * rm.passes_per_iter
+    n_pass = sizes.n_iter * (1 + sizes.n_inner)
     rg = _msa.gradient_train(model, W, b, x, y, method="gd", lr=sizes.gd_lr, n_iter=n_pass)
     rs = _msa.gradient_train(model, W, b, x, y, method="sgd", lr=sizes.sgd_lr, n_iter=n_pass,
                              batch_size=sizes.batch_size, seed=sizes.seeds[0])
     acc = lambda W_, b_: _msa.accuracy(model, W_, b_, xt, yt)
+    msa_acc = []
+    for l, r in enumerate(rho_min):
+        j = int(np.argmin(np.abs(np.array(sizes.rhos) - r))) if np.isfinite(r) else R - 1
+        r0 = runs[0][l]
+        msa_acc.append(acc(r0.W[j].double(), r0.b[j].double()) if np.isfinite(r) else math.nan)
     return MSAExperiment(
-        sizes=sizes, rhos=np.array(sizes.rhos), loss=loss, rises=rises, max_rise=max_rise,
-        inner_residual=np.array(resid), rho_min=rho_min,
-        msa_loss=rm.loss[:, 0], msa_passes=np.arange(sizes.n_iter + 1.0) * rm.passes_per_iter,
-        msa_seconds=rm.seconds, gd_loss=rg.loss, gd_passes=rg.passes, gd_seconds=rg.seconds,
-        sgd_loss=rs.loss, sgd_passes=rs.passes, sgd_seconds=rs.seconds,
-        msa_acc=acc(rm.W[0], rm.b[0]), gd_acc=acc(rg.W, rg.b), sgd_acc=acc(rs.W, rs.b),
+        sizes=sizes, inner_lrs=np.array(sizes.inner_lrs), rhos=np.array(sizes.rhos), loss=loss,
+        gain=gain, residual=resid, rises=rises, max_rise=max_rise, rho_min=rho_min,
+        gd_loss=rg.loss, gd_passes=rg.passes, sgd_loss=rs.loss, sgd_passes=rs.passes,
+        msa_acc=np.array(msa_acc), gd_acc=acc(rg.W, rg.b), sgd_acc=acc(rs.W, rs.b),
     )
 
 
-@figures.register("control/msa", compute=functools.partial(msa_experiment, scale="book"),
-                  wall_clock=True)
+@figures.register("control/msa", compute=functools.partial(msa_experiment, scale="book"))
 def _plot_msa(d: MSAExperiment):
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(10.0, 3.5))
-    ax0, ax1, ax2 = axes
+    L = d.inner_lrs.size
+    fig, axes = plt.subplots(1, L + 1, figsize=(3.0 * (L + 1), 3.3), sharey=True)
     P = figures.PALETTE
     it = np.arange(d.loss.shape[1])
-    for j, rho in enumerate(d.rhos):
-        for s in range(d.loss.shape[0]):
-            ax0.semilogy(it, d.loss[s, :, j], "-", color=P[j], lw=1.0, alpha=0.8,
-                         label=rf"$\rho = {rho:g}$" if s == 0 else None)
-    ax0.set(xlabel="MSA iteration", ylabel=r"training loss $J$")
-    ax0.legend(title=f"MSA (experiment), {d.loss.shape[0]} seeds", fontsize=8, title_fontsize=8)
-    j_min = int(np.argmin(np.abs(d.rhos - d.rho_min))) if np.isfinite(d.rho_min) else len(d.rhos) - 1
-    curves = (
-        (d.msa_passes, d.msa_seconds, d.msa_loss, rf"E-MSA, $\rho = {d.rho_min:g}$", "o-", P[j_min]),
-        (d.gd_passes, d.gd_seconds, d.gd_loss, "gradient descent", "-", P[5]),
-        (d.sgd_passes, d.sgd_seconds, d.sgd_loss, f"SGD, batch {d.sizes.batch_size}", "--", P[7]),
-    )
-    for passes, secs, loss, lab, st, c in curves:
-        ax1.semilogy(passes, loss, st, ms=3, color=c, label=lab + " (experiment)")
-        ax2.semilogy(secs[1:], loss[1:], st, ms=3, color=c, label=lab)
-    ax1.set(xlabel="forward-backward passes (epochs)", ylabel=r"training loss $J$")
-    ax2.set(xlabel="wall time (s)", ylabel=r"training loss $J$", xscale="log")
-    ax1.legend(fontsize=8)
+    for l, ax in enumerate(axes[:L]):
+        for j, rho in enumerate(d.rhos):
+            for s in range(d.loss.shape[0]):
+                ax.semilogy(it, d.loss[s, :, l, j], "-", color=P[j], lw=1.0, alpha=0.8,
+                            label=rf"$\rho = {rho:g}$" if s == 0 else None)
+        ax.set(xlabel="MSA iteration", title=f"inner step {d.inner_lrs[l]:g}")
+    axes[0].set(ylabel=r"training loss $J$")
+    axes[0].legend(title=f"MSA (experiment), {d.loss.shape[0]} seeds", fontsize=7, title_fontsize=7)
+    ax = axes[L]
+    for l, mark in zip(range(L), "os^v"):
+        if np.isfinite(d.rho_min[l]):
+            ax.semilogy(d.msa_passes, d.msa_loss[l], mark + "-", ms=3, color=str(0.25 + 0.2 * l),
+                        label=rf"MSA, step {d.inner_lrs[l]:g}, $\rho = {d.rho_min[l]:g}$")
+    ax.semilogy(d.gd_passes, d.gd_loss, "-", color=P[6], label="gradient descent")
+    ax.semilogy(d.sgd_passes, d.sgd_loss, "--", color=P[7], label=f"SGD, batch {d.sizes.batch_size}")
+    ax.set(xlabel="forward-backward passes (epochs)", title="per pass, seed 0 (experiment)")
+    ax.set_ylim(bottom=min(np.nanmin(d.gd_loss), np.nanmin(d.sgd_loss)) / 2, top=5.0)
+    ax.legend(fontsize=7)
     return fig
 
 
@@ -223,6 +258,8 @@ class TernaryExperiment:
         loss_ternary, loss_full: training loss per iteration.
         sparsity: fraction of zero ternary weights.
         acc_ternary, acc_full: test accuracies; train_acc_ternary, train_acc_full: training accuracies.
+        acc_initial: test accuracy of the untrained network (``s = 0``, i.e. ``W = 0``: the read-out
+            of the input alone), where the ternary training starts.
         n_iter: iterations of each.
     """
 
@@ -233,6 +270,7 @@ class TernaryExperiment:
     acc_full: float
     train_acc_ternary: float
     train_acc_full: float
+    acc_initial: float
     n_iter: int
 
 
@@ -258,7 +296,9 @@ def ternary_experiment(*, scale: str = "book", device=None, seed: int = 0) -> Te
     return TernaryExperiment(
         loss_ternary=rt.loss, loss_full=rf.loss, sparsity=rt.sparsity,
         acc_ternary=acc(rt, xt, yt), acc_full=acc(rf, xt, yt),
-        train_acc_ternary=acc(rt, x, y), train_acc_full=acc(rf, x, y), n_iter=n_iter,
+        train_acc_ternary=acc(rt, x, y), train_acc_full=acc(rf, x, y),
+        acc_initial=_msa.accuracy(model, torch.zeros_like(W), torch.zeros_like(b), xt, yt),
+        n_iter=n_iter,
     )
 
 

@@ -12,7 +12,7 @@ Li, Chen, Tai & E (2018) and Li & Hao (2018) train a network by iterating the ma
 a large enough ``rho`` keeps the new ``theta`` close in the sense of the network's states and costates,
 which restores descent (their error estimate; discrete time: Li & Hao 2018). Here each maximisation is a
 fixed number of gradient-ascent steps on ``H~`` with one step size for every ``rho`` (all layers and
-several values of ``rho`` in one batched autograd call), so that ``rho`` is the only difference.
+several values of ``rho`` and of the step in one batched, hand-derived gradient).
 
 For ternary weights ``W_t = alpha s_t``, ``s in {-1, 0, 1}``, maximising a linear model of the Hamiltonian
 with a sparsity cost, ``max_s  M . s - lam |s|_1``, has the closed form ``s = sign(M) 1{|M| > lam}``
@@ -57,26 +57,31 @@ __all__ = [
 
 @dataclass(frozen=True)
 class MSARun:
-    """Result of :func:`msa_train` for ``R`` values of ``rho`` run side by side.
+    """Result of :func:`msa_train` for ``R`` pairs ``(rho, inner step)`` run side by side.
 
     Attributes:
         rho: the penalties, shape ``(R,)``.
+        inner_lr: the inner ascent steps, shape ``(R,)``.
         loss: ``J`` after each iteration, shape ``(n_iter + 1, R)`` (row 0: the initial loss); a run
             whose loss became non-finite holds NaN from there on.
         W, b: final parameters, shapes ``(R, T, d, d)`` and ``(R, T, d)``.
         seconds: cumulative wall time after each iteration, ``(n_iter + 1,)`` (of the whole batch).
         passes_per_iter: forward-backward passes of the batch per iteration, ``1 + n_inner``.
         inner_residual: ``|grad H~|`` after the inner ascent divided by its value before, per
-            iteration and ``rho``, ``(n_iter, R)``: how far the maximisation is from stationary.
+            iteration and run, ``(n_iter, R)``: how far the maximisation is from stationary.
+        gain: ``H~(theta_new) - H~(theta_old)`` summed over layers (old states and costates), per
+            iteration and run, ``(n_iter, R)``; positive when the inner ascent did increase ``H~``.
     """
 
     rho: np.ndarray
+    inner_lr: np.ndarray
     loss: np.ndarray
     W: torch.Tensor
     b: torch.Tensor
     seconds: np.ndarray
     passes_per_iter: int
     inner_residual: np.ndarray
+    gain: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -197,13 +202,41 @@ def _sqnorm(gW, gb):
     return ((gW**2).sum((1, 2, 3)) + (gb**2).sum((1, 2))).sqrt()
 
 
-def msa_train(model: ResNetControl, W, b, x, y, *, rho, n_iter: int = 20, n_inner: int = 50,
-              inner_lr: float = 0.5) -> MSARun:
-    """(Extended) MSA for one or several ``rho`` side by side, with the same inner maximiser.
+def _aug_ham_grad(model, W, b, xs, ps, rho):
+    """``sum_t H~_t`` and its gradient in ``W``, ``b``, hand-derived (as :func:`_aug_ham`, batched).
 
-    Each iteration: forward states, backward costates, then ``n_inner`` gradient-ascent steps of size
-    ``inner_lr`` on ``H~`` for all layers (and all ``rho``) at once. Every ``rho`` starts from the same
-    ``(W, b)`` and uses the same steps, so ``rho`` is the only difference between the runs.
+    With ``z = x W' + b``, ``a = tanh z``, ``s = 1 - a^2``, ``e_x = x_{t+1} - f`` and
+    ``e_p = p_t - grad_x H = p_t - p - h (s p) W``: ``dH~/dz = s [h (p + rho e_x) - 2 a p g_u]`` with
+    ``g_u = rho h e_p W'``, and ``dH~/dW = (dH~/dz)' x / N + rho h (s p)' e_p / N - lam W``. Half the
+    cost of autograd's backward pass; ``tests/test_control_api.py`` checks it against autograd.
+    """
+    h, lam = model.h, model.lam
+    xt, x1, p, pt = xs[:, :-1], xs[:, 1:], ps[:, 1:], ps[:, :-1]
+    N = xt.shape[-2]
+    r = rho[:, None, None, None]
+    a = torch.tanh(xt @ W.transpose(-1, -2) + b[:, :, None, :])
+    s = 1 - a * a
+    ex = x1 - xt - h * a
+    u = s * p
+    ep = pt - p - h * (u @ W)
+    reg = 0.5 * lam * ((W * W).sum((1, 2, 3)) + (b * b).sum((1, 2)))
+    H = (p * (xt + h * a)).sum((1, 2, 3)) / N - reg
+    H = H - 0.5 * rho * ((ex * ex).sum((1, 2, 3)) + (ep * ep).sum((1, 2, 3))) / N
+    gu = (r * h) * (ep @ W.transpose(-1, -2))
+    gz = s * (h * (p + r * ex) - 2 * a * p * gu)
+    gW = (gz.transpose(-1, -2) @ xt + (r * h) * (u.transpose(-1, -2) @ ep)) / N - lam * W
+    gb = gz.sum(-2) / N - lam * b
+    return H, gW, gb
+
+
+def msa_train(model: ResNetControl, W, b, x, y, *, rho, n_iter: int = 20, n_inner: int = 50,
+              inner_lr=0.5) -> MSARun:
+    """(Extended) MSA for several ``(rho, inner step)`` pairs side by side.
+
+    Each iteration: forward states, backward costates, then ``n_inner`` gradient-ascent steps on
+    ``H~`` for all layers (and all runs) at once. Run ``j`` uses ``rho[j]`` and the inner step
+    ``inner_lr[j]`` (``rho`` and ``inner_lr`` broadcast against each other); every run starts from the
+    same ``(W, b)``, so the pair is the only difference between the runs.
 
     Args:
         model: the network's read-out, step and running cost.
@@ -212,7 +245,7 @@ def msa_train(model: ResNetControl, W, b, x, y, *, rho, n_iter: int = 20, n_inne
         rho: penalty ``>= 0`` of the augmented Hamiltonian (0: basic MSA), a number or a 1-D array.
         n_iter: MSA iterations.
         n_inner: gradient-ascent steps per Hamiltonian maximisation.
-        inner_lr: their step size (``> 0``).
+        inner_lr: their step size (``> 0``), a number or a 1-D array broadcast against ``rho``.
 
     Returns:
         :class:`MSARun`.
@@ -222,25 +255,33 @@ def msa_train(model: ResNetControl, W, b, x, y, *, rho, n_iter: int = 20, n_inne
         >>> W, b = torch.zeros(2, 2, 2, dtype=torch.float64), torch.zeros(2, 2, dtype=torch.float64)
         >>> x = torch.eye(2, dtype=torch.float64)
         >>> r = msa_train(m, W, b, x, [0, 1], rho=[0.0, 1.0], n_iter=2)
-        >>> r.loss.shape, r.passes_per_iter
-        ((3, 2), 51)
+        >>> r.loss.shape, r.passes_per_iter, r.inner_lr.tolist()
+        ((3, 2), 51, [0.5, 0.5])
     """
     W, b, x, y = _check(model, W, b, x, y)
     rho_arr = np.atleast_1d(checks.real_array("rho", rho, ndim=(0, 1)))
-    if rho_arr.size == 0:
-        raise ValueError("rho must hold at least one value")
+    lr_arr = np.atleast_1d(checks.real_array("inner_lr", inner_lr, ndim=(0, 1)))
+    if rho_arr.size == 0 or lr_arr.size == 0:
+        raise ValueError("rho and inner_lr must hold at least one value")
     for i, r in enumerate(rho_arr):
         checks.real(f"rho[{i}]", r, low=0.0)
+    for i, r in enumerate(lr_arr):
+        checks.positive(f"inner_lr[{i}]", r)
+    if rho_arr.size != lr_arr.size and 1 not in (rho_arr.size, lr_arr.size):
+        raise ValueError(f"rho ({rho_arr.size} values) and inner_lr ({lr_arr.size} values) must have "
+                         "the same length, or one of them a single value")
+    rho_arr, lr_arr = np.broadcast_arrays(rho_arr, lr_arr)
+    rho_arr, lr_arr = rho_arr.astype(float).copy(), lr_arr.astype(float).copy()
     n_iter = checks.integer("n_iter", n_iter, high=100_000)
     n_inner = checks.integer("n_inner", n_inner, high=100_000)
-    inner_lr = checks.positive("inner_lr", inner_lr)
     R = rho_arr.size
     checks.size("len(rho) * (T + 1) * N * d", R * (W.shape[0] + 1) * x.shape[0] * W.shape[1])
     rho_t = torch.as_tensor(rho_arr, dtype=W.dtype, device=W.device)
+    lr_b = torch.as_tensor(lr_arr, dtype=W.dtype, device=W.device)[:, None, None]
     onehot = torch.nn.functional.one_hot(y, model.C.shape[0]).to(W.dtype)
     Wb = W.detach().expand(R, *W.shape).clone()
     bb = b.detach().expand(R, *b.shape).clone()
-    losses, secs, resid = [], [0.0], []
+    losses, secs, resid, gain = [], [0.0], [], []
     elapsed = 0.0
     for k in range(n_iter + 1):
         with torch.no_grad():
@@ -251,24 +292,23 @@ def msa_train(model: ResNetControl, W, b, x, y, *, rho, n_iter: int = 20, n_inne
         t0 = time.perf_counter()
         with torch.no_grad():
             ps = _bcostates(model, Wb, bb, xs, onehot)
-        Wv, bv = Wb.clone().requires_grad_(True), bb.clone().requires_grad_(True)
-        for i in range(n_inner + 1):
-            gW, gb = torch.autograd.grad(_aug_ham(model, Wv, bv, xs, ps, rho_t).sum(), (Wv, bv))
-            if i == 0:
-                first = _sqnorm(gW, gb)
-            if i == n_inner:
-                resid.append((_sqnorm(gW, gb) / first.clamp_min(1e-300)).cpu().numpy())
-                break
-            with torch.no_grad():
-                Wv += inner_lr * gW
-                bv += inner_lr * gb
-        Wb, bb = Wv.detach(), bv.detach()
+            for i in range(n_inner + 1):
+                H, gW, gb = _aug_ham_grad(model, Wb, bb, xs, ps, rho_t)
+                if i == 0:
+                    H0, first = H, _sqnorm(gW, gb)
+                if i == n_inner:
+                    resid.append((_sqnorm(gW, gb) / first.clamp_min(1e-300)).cpu().numpy())
+                    gain.append((H - H0).cpu().numpy())
+                    break
+                Wb = Wb + lr_b[..., None] * gW
+                bb = bb + lr_b * gb
         elapsed += time.perf_counter() - t0
         secs.append(elapsed)
     loss = np.array(losses)
     loss[np.maximum.accumulate(~np.isfinite(loss), axis=0)] = np.nan
-    return MSARun(rho=rho_arr, loss=loss, W=Wb, b=bb, seconds=np.array(secs),
-                  passes_per_iter=1 + n_inner, inner_residual=np.array(resid).reshape(n_iter, R))
+    return MSARun(rho=rho_arr, inner_lr=lr_arr, loss=loss, W=Wb, b=bb, seconds=np.array(secs),
+                  passes_per_iter=1 + n_inner, inner_residual=np.array(resid).reshape(n_iter, R),
+                  gain=np.array(gain).reshape(n_iter, R))
 
 
 def gradient_train(model: ResNetControl, W, b, x, y, *, method: str = "gd", lr: float = 1.0,
