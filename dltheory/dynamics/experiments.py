@@ -48,6 +48,7 @@ SIZES: dict[str, dict[str, dict]] = {
     "moons": {"book": {"n": 200, "iters": 40}, "full": {"n": 1000, "iters": 200}},
     "circles": {"book": {"n": 200, "iters": 300, "loop_points": 2000},
                 "full": {"n": 1000, "iters": 1000, "loop_points": 10000}},
+    "stretch": {"book": {"n": 32, "seeds": (0, 1, 2)}, "full": {"n": 256, "seeds": tuple(range(8))}},
     "costate": {"book": {"depths": (8, 16, 32, 64, 128, 256)},
                 "full": {"depths": (8, 16, 32, 64, 128, 256, 512, 1024, 2048)}},
 }

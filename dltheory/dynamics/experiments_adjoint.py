@@ -21,7 +21,7 @@ from torchdiffeq import odeint, odeint_adjoint
 
 from dltheory import _checks, figures
 from dltheory.dynamics.euler import fit_loglog_slope
-from dltheory.dynamics.experiments import as_device
+from dltheory.dynamics.experiments import _override, as_device, sizes
 from dltheory.dynamics.node import ODEFunc
 
 __all__ = ["ContractedField", "AdjointStretch", "adjoint_stretch_experiment"]
@@ -126,8 +126,9 @@ def _one_field(base: ODEFunc, k: float, z0: torch.Tensor, T: float, tol: float) 
 
 
 def adjoint_stretch_experiment(
-    *, ks=(0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0), seeds=(0, 1, 2), tol: float = 1e-6,
-    fit_from: float = 3.0, hidden: int = 16, n: int = 32, T: float = 1.0, device=None,
+    *, scale: str = "book", ks=(0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0), seeds=None,
+    tol: float = 1e-6, fit_from: float = 3.0, hidden: int = 16, n: int | None = None,
+    T: float = 1.0, device=None,
 ) -> AdjointStretch:
     """Reconstruction and gradient errors of the adjoint method against the backward stretch.
 
@@ -138,11 +139,12 @@ def adjoint_stretch_experiment(
     with it the adjoint gradient's error; backprop through the solver reconstructs nothing.
 
     Args:
+        scale: ``"book"`` (3 fields, 32 inputs) or ``"full"`` (8 fields, 256 inputs).
         ks: contraction rates (>= 0, at least two at or above ``fit_from``).
-        seeds: seeds of the fields (inputs: ``seed + 1``).
+        seeds: seeds of the fields (inputs: ``seed + 1``; default: from ``scale``).
         tol: ``rtol = atol`` of the solves under test (> 0).
         fit_from: smallest rate used in the log-log fits.
-        hidden, n: width of the field and number of inputs.
+        hidden, n: width of the field and number of inputs (default: from ``scale``).
         T: time horizon (> 0).
         device: where to compute (default the CPU).
 
@@ -151,6 +153,8 @@ def adjoint_stretch_experiment(
         >>> bool(r.stretch[0, -1] > 100 * r.stretch[0, 0])
         True
     """
+    sz = _override(sizes("stretch", scale), n=n, seeds=seeds)
+    n, seeds = sz["n"], sz["seeds"]
     ks = _checks.real_array("ks", ks, ndim=1)
     fit_from = _checks.real("fit_from", fit_from, low=0.0)
     if np.any(ks < 0) or np.sum(ks >= fit_from) < 2:
@@ -184,7 +188,7 @@ def adjoint_stretch_experiment(
 
 
 @figures.register("dynamics/adjoint-stretch",
-                  compute=functools.partial(adjoint_stretch_experiment, seeds=(0, 1, 2)))
+                  compute=functools.partial(adjoint_stretch_experiment, scale="book"))
 def _plot_adjoint_stretch(data: AdjointStretch):
     import matplotlib.pyplot as plt
 

@@ -51,6 +51,11 @@ def _adjoint_sign(original):
     return wrong
 
 
+def _as_backprop(func, y0, t, *, adjoint_params=None, **kwargs):
+    """``odeint_adjoint`` replaced by backprop through ``odeint``: no backward reconstruction."""
+    return odeint(func, y0, t, **kwargs)
+
+
 MUTANTS = [
     Mutant("euler-half-step", "ResNet blocks x + (h/2) f(x): Euler with a wrong step factor",
            "dltheory.dynamics.euler:residual_stack", _half_step),
@@ -60,6 +65,9 @@ MUTANTS = [
     Mutant("reversal-not-inverse", "the reversible block inverted by running it backwards "
            "with -h (half-steps in the forward order)",
            "dltheory.dynamics.reversible:hamiltonian_inverse", lambda f: euler_reversal),
+    Mutant("adjoint-is-backprop", "the adjoint method taken to be backprop through the solver "
+           "(optimise-then-discretise = discretise-then-optimise)",
+           "dltheory.dynamics.experiments_adjoint:odeint_adjoint", lambda f: _as_backprop),
     Mutant("adjoint-sign", "the adjoint equation with a sign error, da/dt = +a df/dz",
            "dltheory.dynamics.costate:adjoint_state", _adjoint_sign),
 ]
