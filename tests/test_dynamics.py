@@ -412,3 +412,85 @@ def test_lists_are_accepted_where_tensors_are_expected():
     m = dyn.NeuralODEClassifier(method="euler", adjoint=False)
     assert m([[0.0, 1.0]]).shape == (1,)
     assert 0.0 <= dyn.accuracy(m, [[0.0, 1.0], [1.0, 0.0]], [0, 1]) <= 1.0
+
+
+# ---------------------------------------------------------------- issue 17: rivals and new experiments
+def test_stability_experiment_settings_as_attributes_and_sign_test():
+    r = dyn.stability_experiment(L=10)
+    assert r.stable is r.settings["antisymmetric, stable"]
+    assert r.unstable is r.settings["antisymmetric, unstable"]
+    assert r.unconstrained is r.settings["unconstrained"]
+    assert r.unstable.tanh_final.shape == (64,)
+    # all 64 grow: p = 2^-64; none decays: p = 1
+    assert r.unstable.sign_test("grows") == pytest.approx(0.5**64)
+    assert r.unstable.sign_test("decays") == pytest.approx(1.0)
+    # the rival of the linear check: the ODE's flow, marginal for gamma = 0
+    assert r.unstable.ode_gain == pytest.approx(1.0, abs=1e-12)
+    assert r.stable.ode_gain == pytest.approx(np.exp(-0.5 * 0.1 * 10))
+    with pytest.raises(ValueError, match="direction"):
+        r.stable.sign_test("up")
+
+
+def test_euler_reversal_is_not_the_inverse():
+    p = dyn.hamiltonian_params(d=3, L=20, seed=0)
+    g = torch.Generator().manual_seed(1)
+    y0, z0 = (torch.randn(4, 3, generator=g, dtype=F64) for _ in range(2))
+    yL, zL = dyn.hamiltonian_forward(y0, z0, p, h=0.1)
+    ye, ze = dyn.hamiltonian_inverse(yL, zL, p, h=0.1)
+    yn, zn = dyn.euler_reversal(yL, zL, p, h=0.1)
+    assert torch.allclose(ye, y0, atol=1e-12) and torch.allclose(ze, z0, atol=1e-12)
+    err = (torch.cat([yn, zn], -1) - torch.cat([y0, z0], -1)).norm(dim=-1).max()
+    assert 1e-4 < err < 1.0  # O(h^2) per block, not exact
+    r = dyn.reversibility_experiment(L=10, n=4)
+    assert r.error < 1e-12 < r.error_naive
+
+
+def test_train_classifiers_trains_each_model_on_its_own_data():
+    X, y = dyn.make_dataset("circles", n=16, seed=0)
+    single = dyn.NeuralODEClassifier(seed=3, adjoint=False)
+    h1 = dyn.train_classifier(single, X, y, iters=3, lr=0.05)
+    batched = [dyn.NeuralODEClassifier(seed=3, adjoint=False)]
+    h2 = dyn.train_classifiers(batched, X[None], y[None], iters=3, lr=0.05)[0]
+    # one model in a batch is the same training (same steps, same Adam)
+    np.testing.assert_allclose(h2.loss, h1.loss, rtol=1e-4)
+    for a, b in zip(single.parameters(), batched[0].parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="adjoint=False"):
+        dyn.train_classifiers([dyn.NeuralODEClassifier()], X[None], y[None], iters=1)
+    with pytest.raises(ValueError, match="share"):
+        dyn.train_classifiers([dyn.NeuralODEClassifier(adjoint=False),
+                               dyn.NeuralODEClassifier(augment=1, adjoint=False)],
+                              torch.stack([X, X]), torch.stack([y, y]), iters=1)
+
+
+def test_linear_baseline_cannot_separate_circles_but_nearly_moons():
+    Xc, yc = dyn.make_dataset("circles", n=200, seed=0)
+    Xm, ym = dyn.make_dataset("moons", n=200, seed=0)
+    assert dyn.linear_baseline_accuracy(Xc, yc) < 0.7
+    assert 0.8 < dyn.linear_baseline_accuracy(Xm, ym) < 0.95
+
+
+def test_circles_steps_to_and_seeds():
+    c = dyn.circles_experiment(n=16, iters=3, loop_points=40, seeds=(0, 1))
+    assert c.seeds == (0, 1) and len(c.plain) == len(c.aug) == 2
+    m = c.aug[1]
+    assert m.steps_to(10.0) == 0 and m.steps_to(1e-9) == 3
+    assert c.aug[0].winding.size == 0 and c.plain[0].winding.size == 4
+    with pytest.raises(TypeError, match="seeds"):
+        dyn.circles_experiment(n=16, iters=1, loop_points=40, seeds=())
+
+
+def test_adjoint_stretch_grows_with_the_contraction():
+    r = dyn.adjoint_stretch_experiment(ks=(0.0, 3.0, 6.0), seeds=(0,), n=4)
+    assert r.stretch.shape == (1, 3)
+    # the stretch is about exp(k) along the contracted direction
+    assert 10 < r.stretch[0, 1] < 60 < 150 < r.stretch[0, 2] < 1500
+    assert r.reconstruction[0, 2] > 10 * r.tol
+    f = dyn.ContractedField(dyn.ODEFunc(2, 4, dtype=F64), k=2.0)
+    z = torch.tensor([[1.0, 0.0]], dtype=F64)
+    torch.testing.assert_close(f(torch.tensor(0.0), z), f.field(torch.tensor(0.0), z)
+                               - torch.tensor([[2.0, 0.0]], dtype=F64))
+    with pytest.raises(ValueError, match="fit_from"):
+        dyn.adjoint_stretch_experiment(ks=(0.0, 1.0), seeds=(0,))
+    with pytest.raises(TypeError, match="ODEFunc"):
+        dyn.ContractedField(torch.nn.Linear(2, 2), k=1.0)

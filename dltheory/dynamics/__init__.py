@@ -10,6 +10,8 @@ with ``h = T / L`` gives a neural ODE (Chen et al. 2018). Theory:
 * ``node``: neural ODE classifiers, plain and augmented (Dupont et al. 2019);
 * ``costate``: the adjoint state against backprop's deltas.
 
+The adjoint's backward solve on contracting flows is in ``experiments_adjoint``.
+
 Experiments (``experiments``, ``experiments_node``) return frozen dataclasses and register the
 chapter's figures under ``dynamics/<name>``.
 """
@@ -34,6 +36,11 @@ from dltheory.dynamics.experiments import (
     sizes,
     stability_experiment,
 )
+from dltheory.dynamics.experiments_adjoint import (
+    AdjointStretch,
+    ContractedField,
+    adjoint_stretch_experiment,
+)
 from dltheory.dynamics.experiments_node import (
     AdjointGradient,
     AdjointReconstruction,
@@ -54,11 +61,18 @@ from dltheory.dynamics.node import (
     ODEFunc,
     TrainingHistory,
     accuracy,
+    linear_baseline_accuracy,
     make_dataset,
     train_classifier,
+    train_classifiers,
     winding_numbers,
 )
-from dltheory.dynamics.reversible import hamiltonian_forward, hamiltonian_inverse, hamiltonian_params
+from dltheory.dynamics.reversible import (
+    euler_reversal,
+    hamiltonian_forward,
+    hamiltonian_inverse,
+    hamiltonian_params,
+)
 from dltheory.dynamics.stability import (
     ACTIVATIONS,
     StabilityVerdict,
@@ -74,9 +88,10 @@ __all__ = [
     "fit_loglog_slope",
     "ACTIVATIONS", "antisymmetric_matrix", "euler_amplification", "StabilityVerdict",
     "stability_analysis", "perturbation_growth",
-    "hamiltonian_params", "hamiltonian_forward", "hamiltonian_inverse",
+    "hamiltonian_params", "hamiltonian_forward", "hamiltonian_inverse", "euler_reversal",
     "ADAPTIVE_SOLVERS", "DATASETS", "ODEFunc", "NeuralODEClassifier", "TrainingHistory",
-    "make_dataset", "train_classifier", "accuracy", "winding_numbers",
+    "make_dataset", "train_classifier", "train_classifiers", "accuracy", "winding_numbers",
+    "linear_baseline_accuracy",
     "euler_states", "backprop_deltas", "adjoint_recursion", "adjoint_state",
     # experiments
     "SIZES", "sizes", "EulerConvergence", "euler_convergence", "STABILITY_SETTINGS",
@@ -84,4 +99,5 @@ __all__ = [
     "reversibility_experiment", "AdjointGradient", "adjoint_vs_backprop", "AdjointReconstruction",
     "adjoint_reconstruction", "MoonsExperiment", "moons_experiment", "CirclesModel",
     "CirclesExperiment", "circles_experiment", "CostateExperiment", "costate_experiment",
+    "ContractedField", "AdjointStretch", "adjoint_stretch_experiment",
 ]

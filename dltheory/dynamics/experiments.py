@@ -19,7 +19,12 @@ import torch
 from dltheory import _checks, figures
 from dltheory.device import SCALES
 from dltheory.dynamics.euler import discretisation_errors, fit_loglog_slope, linear_test_field
-from dltheory.dynamics.reversible import hamiltonian_forward, hamiltonian_inverse, hamiltonian_params
+from dltheory.dynamics.reversible import (
+    euler_reversal,
+    hamiltonian_forward,
+    hamiltonian_inverse,
+    hamiltonian_params,
+)
 from dltheory.dynamics.stability import antisymmetric_matrix, euler_amplification, perturbation_growth
 
 __all__ = [
@@ -41,8 +46,9 @@ SIZES: dict[str, dict[str, dict]] = {
     "reversibility": {"book": {"n": 256, "L": 100}, "full": {"n": 4096, "L": 1000}},
     "adjoint": {"book": {"hidden": 16, "n": 32}, "full": {"hidden": 64, "n": 256}},
     "moons": {"book": {"n": 200, "iters": 40}, "full": {"n": 1000, "iters": 200}},
-    "circles": {"book": {"n": 200, "iters": 60, "loop_points": 2000},
-                "full": {"n": 1000, "iters": 200, "loop_points": 10000}},
+    "circles": {"book": {"n": 200, "iters": 300, "loop_points": 2000},
+                "full": {"n": 1000, "iters": 1000, "loop_points": 10000}},
+    "stretch": {"book": {"n": 32, "seeds": (0, 1, 2)}, "full": {"n": 256, "seeds": tuple(range(8))}},
     "costate": {"book": {"depths": (8, 16, 32, 64, 128, 256)},
                 "full": {"depths": (8, 16, 32, 64, 128, 256, 512, 1024, 2048)}},
 }
@@ -186,10 +192,14 @@ class StabilitySetting:
             and then no step size helps, since ``|1 + h lambda| >= 1 + h Re lambda > 1``.
         tanh: median over inputs of ``|delta x_j| / |delta x_0|`` through the tanh network,
             ``j = 0..L``.
+        tanh_final: ``|delta x_L| / |delta x_0|`` per input (the last layer).
         prediction: the linear prediction ``amplification ** j``.
         linear_norm: spectral norm of the linear ``L``-layer map ``(I + hW)^L`` (antisymmetric
             settings; ``None`` otherwise).
         linear_pred: ``amplification ** L`` (antisymmetric settings; ``None`` otherwise).
+        ode_gain: ``exp(h L max Re lambda)``, the norm of the continuous flow ``exp(W h L)`` of a
+            normal ``W`` over the same time: what the network would do if it inherited the ODE's
+            stability (the rival of ``linear_pred``).
     """
 
     kind: str
@@ -200,9 +210,33 @@ class StabilitySetting:
     verdict: str
     max_real_part: float
     tanh: np.ndarray
+    tanh_final: np.ndarray
     prediction: np.ndarray
     linear_norm: float | None
     linear_pred: float | None
+    ode_gain: float
+
+    def sign_test(self, direction: str) -> float:
+        """One-sided sign test of the null "no effect" (median gain 1) on :attr:`tanh_final`.
+
+        Args:
+            direction: ``"grows"`` (the alternative is a median gain above 1) or ``"decays"``.
+
+        Returns:
+            The p-value: the binomial probability, under a fair coin, of at least as many inputs
+            whose perturbation grew (or decayed) as observed.
+
+        Example:
+            >>> r = stability_experiment(L=10)
+            >>> r.unstable.sign_test("grows") < 1e-6
+            True
+        """
+        import scipy.stats
+
+        direction = _checks.choice("direction", direction, ("grows", "decays"))
+        g = self.tanh_final
+        k = int((g > 1).sum() if direction == "grows" else (g < 1).sum())
+        return float(scipy.stats.binomtest(k, g.size, 0.5, alternative="greater").pvalue)
 
 
 @dataclass(frozen=True)
@@ -212,12 +246,28 @@ class StabilityExperiment:
     Attributes:
         L: number of layers.
         n: number of inputs (the medians are over them).
-        settings: name -> :class:`StabilitySetting`, in the order of :data:`STABILITY_SETTINGS`.
+        settings: name -> :class:`StabilitySetting`, in the order of :data:`STABILITY_SETTINGS`
+            (also as the attributes :attr:`unconstrained`, :attr:`stable`, :attr:`unstable`).
     """
 
     L: int
     n: int
     settings: dict[str, StabilitySetting]
+
+    @property
+    def unconstrained(self) -> StabilitySetting:
+        """The unconstrained layer ``W = K``."""
+        return self.settings["unconstrained"]
+
+    @property
+    def stable(self) -> StabilitySetting:
+        """The antisymmetric layer with ``h = 0.1``, ``gamma = 0.5`` (predicted stable)."""
+        return self.settings["antisymmetric, stable"]
+
+    @property
+    def unstable(self) -> StabilitySetting:
+        """The antisymmetric layer with ``h = 0.5``, ``gamma = 0`` (predicted unstable)."""
+        return self.settings["antisymmetric, unstable"]
 
 
 def stability_experiment(
@@ -239,7 +289,7 @@ def stability_experiment(
 
     Example:
         >>> r = stability_experiment(L=10)
-        >>> r.settings["antisymmetric, stable"].verdict
+        >>> r.stable.verdict
         'stable'
     """
     sz = _override(sizes("stability", scale), n=n)
@@ -272,8 +322,9 @@ def stability_experiment(
         out[name] = StabilitySetting(
             kind=kind, h=h, gamma=gamma, eigenvalues=lam, amplification=amp,
             verdict="stable" if amp < 1 else "unstable", max_real_part=float(lam.real.max()),
-            tanh=growth.median(dim=1).values.cpu().numpy(), prediction=amp ** np.arange(L + 1),
-            linear_norm=lin_norm, linear_pred=lin_pred,
+            tanh=growth.median(dim=1).values.cpu().numpy(), tanh_final=growth[-1].cpu().numpy(),
+            prediction=amp ** np.arange(L + 1), linear_norm=lin_norm, linear_pred=lin_pred,
+            ode_gain=math.exp(h * L * float(lam.real.max())),
         )
     return StabilityExperiment(L=L, n=n, settings=out)
 
@@ -314,6 +365,8 @@ class Reversibility:
 
     Attributes:
         error: max over inputs of the relative error of the input reconstructed from the output.
+        error_naive: the same for the naive reversal :func:`euler_reversal` (each block run
+            backwards with ``-h``, as one would reverse a generic residual block): the rival.
         output_change: median relative distance of the output from the input (the map is far
             from the identity).
         grad_error: relative difference between the input gradient of ``|x_L|^2`` computed by
@@ -323,6 +376,7 @@ class Reversibility:
     """
 
     error: float
+    error_naive: float
     output_change: float
     grad_error: float
     L: int
@@ -362,6 +416,8 @@ def reversibility_experiment(
     yr, zr = hamiltonian_inverse(yL, zL, p, h=h)
     x0, xr, xL = torch.cat([y0, z0], -1), torch.cat([yr, zr], -1), torch.cat([yL, zL], -1)
     err = ((xr - x0).norm(dim=-1) / x0.norm(dim=-1)).max().item()
+    xn = torch.cat(euler_reversal(yL, zL, p, h=h), -1)
+    err_naive = ((xn - x0).norm(dim=-1) / x0.norm(dim=-1)).max().item()
     change = ((xL - x0).norm(dim=-1) / x0.norm(dim=-1)).median().item()
     # memory-free backprop: walk back block by block, recomputing each block's input from its output
     yl, zl = yL.detach(), zL.detach()
@@ -378,6 +434,6 @@ def reversibility_experiment(
     ga, gb = torch.autograd.grad((yb**2).sum() + (zb**2).sum(), (ya, za))
     gstore, grec = torch.cat([ga, gb], -1), torch.cat([gy, gz], -1)
     return Reversibility(
-        error=err, output_change=change,
+        error=err, error_naive=err_naive, output_change=change,
         grad_error=((grec - gstore).norm() / gstore.norm()).item(), L=L, n=n,
     )

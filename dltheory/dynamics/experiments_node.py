@@ -26,8 +26,10 @@ from dltheory.dynamics.node import (
     ODEFunc,
     TrainingHistory,
     accuracy,
+    linear_baseline_accuracy,
     make_dataset,
     train_classifier,
+    train_classifiers,
     winding_numbers,
 )
 
@@ -246,6 +248,7 @@ class MoonsExperiment:
         X, y: the training data.
         history: the :class:`~dltheory.dynamics.node.TrainingHistory`.
         accuracy: final training accuracy.
+        baseline: training accuracy of a linear classifier on the raw inputs (no flow).
         trajectories: states of the data along the flow, ``(21, n, 2)``.
         grid: ``(gx, gy)`` of the vector-field plot; ``field``: the learned ``f(z, T/2)`` there.
         boundary_grid: ``(bx, by)``; ``decision``: the logit of the model there.
@@ -256,6 +259,7 @@ class MoonsExperiment:
     y: np.ndarray
     history: TrainingHistory
     accuracy: float
+    baseline: float
     trajectories: np.ndarray
     grid: tuple[np.ndarray, np.ndarray]
     field: np.ndarray
@@ -300,7 +304,8 @@ def moons_experiment(
         dec = model(bgrid).cpu().numpy().reshape(bx.shape)
     acc = accuracy(model, X, y)
     return MoonsExperiment(
-        X=X.cpu().numpy(), y=y.cpu().numpy(), history=hist, accuracy=acc, trajectories=traj,
+        X=X.cpu().numpy(), y=y.cpu().numpy(), history=hist, accuracy=acc,
+        baseline=linear_baseline_accuracy(X, y), trajectories=traj,
         grid=(gx, gy), field=vf.reshape(*gx.shape, 2), boundary_grid=(bx, by), decision=dec,
         reconstruction=adjoint_reconstruction(model, X, y),
     )
@@ -341,28 +346,48 @@ def _plot_moons(data: MoonsExperiment):
 # ---------------------------------------------------------------- circles
 @dataclass(frozen=True)
 class CirclesModel:
-    """One model (plain or augmented) of :func:`circles_experiment`.
+    """One model (plain or augmented, one seed) of :func:`circles_experiment`.
 
     Attributes:
         augment: number of extra dimensions.
+        seed: seed of the data and the model.
         train_acc: training accuracy at the training tolerance (last step).
         acc: training accuracy at the tight evaluation tolerance.
         loss: loss per Adam step.
-        nfe: forward function evaluations per step.
+        nfe: forward function evaluations at the training tolerance of the trained model alone.
         features: ``z(T)`` of the training points (tight tolerance).
         readout: ``(w, b)`` of the linear read-out.
         loop_error: fraction of the image of the outer data circle that the read-out puts on the
             inner class's side.
+        winding: for the plain model, the winding number of the image of the outer data circle
+            around the images of the inner one (empty for an augmented model); the image is
+            sampled until consecutive points are at most 0.02 apart.
+        inner_correct: for the plain model, the fraction of those inner images on the inner side.
     """
 
     augment: int
+    seed: int
     train_acc: float
     acc: float
     loss: np.ndarray
-    nfe: np.ndarray
+    nfe: int
     features: np.ndarray
     readout: tuple[np.ndarray, np.ndarray]
     loop_error: float
+    winding: np.ndarray
+    inner_correct: float
+
+    def steps_to(self, loss: float) -> int:
+        """The first Adam step whose loss is below ``loss`` (``len(self.loss)`` if none).
+
+        Example:
+            >>> m = circles_experiment(n=16, iters=2, loop_points=40, seeds=(0,)).aug[0]
+            >>> m.steps_to(10.0)
+            0
+        """
+        loss = _checks.positive("loss", loss)
+        below = np.flatnonzero(self.loss < loss)
+        return int(below[0]) if below.size else len(self.loss)
 
 
 @dataclass(frozen=True)
@@ -370,92 +395,144 @@ class CirclesExperiment:
     """Result of :func:`circles_experiment`.
 
     Attributes:
-        X, y: the training data.
-        plain, aug: the two :class:`CirclesModel`.
-        loop_image: image of the outer data circle under the plain flow (``loop_points`` points).
-        inner_image: image of the inner data circle (every 10th of those points).
-        winding: winding number of ``loop_image`` around each point of ``inner_image``.
-        inner_correct: fraction of ``inner_image`` on the inner side of the plain read-out.
+        X, y: the training data of the first seed; ``baseline``: the training accuracy of a
+            linear classifier on those raw inputs (no flow).
+        seeds: the seeds.
+        plain, aug: the :class:`CirclesModel` per seed.
+        loop_image: image of the outer data circle under the first seed's plain flow (the
+            ``loop_points`` equally spaced points; the winding numbers use a finer sample where
+            the image is stretched).
+        inner_image: image of the inner data circle (every 10th of the loop points).
     """
 
     X: np.ndarray
     y: np.ndarray
-    plain: CirclesModel
-    aug: CirclesModel
+    baseline: float
+    seeds: tuple[int, ...]
+    plain: tuple[CirclesModel, ...]
+    aug: tuple[CirclesModel, ...]
     loop_image: np.ndarray
     inner_image: np.ndarray
-    winding: np.ndarray
-    inner_correct: float
+
+
+def _loop_image(model: NeuralODEClassifier, n: int, *, max_gap: float = 0.02,
+                max_points: int = 200_000) -> np.ndarray:
+    """Image of the unit circle under the model's flow, sampled finely enough to be a curve.
+
+    Starts from ``n`` equally spaced angles and bisects every arc whose image is longer than
+    ``max_gap`` until none is (or ``max_points`` are reached), so that the polygon through the
+    image points follows the image curve, whose thin fingers a uniform sample can cut across.
+    """
+    th = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    dev, dt = model.readout.weight.device, model.dtype
+
+    def image(angles):
+        ring = torch.tensor(np.stack([np.cos(angles), np.sin(angles)], 1), dtype=dt, device=dev)
+        with torch.no_grad():
+            return model.flow(ring)[-1].cpu().numpy()
+
+    img = image(th)
+    while len(th) < max_points:
+        gap = np.linalg.norm(np.roll(img, -1, axis=0) - img, axis=1)
+        long = np.flatnonzero(gap > max_gap)
+        if long.size == 0:
+            break
+        nxt = np.where(long + 1 < len(th), th[(long + 1) % len(th)], 2 * np.pi)
+        mid = (th[long] + nxt) / 2
+        th = np.concatenate([th, mid])
+        img = np.concatenate([img, image(mid)])
+        order = np.argsort(th)
+        th, img = th[order], img[order]
+    return img
 
 
 def circles_experiment(
     *, scale: str = "book", n: int | None = None, iters: int | None = None, lr: float = 0.05,
-    augment: int = 1, loop_points: int | None = None, seed: int = 0, device=None,
+    augment: int = 1, loop_points: int | None = None, seeds=(0, 1, 2), device=None,
 ) -> CirclesExperiment:
-    """Plain vs augmented neural ODEs on concentric circles (Dupont et al. 2019).
+    """Plain vs augmented neural ODEs on concentric circles (Dupont et al. 2019), over seeds.
 
-    Both models have the same vector-field width and are trained alike (dopri5 with rtol 1e-3,
-    atol 1e-4, backprop through the solver). They are then evaluated with tight tolerances (1e-7),
-    so that the maps are the exact flows up to ~1e-7. The two data circles (radii 1 and 0.5) are
-    pushed densely through the plain flow: the winding number of the image of the outer circle
-    around the images of the inner circle, and the fraction of the outer circle's image that the
-    linear read-out puts on the inner class's side, measure the topological obstruction.
+    For each seed, a plain and an augmented model of the same width are trained alike on that
+    seed's data (dopri5 with rtol 1e-3, atol 1e-4, backprop through the solver; the models of one
+    kind are trained together by :func:`~dltheory.dynamics.node.train_classifiers`). They are
+    then evaluated with tight tolerances (1e-7), so that the maps are the exact flows up to
+    ~1e-7. The two data circles (radii 1 and 0.5) are pushed densely through each plain flow: the
+    winding number of the image of the outer circle around the images of the inner circle, and
+    the fraction of the outer circle's image that the linear read-out puts on the inner class's
+    side, measure the topological obstruction.
 
     Args:
-        scale: ``"book"`` (200 points, 60 steps, 2000 loop points) or ``"full"`` (1000, 200,
+        scale: ``"book"`` (200 points, 300 steps, 2000 loop points) or ``"full"`` (1000, 1000,
             10000).
         n, iters, loop_points: sizes (default: from ``scale``).
         lr: learning rate.
         augment: extra dimensions of the augmented model (>= 1).
-        seed: seed of the data and the models.
+        seeds: seeds of the data and the models (non-empty).
         device: where to train (default the CPU).
 
     Example:
-        >>> r = circles_experiment(n=32, iters=2, loop_points=100)  # the book uses the defaults
-        >>> set(r.winding.tolist())
+        >>> r = circles_experiment(n=32, iters=2, loop_points=100, seeds=(0,))
+        >>> set(r.plain[0].winding.tolist())
         {1.0}
     """
     sz = _override(sizes("circles", scale), n=n, iters=iters, loop_points=loop_points)
     loop_points = _checks.integer("loop_points", sz["loop_points"], low=30)
     _checks.size("loop_points", loop_points * loop_points // 10)
     augment = _checks.integer("augment", augment)
+    if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__len__") or len(seeds) == 0:
+        raise TypeError(f"seeds must be a non-empty sequence of integers; got {seeds!r}")
+    seeds = tuple(_checks.integer(f"seeds[{i}]", s, low=0, high=2**31 - 1)
+                  for i, s in enumerate(seeds))
     dev = as_device(device)
-    X, y = make_dataset("circles", n=sz["n"], seed=seed)
-    X, y = X.to(dev), y.to(dev)
+    data = [make_dataset("circles", n=sz["n"], seed=s) for s in seeds]
+    X = torch.stack([d[0] for d in data]).to(dev)
+    y = torch.stack([d[1] for d in data]).to(dev)
     th = np.linspace(0, 2 * np.pi, loop_points, endpoint=False)
     ring = torch.tensor(np.stack([np.cos(th), np.sin(th)], 1), dtype=torch.float32).to(dev)
-    models, extra = {}, {}
-    for key, aug in (("plain", 0), ("aug", augment)):
-        model = NeuralODEClassifier(dim=2, augment=aug, hidden=32, method="dopri5", adjoint=False,
-                                    seed=seed).to(dev)
-        hist = train_classifier(model, X, y, iters=sz["iters"], lr=lr)
-        model.rtol = model.atol = 1e-7
-        acc = accuracy(model, X, y)
-        with torch.no_grad():
-            feats = model.flow(X)[-1].cpu().numpy()
-            w = model.readout.weight.cpu().numpy().ravel()
-            b = model.readout.bias.cpu().numpy()
-            outer_img = model.flow(ring)[-1].cpu().numpy()
-            inner_img = model.flow(0.5 * ring[::10])[-1].cpu().numpy()
-        models[key] = CirclesModel(
-            augment=aug, train_acc=float(hist.accuracy[-1]), acc=acc, loss=hist.loss,
-            nfe=hist.nfe_forward, features=feats, readout=(w, b),
-            loop_error=float(np.mean(outer_img @ w + b > 0)),
-        )
-        if aug == 0:
-            extra = {"loop_image": outer_img, "inner_image": inner_img,
-                     "winding": winding_numbers(outer_img, inner_img),
-                     "inner_correct": float(np.mean(inner_img @ w + b > 0))}
-    return CirclesExperiment(X=X.cpu().numpy(), y=y.cpu().numpy(), plain=models["plain"],
-                             aug=models["aug"], **extra)
+    out: dict[int, list[CirclesModel]] = {}
+    images = {}
+    for aug in (0, augment):
+        models = [NeuralODEClassifier(dim=2, augment=aug, hidden=32, method="dopri5",
+                                      adjoint=False, seed=s).to(dev) for s in seeds]
+        hists = train_classifiers(models, X, y, iters=sz["iters"], lr=lr)
+        out[aug] = []
+        for i, (model, hist) in enumerate(zip(models, hists)):
+            model.func.reset_nfe()
+            with torch.no_grad():
+                model(X[i])
+            nfe = model.func.nfe
+            model.rtol = model.atol = 1e-7
+            with torch.no_grad():
+                feats = model.flow(X[i])[-1].cpu().numpy()
+                w = model.readout.weight.cpu().numpy().ravel()
+                b = model.readout.bias.cpu().numpy()
+                outer_img = model.flow(ring)[-1].cpu().numpy()
+                inner_img = model.flow(0.5 * ring[::10])[-1].cpu().numpy()
+            wind, inner_ok = np.zeros(0), float("nan")
+            if aug == 0:
+                wind = winding_numbers(_loop_image(model, loop_points), inner_img)
+                inner_ok = float(np.mean(inner_img @ w + b > 0))
+                if i == 0:
+                    images = {"loop_image": outer_img, "inner_image": inner_img}
+            out[aug].append(CirclesModel(
+                augment=aug, seed=seeds[i], train_acc=float(hist.accuracy[-1]),
+                acc=accuracy(model, X[i], y[i]), loss=hist.loss, nfe=nfe, features=feats,
+                readout=(w, b), loop_error=float(np.mean(outer_img @ w + b > 0)), winding=wind,
+                inner_correct=inner_ok,
+            ))
+    return CirclesExperiment(
+        X=X[0].cpu().numpy(), y=y[0].cpu().numpy(), baseline=linear_baseline_accuracy(X[0], y[0]),
+        seeds=seeds, plain=tuple(out[0]), aug=tuple(out[augment]), **images,
+    )
 
 
-@figures.register("dynamics/circles", compute=functools.partial(circles_experiment, seed=0))
+@figures.register("dynamics/circles", compute=functools.partial(circles_experiment, seeds=(0, 1, 2)))
 def _plot_circles(data: CirclesExperiment):
     import matplotlib.pyplot as plt
 
     fig = plt.figure(figsize=(9.0, 4.0))
-    G = data.aug.features
+    plain, aug = data.plain[0], data.aug[0]
+    G = aug.features
     ax0 = fig.add_subplot(1, 2, 1)
     ax1 = fig.add_subplot(1, 2, 2, projection="3d" if G.shape[1] >= 3 else None)
     y = data.y
@@ -463,17 +540,17 @@ def _plot_circles(data: CirclesExperiment):
     ax0.plot(loop[:, 0], loop[:, 1], color="0.5", lw=1, label="image of outer circle")
     ax0.plot(data.inner_image[:, 0], data.inner_image[:, 1], color="C1", lw=1,
              label="image of inner circle")
-    F = data.plain.features
+    F = plain.features
     for c, name in ((0, "outer"), (1, "inner")):
         ax0.plot(F[y == c, 0], F[y == c, 1], "o", ms=2.5, color=f"C{c}", label=f"{name} class: $z(T)$")
-    w, b = data.plain.readout
+    w, b = plain.readout
     xs = np.linspace(F[:, 0].min(), F[:, 0].max(), 10)
     if abs(w[1]) > 1e-12:
         ax0.plot(xs, -(w[0] * xs + b[0]) / w[1], "k--", lw=1, label="linear read-out boundary")
     ax0.set_ylim(F[:, 1].min() - 0.5, F[:, 1].max() + 0.5)
     ax0.set_xlabel("$z_1(T)$")
     ax0.set_ylabel("$z_2(T)$")
-    ax0.set_title(f"plain neural ODE: accuracy {data.plain.acc:.3f}")
+    ax0.set_title(f"plain neural ODE: accuracy {plain.acc:.3f}")
     ax0.legend(fontsize=8, loc="best")
     for c, name in ((0, "outer"), (1, "inner")):
         pts = G[y == c]
@@ -485,7 +562,7 @@ def _plot_circles(data: CirclesExperiment):
     ax1.set_ylabel("$z_2(T)$")
     if G.shape[1] >= 3:
         ax1.set_zlabel("$z_3(T)$ (augmented)")
-    ax1.set_title(f"augmented neural ODE: accuracy {data.aug.acc:.3f}")
+    ax1.set_title(f"augmented neural ODE: accuracy {aug.acc:.3f}")
     ax1.legend(fontsize=8, loc="upper left")
     return fig
 

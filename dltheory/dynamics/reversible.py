@@ -12,6 +12,7 @@ __all__ = [
     "hamiltonian_params",
     "hamiltonian_forward",
     "hamiltonian_inverse",
+    "euler_reversal",
 ]
 
 _KEYS = ("K1", "K2", "b1", "b2")
@@ -120,4 +121,30 @@ def hamiltonian_inverse(
         K1, K2 = p["K1"][j], p["K2"][j]
         z = z + h * torch.tanh(y @ K2.T + p["b2"][j]) @ K2
         y = y - h * torch.tanh(z @ K1.T + p["b1"][j]) @ K1
+    return y, z
+
+
+def euler_reversal(
+    y: torch.Tensor, z: torch.Tensor, params: dict, *, h: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The naive inverse of :func:`hamiltonian_forward`: run each block backwards in time.
+
+    Each block is undone by the same two half-steps with ``-h``, in the forward order,
+    ``y_j = y_{j+1} - h K1_j^T tanh(K1_j z_{j+1} + b1_j)``, then
+    ``z_j = z_{j+1} + h K2_j^T tanh(K2_j y_j + b2_j)``: the way one reverses a generic residual
+    block ``x_j = x_{j+1} - h f(x_{j+1})``, which inverts the ODE only up to the discretisation
+    error, ``O(h^2)`` per block. It is the rival of the exact inverse :func:`hamiltonian_inverse`.
+
+    Example:
+        >>> p = hamiltonian_params(d=2, L=5)
+        >>> y0, z0 = torch.ones(2, dtype=torch.float64), torch.zeros(2, dtype=torch.float64)
+        >>> y, z = euler_reversal(*hamiltonian_forward(y0, z0, p, h=0.1), p, h=0.1)
+        >>> bool(torch.allclose(y, y0))
+        False
+    """
+    y, z, p, h = _check_ham(y, z, params, h)
+    for j in reversed(range(p["K1"].shape[0])):
+        K1, K2 = p["K1"][j], p["K2"][j]
+        y = y - h * torch.tanh(z @ K1.T + p["b1"][j]) @ K1
+        z = z + h * torch.tanh(y @ K2.T + p["b2"][j]) @ K2
     return y, z
