@@ -239,3 +239,50 @@ def test_training_reduces_loss(digits64):
     net0 = nets.init_mlps([0, 1])
     net = nets.train_sgd(net0, d, [0.1, 0.2], 32, epochs=2, seed=0)
     assert (nets.loss(net, d.x_train, d.y_train) < nets.loss(net0, d.x_train, d.y_train)).all()
+
+
+# ----------------------------------------------------------------------------- power of the chapter's tests
+def test_covariance_test_power_is_calibrated_and_grows():
+    c = np.array([[2.0, 0.3], [0.3, 1.0]])
+    assert linear.covariance_test_power(c, c, 2000, alpha=0.05, reps=2000, seed=0) == pytest.approx(0.05, abs=0.02)
+    assert linear.covariance_test_power(c, 1.1 * c, 2000, alpha=0.01, seed=0) > 0.8
+
+
+def test_variance_test_exact_and_its_power():
+    rng = np.random.default_rng(1)
+    runs = [rng.standard_normal(4000) * np.sqrt(v) for v in (0.5, 2.0)]
+    assert linear.variance_test_exact(runs, [0.5, 2.0]) > 1e-3
+    assert linear.variance_test_exact(runs, [0.5, 2.6]) < 1e-6
+    null = linear.variance_test_power(1000, [1.0, 1.0, 1.0], alpha=0.05, seed=0)
+    assert null == pytest.approx(0.05, abs=0.015)  # size of the test = alpha
+    assert linear.variance_test_power(10_000, [1.0, 1.1], alpha=0.01, seed=0) > 0.99
+
+
+def test_gibbs_ks_power_size_and_power():
+    assert escape.gibbs_ks_power(0.125, 0.125, 1000, alpha=0.05, reps=1000) == pytest.approx(0.05, abs=0.025)
+    assert escape.gibbs_ks_power(0.125, 0.25, 2000, alpha=0.01) > 0.95
+
+
+def test_smooth_loss_weak_error_second_order_beats_first():
+    err, se = sgd.quartic_weak_error(0.1, n_chains=2000, loss="cosine", seed=0)
+    assert abs(err[1]) < 0.6 * abs(err[0]) and se[0] < 0.1 * abs(err[0])
+    with pytest.raises(ValueError, match="loss"):
+        sgd.quartic_weak_error(0.1, loss="sextic")
+
+
+def test_equal_sde_time_training_takes_sde_time_over_lr_steps(monkeypatch):
+    from dltheory.sgd import experiments_nets
+
+    calls = []
+    real = nets.train_sgd
+
+    def spy(n, data, lr, B, *, epochs, seed):
+        calls.append((n.W1.shape[0], round(epochs * data.x_train.shape[0] / B)))
+        return real(n, data, lr, B, epochs=epochs, seed=seed)
+
+    monkeypatch.setattr(nets, "train_sgd", spy)
+    data = nets.load_digits()
+    init = nets.init_mlps([0, 1, 2])
+    experiments_nets._train_equal_time(init, data, np.array([0.4, 0.2, 0.1]), 8, 2.0, 0)
+    # 5, 10, 20 steps: all three for 5, two for 5 more, one for 10 more
+    assert calls == [(3, 5), (2, 5), (1, 10)]

@@ -35,6 +35,7 @@ __all__ = [
     "simulate_escapes",
     "simulate_basin_escapes",
     "rate_ratio_interval",
+    "gibbs_ks_power",
 ]
 
 
@@ -287,3 +288,34 @@ def rate_ratio_interval(counts: EscapeCounts, i: int, j: int, *, level: float = 
     se = math.sqrt(1 / counts.escapes[i] + 1 / counts.escapes[j])
     z = stats.norm.ppf(0.5 + level / 2)
     return r, r * math.exp(-z * se), r * math.exp(z * se)
+
+
+def gibbs_ks_power(temperature: float, alt_temperature: float, n: int, *, alpha: float,
+                   h: float = 0.25, reps: int = 200, seed: int = 0) -> float:
+    """Power of the Kolmogorov–Smirnov test against the Gibbs law at ``temperature`` when the ``n``
+    samples follow the Gibbs law at ``alt_temperature``.
+
+    The samples are drawn by inverting the Gibbs CDF on a fine grid, ``reps`` data sets at once, and
+    the p-value is that of the exact two-sided one-sample KS distribution (scipy's ``kstwo``).
+
+    Example:
+        >>> gibbs_ks_power(0.125, 0.25, 2000, alpha=0.01) > 0.99
+        True
+    """
+    from scipy import stats
+
+    T0 = checks.positive("temperature", temperature)
+    T1 = checks.positive("alt_temperature", alt_temperature)
+    n = checks.integer("n", n, low=2)
+    alpha = checks.probability("alpha", alpha, open_low=True, open_high=True)
+    reps = checks.integer("reps", reps, low=200, high=10**5)
+    checks.size("n * reps", n * reps)
+    half = 2.0 + 6.0 * (max(T0, T1) / h) ** 0.25
+    g = np.linspace(-half, half, 200_001)
+    c1 = gibbs_cdf(g, T1, h)
+    u = np.sort(np.random.default_rng(checks.seed(seed)).random((reps, n)), axis=1)
+    x = np.interp(u, c1, g)
+    F = gibbs_cdf(x.ravel(), T0, h).reshape(reps, n)
+    i = np.arange(1, n + 1)
+    D = np.maximum((i / n - F).max(1), (F - (i - 1) / n).max(1))
+    return float((stats.kstwo.sf(D, n) < alpha).mean())

@@ -18,8 +18,8 @@ __all__ = ["SIZES", "Kramers", "kramers", "Anisotropic", "anisotropic_escape", "
 
 #: Sizes per scale.
 SIZES = {
-    "book": {"gibbs_chains": 10_000, "escapes": 1150, "basin_chains": 1000, "starts": 300},
-    "full": {"gibbs_chains": 100_000, "escapes": 10_000, "basin_chains": 10_000, "starts": 3000},
+    "book": {"gibbs_chains": 10_000, "escapes": 3000, "basin_chains": 1000, "starts": 300},
+    "full": {"gibbs_chains": 100_000, "escapes": 30_000, "basin_chains": 10_000, "starts": 3000},
 }
 
 
@@ -45,6 +45,8 @@ class Kramers:
         slope: slope of ``log tau`` against ``1/T`` (weighted least squares).
         slope_se: its standard error.
         target: the escape threshold (``x >= target`` counts as an escape from -1).
+        window: simulated time per chain (ten exact mean escape times at the lowest temperature).
+        tau_limit_ratio: exact MFPT / Eyring–Kramers at ``Delta L / T = 20`` (the small-T limit).
     """
 
     gibbs_T: float
@@ -60,6 +62,8 @@ class Kramers:
     slope: float
     slope_se: float
     target: float
+    window: float
+    tau_limit_ratio: float
 
 
 def kramers(*, lr: float = 0.01, scale: str = "book", seed: int = 0) -> Kramers:
@@ -79,17 +83,22 @@ def kramers(*, lr: float = 0.01, scale: str = "book", seed: int = 0) -> Kramers:
     kr = escape.kramers_time(2.0, -1.0, 0.25, T)
     target = 0.5
     exact = np.array([escape.mfpt_exact(t, target=target) for t in T])
-    n_steps = int(40 / lr)
-    chains = np.round(sz["escapes"] * 1.2 * exact / (n_steps * lr)).astype(int)
-    c = escape.simulate_escapes(T, lr, target=target, chains=chains, n_steps=n_steps, burn_in=int(5 / lr),
-                                seed=seed + 1)
+    # renewal windows of ten mean escape times at the lowest temperature (more at the others): the
+    # count per window then estimates the mean first-passage time from -1, with no burn-in needed
+    window = 10 * float(exact.max())
+    n_steps = int(round(window / lr))
+    chains = np.round(sz["escapes"] * exact / window).astype(int)
+    c = escape.simulate_escapes(T, lr, target=target, chains=chains, n_steps=n_steps, seed=seed + 1)
+    t_low = 0.25 / 20
     w = c.escapes  # weights 1 / var(log tau) = escapes
     X = np.stack([1 / T, np.ones_like(T)], 1)
     cov = np.linalg.inv(X.T @ (w[:, None] * X))
     beta = cov @ X.T @ (w * np.log(c.mean_time))
     return Kramers(gibbs_T=Tg, gibbs_samples=x, gibbs_p=p, lr=lr, temperatures=T, escapes=c.escapes,
                    tau=c.mean_time, tau_rel_se=c.rel_se, tau_kramers=kr, tau_exact=exact,
-                   slope=float(beta[0]), slope_se=float(np.sqrt(cov[0, 0])), target=target)
+                   slope=float(beta[0]), slope_se=float(np.sqrt(cov[0, 0])), target=target, window=window,
+                   tau_limit_ratio=escape.mfpt_exact(t_low, target=target)
+                   / float(escape.kramers_time(2.0, -1.0, 0.25, t_low)))
 
 
 @figures.register("sgd/kramers", compute=partial(kramers, seed=0))
@@ -128,6 +137,8 @@ class Anisotropic:
         tau: mean escape times (isotropic, aligned).
         escapes: escapes counted (isotropic, aligned).
         ratio, ratio_low, ratio_high: ``tau_iso / tau_aligned`` and its 99% confidence interval.
+        p_value: one-sided p-value of "equal escape rates" against "aligned noise escapes faster"
+            (normal approximation of the log-ratio of two Poisson rates).
     """
 
     hessian: np.ndarray
@@ -142,6 +153,7 @@ class Anisotropic:
     ratio: float
     ratio_low: float
     ratio_high: float
+    p_value: float
 
 
 def anisotropic_escape(*, scale: str = "book", seed: int = 0) -> Anisotropic:
@@ -161,7 +173,8 @@ def anisotropic_escape(*, scale: str = "book", seed: int = 0) -> Anisotropic:
     r, lo, hi = escape.rate_ratio_interval(c, 0, 1, level=0.99)
     return Anisotropic(hessian=H, lr=lr, barrier=barrier, noise_iso=iso, noise_aligned=al, indicator_iso=float(np.trace(H @ iso)),
                        indicator_aligned=float(np.trace(H @ al)), tau=c.mean_time, escapes=c.escapes,
-                       ratio=r, ratio_low=lo, ratio_high=hi)
+                       ratio=r, ratio_low=lo, ratio_high=hi,
+                       p_value=float(stats.norm.sf(np.log(r) / np.sqrt((1 / c.escapes).sum()))))
 
 
 @figures.register("sgd/anisotropic-escape", compute=partial(anisotropic_escape, seed=0))
@@ -208,7 +221,14 @@ class LocalEntropy:
         starts: common starting points.
         end_sgd, end_esgd: final points of SGD and Entropy-SGD.
         wide_sgd, wide_esgd: fractions ending in the wide basin.
-        p_mcnemar: exact one-sided McNemar (binomial) p-value on the discordant pairs.
+        p_mcnemar: exact one-sided McNemar (binomial) p-value on the discordant pairs (Entropy-SGD
+            against the matched-noise SGD below).
+        matched_T: temperature of the matched-noise SGD (that of Entropy-SGD's inner Langevin loop).
+        end_matched: final points of SGD at ``matched_T`` with Entropy-SGD's step and number of gradient
+            evaluations.
+        wide_matched: its fraction in the wide basin.
+        sweep_T, wide_sweep: the same fraction for SGD at other temperatures (same budget).
+        p_mcnemar_small: the McNemar p-value against low-noise SGD (``end_sgd``).
     """
 
     curv_a: float
@@ -230,6 +250,12 @@ class LocalEntropy:
     wide_sgd: float
     wide_esgd: float
     p_mcnemar: float
+    matched_T: float
+    end_matched: np.ndarray
+    wide_matched: float
+    sweep_T: np.ndarray
+    wide_sweep: np.ndarray
+    p_mcnemar_small: float
 
 
 #: The two-basin landscape of section 7: a deep narrow minimum at 0 beside a shallow wide one near 1.
@@ -260,19 +286,35 @@ def local_entropy_experiment(*, gamma: float = 0.5, scale: str = "book", seed: i
     L = LANDSCAPE
     x = np.linspace(-1.5, 2.5, 401)
     starts = np.random.default_rng(checks.seed(seed)).uniform(-0.5, 0.5, n)
+    inner_lr = 0.008
     e_sgd = entropy.descend(L, starts, method="sgd", lr=0.01, n_steps=500, noise=0.1, seed=seed)
     e_esgd = entropy.descend(L, starts, method="entropy-sgd", lr=0.2, n_steps=50, gamma=gamma,
-                             inner_steps=100, inner_lr=0.008, seed=seed + 1)
+                             inner_steps=100, inner_lr=inner_lr, seed=seed + 1)
+    # SGD with Entropy-SGD's noise and budget: its inner loop's step and temperature (T = 1), as many
+    # gradient evaluations (outer x inner steps)
+    budget, T_m = 50 * 100, 1.0
+
+    def sgd_at(T, k):
+        return entropy.descend(L, starts, method="sgd", lr=inner_lr, n_steps=budget,
+                               noise=float(np.sqrt(2 * T / inner_lr)), seed=seed + 2 + k)
+
+    e_m = sgd_at(T_m, 0)
+    sweep_T = np.array([0.045, 0.1, 0.3])
     s = L.saddle
+    wide_sweep = np.array([(sgd_at(float(t), 1 + k) > s).mean() for k, t in enumerate(sweep_T)])
     fg = entropy.local_entropy(L, x, gamma)
-    w1, w2 = e_sgd > s, e_esgd > s
-    b, c = int((~w1 & w2).sum()), int((w1 & ~w2).sum())
-    p = float(stats.binomtest(b, b + c, 0.5, alternative="greater").pvalue) if b + c else 1.0
+    w1, w2, wm = e_sgd > s, e_esgd > s, e_m > s
+
+    def mcnemar(w_base, w_new):
+        b, c = int((~w_base & w_new).sum()), int((w_base & ~w_new).sum())
+        return float(stats.binomtest(b, b + c, 0.5, alternative="greater").pvalue) if b + c else 1.0
     return LocalEntropy(curv_a=a, curv_gamma=gs, curv_quadrature=cq, curv_exact=a / (1 + a * gs),
                         hj_dx=np.array(dxs), hj_err=np.array(errs), hj_order=float(np.log2(errs[0] / errs[1])),
                         x=x, f=L(x), f_gamma=fg, gamma=gamma, argmin_f_gamma=float(x[np.argmin(fg)]), saddle=s,
                         starts=starts, end_sgd=e_sgd, end_esgd=e_esgd, wide_sgd=float(w1.mean()),
-                        wide_esgd=float(w2.mean()), p_mcnemar=p)
+                        wide_esgd=float(w2.mean()), p_mcnemar=mcnemar(wm, w2), matched_T=T_m,
+                        end_matched=e_m, wide_matched=float(wm.mean()), sweep_T=sweep_T,
+                        wide_sweep=wide_sweep, p_mcnemar_small=mcnemar(w1, w2))
 
 
 @figures.register("sgd/local-entropy", compute=partial(local_entropy_experiment, seed=0))
@@ -289,9 +331,12 @@ def _plot_local_entropy(data: LocalEntropy):
     ax.legend(fontsize=8)
     ax = axes[1]
     bins = np.linspace(-0.6, 2.5, 40)
-    ax.hist(data.end_sgd, bins=bins, alpha=0.6, color=P[0], label=f"SGD ({100 * data.wide_sgd:.0f}% wide)")
+    ax.hist(data.end_sgd, bins=bins, alpha=0.6, color=P[0],
+            label=f"SGD, low noise ({100 * data.wide_sgd:.0f}% wide)")
     ax.hist(data.end_esgd, bins=bins, alpha=0.6, color=P[1],
             label=f"Entropy-SGD ({100 * data.wide_esgd:.0f}% wide)")
+    ax.hist(data.end_matched, bins=bins, histtype="step", lw=1.5, color=P[2],
+            label=f"SGD, matched noise T = {data.matched_T:g} ({100 * data.wide_matched:.0f}% wide)")
     ax.axvline(data.saddle, color="grey", ls=":")
     ax.set(xlabel=r"final $x$", ylabel="runs")
     ax.legend(fontsize=8)

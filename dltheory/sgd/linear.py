@@ -35,6 +35,10 @@ __all__ = [
     "quadratic_weak_error",
     "quartic_weak_error",
     "covariance_test",
+    "covariance_test_power",
+    "variance_test_exact",
+    "variance_test_power",
+    "SME_LOSSES",
 ]
 
 
@@ -242,18 +246,28 @@ def quadratic_weak_error(lr, *, a: float = 1.0, s2: float = 1.0, batch_size: flo
     return np.asarray(out).reshape(np.shape(lrs))
 
 
+#: Losses of the Monte Carlo weak-error comparison: name -> (``L'``, ``L''``, formula). The cosine loss
+#: has a Lipschitz gradient (``|L''| <= 1.5``), as Li, Tai & E assume; the quartic's cubic drift does not.
+SME_LOSSES = {
+    "quartic": (lambda y: y + y**3, lambda y: 1 + 3 * y**2, "theta^2/2 + theta^4/4"),
+    "cosine": (lambda y: y + 0.5 * torch.sin(y), lambda y: 1 + 0.5 * torch.cos(y),
+               "theta^2/2 + (1 - cos theta)/2"),
+}
+
+
 class _QuarticSME(torch.nn.Module):
     noise_type = "additive"
     sde_type = "ito"
 
-    def __init__(self, lr: float, sigma: float, order: int):
+    def __init__(self, lr: float, sigma: float, order: int, loss: str = "quartic"):
         super().__init__()
         self.lr, self.sigma, self.order = lr, sigma, order
+        self.grad, self.hess, _ = SME_LOSSES[loss]
 
-    def f(self, t, y):  # drift: -L' (order 1), -(L' + (eta/2) L'' L') (order 2), L = y^2/2 + y^4/4
-        g = y + y**3
+    def f(self, t, y):  # drift: -L' (order 1), -(L' + (eta/2) L'' L') (order 2)
+        g = self.grad(y)
         if self.order == 2:
-            g = g + 0.5 * self.lr * (1 + 3 * y**2) * g
+            g = g + 0.5 * self.lr * self.hess(y) * g
         return -g
 
     def g(self, t, y):
@@ -261,9 +275,10 @@ class _QuarticSME(torch.nn.Module):
 
 
 def quartic_weak_error(lr: float, *, s2: float = 1.0, batch_size: float = 1, theta0: float = 1.0,
-                       horizon: float = 1.0, n_chains: int = 2000, substeps: int = 2,
-                       seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Monte Carlo weak errors of the SMEs on the quartic ``L = theta^2 / 2 + theta^4 / 4``.
+                       horizon: float = 1.0, n_chains: int = 2000, substeps: int = 8,
+                       loss: str = "quartic", seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Monte Carlo weak errors of the SMEs on the quartic ``L = theta^2 / 2 + theta^4 / 4`` (or another
+    loss of :data:`SME_LOSSES`, e.g. ``"cosine"``: ``theta^2 / 2 + (1 - cos theta) / 2``).
 
     SGD ``theta_{k+1} = theta_k - eta (L'(theta_k) + xi_k)``, ``xi_k ~ N(0, s2 / B)``, and the SMEs of
     order 1 and 2 (solved by torchsde's strong order-1.5 SRK scheme for additive noise, step
@@ -289,6 +304,8 @@ def quartic_weak_error(lr: float, *, s2: float = 1.0, batch_size: float = 1, the
     horizon = checks.positive("horizon", horizon)
     n_chains = checks.integer("n_chains", n_chains, low=2)
     substeps = checks.integer("substeps", substeps, high=1000)
+    loss = checks.choice("loss", loss, list(SME_LOSSES))
+    grad = SME_LOSSES[loss][0]
     k = horizon / lr
     if abs(k - round(k)) > 1e-9 * k:
         raise ValueError(f"horizon / lr must be an integer; got {k}")
@@ -300,14 +317,80 @@ def quartic_weak_error(lr: float, *, s2: float = 1.0, batch_size: float = 1, the
     y0 = torch.full((n_chains, 1), theta0, dtype=torch.float64)
     th = y0.clone()
     for j in range(k):
-        th = th - lr * (th + th**3) + sigma * bm(j * lr, (j + 1) * lr)
+        th = th - lr * grad(th) + sigma * bm(j * lr, (j + 1) * lr)
     ts = torch.tensor([0.0, horizon], dtype=torch.float64)
     err, se = [], []
     for order in (1, 2):
         with torch.no_grad():
-            ys = torchsde.sdeint(_QuarticSME(lr, sigma, order), y0, ts, bm=bm, method="srk",
+            ys = torchsde.sdeint(_QuarticSME(lr, sigma, order, loss), y0, ts, bm=bm, method="srk",
                                  dt=lr / substeps)
         d = (th**2 - ys[-1] ** 2).squeeze(-1)
         err.append(d.mean().item())
         se.append(d.std().item() / math.sqrt(n_chains))
     return np.asarray(err), np.asarray(se)
+
+
+def covariance_test_power(cov_null, cov_alt, n: int, *, alpha: float, reps: int = 400,
+                          seed: int = 0) -> float:
+    """Power of :func:`covariance_test` against ``cov_null`` when the ``n`` samples have ``cov_alt``.
+
+    Repeats the test ``reps`` times, vectorised: the sample covariance of ``n`` zero-mean Gaussian
+    vectors is a Wishart matrix, drawn directly (scipy), so no samples are stored.
+
+    Example:
+        >>> covariance_test_power(np.eye(2), 1.2 * np.eye(2), 2000, alpha=0.01, reps=200) > 0.99
+        True
+    """
+    c0 = _spd("cov_null", cov_null)
+    c1 = _spd("cov_alt", cov_alt)
+    n = checks.integer("n", n, low=len(c0) + 1)
+    alpha = checks.probability("alpha", alpha, open_low=True, open_high=True)
+    reps = checks.integer("reps", reps, low=200, high=10**6)
+    d = len(c0)
+    W = scipy.stats.wishart(df=n, scale=c1).rvs(reps, random_state=np.random.default_rng(seed)) / n
+    Li = np.linalg.inv(np.linalg.cholesky(c0))
+    S = Li @ W.reshape(reps, d, d) @ Li.T
+    stat = n * (np.trace(S, axis1=1, axis2=2) - np.linalg.slogdet(S)[1] - d)
+    return float((scipy.stats.chi2.sf(stat, d * (d + 1) // 2) < alpha).mean())
+
+
+def variance_test_exact(samples, variances) -> float:
+    """p-value that zero-mean Gaussian runs have the given variances: ``sum_i z_i^2 ~ chi2_k``.
+
+    Run ``i`` (a 1-D array of ``n_i`` samples) gives ``n_i v_hat_i / v_i ~ chi2_{n_i}`` under the null,
+    turned into an exact standard normal ``z_i``; the ``k`` runs together give ``chi2_k``.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> variance_test_exact([rng.standard_normal(5000), 2 * rng.standard_normal(5000)], [1, 4]) > 0.01
+        True
+    """
+    v = checks.real_array("variances", variances, ndim=1)
+    if (v <= 0).any() or len(samples) != len(v):
+        raise ValueError(f"variances must hold {len(samples)} positive numbers, one per run")
+    z = []
+    for x, vi in zip(samples, v):
+        x = checks.real_array("samples", x, ndim=1)
+        n = len(x)
+        z.append(scipy.stats.norm.isf(scipy.stats.chi2.sf(n * np.mean(x**2) / vi, n)))
+    return float(scipy.stats.chi2.sf(np.sum(np.square(z)), len(z)))
+
+
+def variance_test_power(n: int, ratios, *, alpha: float, reps: int = 4000, seed: int = 0) -> float:
+    """Power of :func:`variance_test_exact` when the true variances are ``ratios`` times the null ones.
+
+    Vectorised: ``n v_hat_i / v_i = ratio_i chi2_n`` is drawn directly, ``reps`` times.
+
+    Example:
+        >>> variance_test_power(10_000, [1.0, 1.5], alpha=0.01) > 0.99
+        True
+    """
+    n = checks.integer("n", n, low=2)
+    r = _positive_array("ratios", ratios, ndim=1)
+    alpha = checks.probability("alpha", alpha, open_low=True, open_high=True)
+    reps = checks.integer("reps", reps, low=200, high=10**7)
+    rng = np.random.default_rng(seed)
+    chi = r * rng.chisquare(n, size=(reps, len(r)))
+    z = scipy.stats.norm.isf(scipy.stats.chi2.sf(chi, n))
+    p = scipy.stats.chi2.sf((z**2).sum(1), len(r))
+    return float((p < alpha).mean())
