@@ -69,7 +69,7 @@ def test_costates_and_weight_gradients_match_autograd(seed):
 @given(K=st.integers(1, 6), m=st.integers(1, 4), n=st.integers(1, 6), B=st.integers(1, 9))
 def test_pass_and_flop_counts_are_exact(K, m, n, B):
     params, x0, _, y = _setup(0, S=2, B=B)
-    for method, want in (("pgd", (K + 1, 0)), ("yopo", (m, m * n))):
+    for method, want in (("pgd", (K + 1, 0)), ("yopo", (m, m * (n + 1)))):
         c = A.PassCounter()
         with FlopCounterMode(display=False) as fc:
             A.adversarial_step(params, x0, y, method=method, epsilon=0.1, K=K, m=m, n=n,
@@ -168,3 +168,13 @@ def test_bad_method_and_types():
     with pytest.raises(ValueError, match="labels"):
         A.adversarial_train(params[:], x0[0], torch.full((7,), 9), method="pgd", epsilon=0.1, epochs=1,
                             batch_size=2, lr=0.1)
+
+
+def test_yopo_gradient_is_the_papers_and_matches_autograd():
+    """YOPO-m-n's gradient: layer 0 from H_0 at eta^{j,n} (Zhang et al. 2019, U_2), every layer equal to
+    autograd through the same steps; layer 0's differs from the full passes' gradient at eta^{j,0}."""
+    from dltheory.adversarial import experiments as AE
+
+    r = AE.yopo_gradient_experiment(sizes=(64, 5, 7, 10), n_nets=2, batch_size=9, m=2, n=3, seed=1)
+    assert r.max_abs_error < 1e-12 * max(1.0, r.first_layer_scale) + 1e-14
+    assert r.full_pass_difference > 1e-3

@@ -234,3 +234,41 @@ def test_bad_distributions_and_schedule():
         bayes.step_sizes(3, a=1.0, b=1.0, gamma=0.5)
     with pytest.raises(ValueError, match="eps_end"):
         E.sgld_mixture_experiment(eps_start=1e-3, eps_end=1e-2)
+
+
+def test_lyapunov_covariance_without_minibatch_noise_is_exact_ula():
+    """Full batch: the discrete Lyapunov solution is the exact ULA variance 1 / (P (1 - eps P / 4))."""
+    X, y, _ = bayes.linreg_data(n=30, d=1, seed=4)
+    _, S = bayes.linreg_posterior(X, y)
+    P = 1 / S[0, 0]
+    eps = 0.5 / P
+    V = bayes.linreg_stationary_covariance(X, y, sigma=1.0, tau=1.0, eps=eps, batch_size=30)
+    assert V[0, 0] == pytest.approx(1 / (P * (1 - eps * P / 4)), rel=1e-12)
+
+
+def test_lyapunov_covariance_predicts_minibatch_sgld():
+    """Minibatch SGLD's stationary variance matches the Lyapunov prediction (not the posterior's), at
+    level ALPHA, with the chains started at the posterior and run for 40 relaxation times."""
+    X, y, _ = bayes.linreg_data(n=50, d=1, seed=4)
+    mu, S = bayes.linreg_posterior(X, y)
+    eps = 0.2 * S[0, 0]
+    V = bayes.linreg_stationary_covariance(X, y, sigma=1.0, tau=1.0, eps=eps, batch_size=5)[0, 0]
+    assert V > 1.05 * S[0, 0]  # the minibatch noise is visible at this step
+    C = 4000
+    s = bayes.sgld_linreg(X, y, sigma=1.0, tau=1.0, eps=eps, batch_size=5, n_chains=C, n_steps=400,
+                          n_keep=1, init=mu, seed=6)[-1, 0, :, 0]
+    chi2 = (C - 1) * s.var(ddof=1) / V
+    assert 2 * min(stats.chi2.cdf(chi2, C - 1), stats.chi2.sf(chi2, C - 1)) >= ALPHA
+    assert stats.chi2.sf((C - 1) * s.var(ddof=1) / S[0, 0], C - 1) < ALPHA  # power: posterior rejected
+
+
+def test_langevin_noise_is_sqrt_eps():
+    assert bayes.langevin_noise_std(0.09) == pytest.approx(0.3)
+
+
+def test_mixture_mode_moments_of_a_grid_gaussian():
+    t1, t2 = np.meshgrid(np.linspace(-4, 4, 401), np.linspace(0.01, 8, 400), indexing="ij")
+    w = np.exp(-0.5 * (t1**2 / 0.5 + (t2 - 4) ** 2 / 0.25))
+    with np.errstate(invalid="ignore"):  # the second mode is empty here
+        m = E._mode_moments(w, t1, t2)[0]
+    assert m == pytest.approx([0.5, 0.25, 0.0], abs=1e-6)

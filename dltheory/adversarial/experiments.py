@@ -18,6 +18,8 @@ __all__ = [
     "CostateResult",
     "costate_experiment",
     "digits01",
+    "YopoGradientResult",
+    "yopo_gradient_experiment",
     "CostResult",
     "cost_experiment",
     "RobustResult",
@@ -27,8 +29,8 @@ __all__ = [
 
 #: Sizes at each scale.
 SIZES = {
-    "book": dict(n_seeds=3, epochs=20, restarts=5),
-    "full": dict(n_seeds=10, epochs=60, restarts=10),
+    "book": dict(n_seeds=10, epochs=20, restarts=5),
+    "full": dict(n_seeds=20, epochs=60, restarts=10),
 }
 
 
@@ -94,13 +96,90 @@ def costate_experiment(*, sizes=(64, 32, 256, 256, 10), n_nets: int = 3, batch_s
 
 
 @dataclass(frozen=True)
+class YopoGradientResult:
+    """YOPO-m-n's weight gradient of one minibatch, hand-derived against autograd through the same steps.
+
+    Attributes:
+        first_layer_error: ``max |dW_0, db_0 (hand) - (autograd)|``.
+        max_abs_error: the same over the gradients of every layer.
+        first_layer_scale: largest entry of layer 0's autograd gradient.
+        full_pass_difference: ``max |`` layer 0's gradient from the full passes at ``eta^{j,0}`` (what a
+            YOPO without the first-layer Hamiltonian update uses) ``-`` the paper's ``|``, relative to
+            ``first_layer_scale``: how much the update changes.
+        m, n, n_nets, batch_size: settings.
+    """
+
+    first_layer_error: float
+    max_abs_error: float
+    first_layer_scale: float
+    full_pass_difference: float
+    m: int
+    n: int
+    n_nets: int
+    batch_size: int
+
+
+def _yopo_autograd(params, x0, y, *, epsilon, m, n, generator):
+    """YOPO-m-n's gradient replayed with autograd: costate, adversary and layer-0 update by torch.autograd."""
+    alpha = 2.5 * epsilon / (m * n)
+    lo, hi = (-x0).clamp(min=-epsilon), (1.0 - x0).clamp(max=epsilon)
+    eta = torch.clamp((2 * torch.rand(x0.shape, generator=generator, dtype=x0.dtype) - 1) * epsilon, lo, hi)
+    P = [p.detach().clone().requires_grad_(True) for p in params]
+    L, (S, B) = len(P) // 2, x0.shape[:2]
+    total = [torch.zeros_like(p) for p in params]
+    old = [torch.zeros_like(p) for p in params[:2]]
+
+    def layer0(x):
+        return torch.tanh(x @ P[0] + P[1])
+
+    for _ in range(m):
+        z1 = layer0(x0 + eta)
+        x1 = z1.detach().requires_grad_(True)
+        h = x1
+        for l in range(1, L):
+            h = h @ P[2 * l] + P[2 * l + 1]
+            h = torch.tanh(h) if l < L - 1 else h
+        phi = torch.nn.functional.cross_entropy(h.flatten(0, 1), y.repeat(S), reduction="sum") / B
+        gx1, *rest = torch.autograd.grad(phi, [x1] + P[2:])
+        p1 = -gx1
+        for t, g in zip(old, torch.autograd.grad(z1, P[:2], grad_outputs=gx1)):
+            t += g / m
+        for _ in range(n):
+            e = eta.clone().requires_grad_(True)
+            (gH,) = torch.autograd.grad((layer0(x0 + e) * p1).sum(), e)
+            eta = torch.clamp(eta - alpha * torch.sign(gH), lo, hi)  # ascent on Phi = descent on H
+        g0 = torch.autograd.grad(-(layer0(x0 + eta) * p1).sum(), P[:2])
+        for t, g in zip(total, list(g0) + rest):
+            t += g / m
+    return total, old
+
+
+def yopo_gradient_experiment(*, sizes=(64, 32, 256, 256, 10), n_nets: int = 3, batch_size: int = 64, epsilon: float = 0.1, m: int = 2, n: int = 5, seed: int = 0) -> YopoGradientResult:
+    """One YOPO-m-n minibatch gradient (float64): the package's hand-derived passes against autograd."""
+    xtr, ytr, _, _ = digits01(dtype=torch.float64)
+    S, B = checks.integer("n_nets", n_nets), checks.integer("batch_size", batch_size, high=xtr.shape[0])
+    m, n = checks.integer("m", m), checks.integer("n", n)
+    epsilon = checks.positive("epsilon", epsilon)
+    params = init_mlp(sizes, n_nets=S, seed=checks.seed(seed))
+    x0, y = xtr[:B].expand(S, -1, -1), ytr[:B]
+    hand = adversarial_step(params, x0, y, method="yopo", epsilon=epsilon, m=m, n=n,
+                            generator=torch.Generator().manual_seed(seed))
+    auto, old = _yopo_autograd(params, x0, y, epsilon=epsilon, m=m, n=n,
+                               generator=torch.Generator().manual_seed(seed))
+    err = [float((a - b).abs().max()) for a, b in zip(hand, auto)]
+    scale = max(float(a.abs().max()) for a in auto[:2])
+    diff = max(float((a - b).abs().max()) for a, b in zip(old, auto[:2])) / scale
+    return YopoGradientResult(max(err[:2]), max(err), scale, diff, m, n, S, B)
+
+
+@dataclass(frozen=True)
 class CostResult:
     """Passes and FLOPs of one adversarial-training minibatch, counted and predicted.
 
     Attributes:
         methods: ``("pgd", "yopo")``.
         passes: counted ``(full, first_layer)`` passes per method.
-        passes_expected: ``(K + 1, 0)`` and ``(m, m n)``.
+        passes_expected: ``(K + 1, 0)`` and ``(m, m (n + 1))``.
         flops: matrix-product FLOPs measured by ``torch.utils.flop_counter.FlopCounterMode``.
         flops_expected: the formulas of :func:`~dltheory.adversarial.training.step_flops`.
         K, m, n: the algorithms' settings; sizes, batch_size, n_nets: the network's.
@@ -135,7 +214,7 @@ def cost_experiment(*, sizes=(64, 32, 256, 256, 10), n_nets: int = 3, batch_size
                              n=n, generator=g, counter=c)
         passes.append((c.full, c.first_layer))
         flops.append(int(fc.get_total_flops()))
-        pe.append((K + 1, 0) if method == "pgd" else (m, m * n))
+        pe.append((K + 1, 0) if method == "pgd" else (m, m * (n + 1)))
         fe.append(step_flops(sizes, batch_size=B, n_nets=S, method=method, K=K, m=m, n=n))
     return CostResult(("pgd", "yopo"), tuple(passes), tuple(pe), tuple(flops), tuple(fe), K, m, n, tuple(sizes), B, S)
 
@@ -171,6 +250,29 @@ class RobustResult:
     def time_ratio(self) -> float:
         """YOPO's training wall time over PGD's."""
         return float(self.wall[1, -1] / self.wall[0, -1])
+
+    @property
+    def robust_gap(self) -> np.ndarray:
+        """PGD's minus YOPO's final robust accuracy, in points, per seed (same initialisation): ``(S,)``."""
+        return 100 * (self.robust[0, -1] - self.robust[1, -1])
+
+    def noninferiority(self, margin: float, level: float = 0.95) -> tuple[float, float, float, float]:
+        """Paired comparison of the final robust accuracies over the seeds.
+
+        Returns:
+            ``(mean gap, CI low, CI high, p)``: the mean of :attr:`robust_gap`, its two-sided ``level``
+            Student-t confidence interval, and the p-value of the one-sided paired t-test of
+            ``H0: mean gap >= margin`` (YOPO worse by at least ``margin`` points) against ``gap < margin``.
+        """
+        from scipy import stats
+
+        margin = checks.real("margin", margin)
+        level = checks.real("level", level, low=0.0, high=1.0, low_open=True, high_open=True)
+        g = self.robust_gap
+        mean, se = float(g.mean()), float(g.std(ddof=1) / np.sqrt(g.size))
+        h = float(stats.t.ppf(0.5 + level / 2, g.size - 1)) * se
+        p = float(stats.ttest_1samp(g, margin, alternative="less").pvalue)
+        return mean, mean - h, mean + h, p
 
 
 def robust_experiment(*, sizes=(64, 32, 256, 256, 10), epsilon: float = 0.1, K: int = 10, m: int = 2, n: int = 5, batch_size: int = 64, lr: float = 0.05, eval_every: int = 5, attack_steps: int = 20, scale: str = "book", seed: int = 0) -> RobustResult:

@@ -6,8 +6,10 @@ Robust training solves ``min_theta E max_{|eta|_inf <= epsilon} Phi(x_0 + eta, y
   start, each needing a full forward and backward pass for ``grad_eta Phi``, then takes one weight step
   (one more full pass): ``K + 1`` full passes per minibatch.
 * **YOPO-m-n** uses the maximum principle: the adversary enters only layer 0, so with the costate
-  ``p_1`` frozen it can be updated ``n`` times by first-layer passes alone. ``m`` full passes (each
-  giving a fresh ``p_1`` and a weight gradient, accumulated) and ``m n`` first-layer passes per minibatch.
+  ``p_1`` frozen it can be updated ``n`` times by first-layer passes alone; layer 0 itself is trained by
+  the Hamiltonian ``H_0(x_0 + eta^{j,n}, p_1)`` after those steps (the paper's ``U_2``). ``m`` full passes
+  (each giving a fresh ``p_1`` and the gradient of layers ``1..L-1``) and ``m (n + 1)`` first-layer
+  passes per minibatch.
 
 All networks of the seed axis train at once. The passes are counted in a :class:`PassCounter`.
 """
@@ -138,9 +140,11 @@ def adversarial_step(params, x0, y, *, method: str, epsilon: float, K: int = 10,
     """The weight gradient of one adversarial-training minibatch, by PGD-K or YOPO-m-n.
 
     PGD-K: ``K`` full passes for the attack, one for the gradient at the attacked input.
-    YOPO-m-n: ``m`` full passes at the current ``eta`` (each gives ``p_1`` and a weight gradient; the
-    ``m`` gradients are averaged) each followed by ``n`` updates of ``eta`` by first-layer passes with
-    ``p_1`` frozen.
+    YOPO-m-n (Zhang et al. 2019, Algorithm 1): ``m`` full passes at ``eta^{j,0}`` (each gives ``p_1`` and
+    the weight gradient of layers ``1..L-1``), each followed by ``n`` updates of ``eta`` by first-layer
+    passes with ``p_1`` frozen and one more first-layer pass that gives layer 0's weight gradient
+    ``-grad_theta0 H_0(x0 + eta^{j,n}, p_1)`` (``_yopo_first_layer_update``). The ``m`` gradients are
+    averaged (the paper sums them, a factor ``m`` in the learning rate).
 
     Args:
         alpha: adversary's step (default ``2.5 epsilon / K`` for PGD, ``2.5 epsilon / (m n)`` for YOPO).
@@ -165,10 +169,10 @@ def adversarial_step(params, x0, y, *, method: str, epsilon: float, K: int = 10,
     eta = _project(_uniform(x0.shape, epsilon, generator, x0), box)
     total = None
     for _ in range(m):
+        eta_start = eta
         states = _forward(params, x0 + eta)
         ps = _costates(params, states, y, stop=1)
-        grads = weight_gradients(params, states, ps)
-        total = grads if total is None else [a + b for a, b in zip(total, grads)]
+        rest = _weight_gradients_after_first(params, states, ps)  # layers 1..L-1, at eta^{j,0}
         if counter is not None:
             counter.full += 1
         for _ in range(n):  # the adversary moves with p_1 frozen: layer 0 only
@@ -176,7 +180,49 @@ def adversarial_step(params, x0, y, *, method: str, epsilon: float, K: int = 10,
             eta = _project(eta + alpha * torch.sign(g), box)
             if counter is not None:
                 counter.first_layer += 1
+        grads = _yopo_first_layer_update(params, x0, eta_start, eta, ps[0]) + rest
+        if counter is not None:
+            counter.first_layer += 1
+        total = grads if total is None else [a + b for a, b in zip(total, grads)]
     return [t / m for t in total]
+
+
+def _weight_gradients_after_first(params, states, ps):
+    """``dPhi/dtheta_l`` for the layers ``l = 1..L-1`` only (the full pass of YOPO skips layer 0's)."""
+    L = len(params) // 2
+    grads = []
+    for l in range(1, L):
+        p_next = ps[l]  # ps = [p_1, ..., p_L]
+        sp = p_next if l == L - 1 else (1 - states[l + 1] ** 2) * p_next
+        grads += [-torch.bmm(states[l].transpose(1, 2), sp), -sp.sum(1, keepdim=True)]
+    return grads
+
+
+def _yopo_first_layer_update(params, x0, eta_start, eta_end, p1) -> list[torch.Tensor]:
+    """The first layer's weight gradient of one outer YOPO iteration, ``-grad_theta0 H_0(x0 + eta^{j,n}, p_1)``.
+
+    In Zhang et al. (2019, Algorithm 1, ``U_2``) and their code (the ``Hamiltonian`` backward after the
+    ``n`` inner steps of ``FastGradientLayerOneTrainer``), the first layer is not trained by the full
+    pass at ``eta^{j,0}`` but by the Hamiltonian ``H_0 = p_1 . f_0(x, theta_0)`` with the frozen costate
+    ``p_1`` at the adversary's point after the ``n`` first-layer steps, ``eta^{j,n}``. For the tanh layer,
+    with ``s = 1 - x_1^2`` at ``x = x0 + eta_end``: ``dW_0 = -x' (s * p_1)``, ``db_0 = -sum_i s * p_1``:
+    one first-layer forward and one weight product.
+
+    Args:
+        params: the network's parameters.
+        x0: clean inputs ``(S, B, d_0)``.
+        eta_start: ``eta^{j,0}``, where the costate was computed (unused by the paper's update; kept so
+            that the update's inputs are explicit).
+        eta_end: ``eta^{j,n}``, the adversary after the ``n`` inner steps.
+        p1: the frozen costate at layer 1 ``(S, B, d_1)``.
+
+    Returns:
+        ``[dW_0, db_0]``.
+    """
+    x = x0 + eta_end
+    x1 = torch.tanh(torch.baddbmm(params[1], x, params[0]))
+    sp = (1 - x1**2) * p1
+    return [-torch.bmm(x.transpose(1, 2), sp), -sp.sum(1, keepdim=True)]
 
 
 def step_flops(sizes, *, batch_size: int, n_nets: int, method: str, K: int = 10, m: int = 3, n: int = 5) -> int:
@@ -184,8 +230,9 @@ def step_flops(sizes, *, batch_size: int, n_nets: int, method: str, K: int = 10,
 
     PGD-K: ``K`` attack passes (forward ``F`` + input-gradient backward ``F``) and one training pass
     (forward ``F``, weight gradients ``F``, costates of layers ``1..L-1`` ``F - F_0``):
-    ``(2K + 3) F - F_0``. YOPO-m-n: ``m (3F - F_0)`` for the full passes plus ``m n`` first-layer passes of
-    ``2 F_0`` each.
+    ``(2K + 3) F - F_0``. YOPO-m-n: ``m (3F - 2F_0)`` for the full passes (layer 0's weight gradient is
+    not taken there), ``m n`` adversary passes of ``2 F_0`` and ``m`` first-layer weight passes of ``2 F_0``:
+    ``3 m F + 2 m n F_0``.
 
     Example:
         >>> step_flops((4, 3, 2), batch_size=5, n_nets=1, method="pgd", K=1)
@@ -199,7 +246,7 @@ def step_flops(sizes, *, batch_size: int, n_nets: int, method: str, K: int = 10,
     if method == "pgd":
         return (2 * checks.integer("K", K) + 3) * F - F0
     m, n = checks.integer("m", m), checks.integer("n", n)
-    return m * (3 * F - F0) + 2 * m * n * F0
+    return 3 * m * F + 2 * m * n * F0
 
 
 def train_epoch(params, momentum_buffers, x, y, *, method: str, epsilon: float, batch_size: int, lr: float, momentum: float = 0.9, K: int = 10, m: int = 3, n: int = 5, alpha: float | None = None, generator: torch.Generator, counter: PassCounter | None = None) -> None:
@@ -249,7 +296,7 @@ def adversarial_train(params, x, y, *, method: str, epsilon: float, epochs: int,
         >>> _ = adversarial_train(init_mlp((4, 3, 2)), x, y, method="yopo", epsilon=0.1, epochs=1,
         ...                       batch_size=4, lr=0.1, m=2, n=3, counter=c)
         >>> c
-        PassCounter(full=4, first_layer=12)
+        PassCounter(full=4, first_layer=16)
     """
     epochs = checks.integer("epochs", epochs, high=100_000)
     g = torch.Generator().manual_seed(checks.seed(seed))

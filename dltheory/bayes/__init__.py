@@ -10,7 +10,15 @@ from dltheory.bayes.posterior import (
     mixture_grad_log_lik,
     mixture_log_posterior,
 )
-from dltheory.bayes.sgld import histogram_tv, linreg_stationary_bias, sgld_linreg, sgld_mixture, step_sizes
+from dltheory.bayes.sgld import (
+    histogram_tv,
+    langevin_noise_std,
+    linreg_stationary_bias,
+    linreg_stationary_covariance,
+    sgld_linreg,
+    sgld_mixture,
+    step_sizes,
+)
 
 __all__ = [
     "free_energy",
@@ -26,7 +34,9 @@ __all__ = [
     "mixture_grad_log_lik",
     "mixture_log_posterior",
     "histogram_tv",
+    "langevin_noise_std",
     "linreg_stationary_bias",
+    "linreg_stationary_covariance",
     "sgld_linreg",
     "sgld_mixture",
     "step_sizes",

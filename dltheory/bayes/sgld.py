@@ -19,7 +19,8 @@ import numpy as np
 from dltheory import _checks as checks
 from dltheory.bayes.posterior import MixtureModel, _grad_log_lik
 
-__all__ = ["step_sizes", "sgld_mixture", "sgld_linreg", "histogram_tv", "linreg_stationary_bias"]
+__all__ = ["step_sizes", "sgld_mixture", "sgld_linreg", "histogram_tv", "linreg_stationary_bias",
+           "linreg_stationary_covariance", "langevin_noise_std"]
 
 
 def step_sizes(n_steps: int, *, a: float, b: float, gamma: float = 0.55) -> np.ndarray:
@@ -33,6 +34,20 @@ def step_sizes(n_steps: int, *, a: float, b: float, gamma: float = 0.55) -> np.n
     a, b = checks.positive("a", a), checks.positive("b", b)
     gamma = checks.real("gamma", gamma, low=0.5, high=1.0, low_open=True)
     return a * (b + np.arange(n_steps)) ** (-gamma)
+
+
+def langevin_noise_std(eps):
+    """Standard deviation ``sqrt(eps)`` of the injected noise of an SGLD step with drift ``eps / 2 grad log p``.
+
+    The step ``theta + eps / 2 grad log p + N(0, eps)`` is Euler–Maruyama for
+    ``d theta = grad log p / 2 dt + dW``, whose stationary law is ``p``; half that variance would sample
+    ``p^2`` (temperature 1/2), the usual slip between this convention and ``eps grad log p + N(0, 2 eps)``.
+
+    Example:
+        >>> float(langevin_noise_std(0.04))
+        0.2
+    """
+    return np.sqrt(eps)
 
 
 def sgld_mixture(x, *, n_chains: int, eps, n_keep: int, model: MixtureModel = MixtureModel(), init_scale: float = 1.0, seed: int = 0) -> np.ndarray:
@@ -69,7 +84,7 @@ def sgld_mixture(x, *, n_chains: int, eps, n_keep: int, model: MixtureModel = Mi
     for t in range(T):
         xi = x[rng.integers(0, N, size=C)]
         drift = -prior_prec * theta + N * _grad_log_lik(theta, xi[:, None], model.sx_2)
-        theta = theta + 0.5 * eps[t] * drift + np.sqrt(eps[t]) * rng.standard_normal((C, 2))
+        theta = theta + 0.5 * eps[t] * drift + langevin_noise_std(eps[t]) * rng.standard_normal((C, 2))
         if t >= T - n_keep:
             out[t - (T - n_keep)] = theta
     return out
@@ -159,7 +174,7 @@ def sgld_linreg(X, y, *, sigma: float, tau: float, eps, batch_size: int, n_chain
         drift = -theta / tau**2 + (N / n) * (Zb[..., :d] * resid[..., None]).sum(1) / sigma**2
         theta = theta + 0.5 * e * drift
         if noise:
-            theta = theta + np.sqrt(e) * rng.standard_normal((S * C, d))
+            theta = theta + langevin_noise_std(e) * rng.standard_normal((S * C, d))
         if t >= T - n_keep:
             out[t - (T - n_keep)] = theta
     return out.reshape(n_keep, S, C, d)
@@ -177,3 +192,38 @@ def linreg_stationary_bias(cov, target) -> float:
     if cov.shape != target.shape:
         raise ValueError(f"cov and target must have the same shape; got {cov.shape} and {target.shape}")
     return round(float(np.linalg.norm(cov - target) / np.linalg.norm(target)), 15)
+
+
+def linreg_stationary_covariance(X, y, *, sigma: float, tau: float, eps: float, batch_size: int) -> np.ndarray:
+    """Stationary covariance of constant-step SGLD on Bayesian linear regression (discrete Lyapunov).
+
+    With ``P = X'X / sigma^2 + I / tau^2`` the step is ``theta' = A theta + c + xi`` with
+    ``A = I - eps P / 2`` and noise of covariance ``eps I + (eps / 2)^2 G``, where
+    ``G = (N^2 / n) Cov_i[x_i r_i / sigma^2]`` is the covariance of the minibatch gradient (``n`` points
+    drawn with replacement), evaluated at the residuals ``r_i`` of the posterior mean. The stationary
+    covariance solves ``V = A V A' + eps I + eps^2 G / 4``; it is the posterior's ``P^{-1}`` plus a bias
+    of order ``eps`` (from the Euler step, ``eps P / 4``, and from the minibatch noise, ``eps G / 4``).
+    The residuals' dependence on ``theta`` is neglected (a relative correction of order ``1/N``).
+
+    Example:
+        >>> X, y = np.eye(2), np.zeros(2)
+        >>> V = linreg_stationary_covariance(X, y, sigma=1.0, tau=1.0, eps=1e-3, batch_size=2)
+        >>> bool(np.allclose(V, 0.5 * np.eye(2), rtol=1e-3))
+        True
+    """
+    from scipy.linalg import solve_discrete_lyapunov
+
+    X = checks.real_array("X", X, ndim=2)
+    y = checks.real_array("y", y, ndim=1)
+    N, d = X.shape
+    if y.shape[0] != N:
+        raise ValueError(f"y must have one entry per row of X ({N}); got {y.shape[0]}")
+    sigma, tau = checks.positive("sigma", sigma), checks.positive("tau", tau)
+    eps = checks.positive("eps", eps)
+    n = checks.integer("batch_size", batch_size, high=N)
+    P = X.T @ X / sigma**2 + np.eye(d) / tau**2
+    mu = np.linalg.solve(P, X.T @ y / sigma**2)
+    g = X * ((y - X @ mu) / sigma**2)[:, None]
+    G = (N**2 / n) * np.cov(g.T, bias=True).reshape(d, d) if n < N else np.zeros((d, d))
+    A = np.eye(d) - 0.5 * eps * P
+    return solve_discrete_lyapunov(A, eps * np.eye(d) + 0.25 * eps**2 * G)

@@ -186,6 +186,7 @@ class ScheduleResult:
         t_switch: the SDE switch time ``t*``.
         meta_losses: Monte Carlo loss of each meta-iteration.
         a, eta, sigma, m0, n_paths: the problem and the Monte Carlo size.
+        loss_best_constant: exact expected final loss of the best constant multiplier (grid of 1000).
     """
 
     t: np.ndarray
@@ -206,6 +207,7 @@ class ScheduleResult:
     sigma: float
     m0: float
     n_paths: int
+    loss_best_constant: float = float("nan")
 
 
 def schedule_experiment(*, n_steps: int = 100, a: float = 1.0, eta: float = 0.1, sigma: float = 1.0, m0: float = 4.0, lr: float = 0.05, scale: str = "book", seed: int = 0) -> ScheduleResult:
@@ -220,8 +222,9 @@ def schedule_experiment(*, n_steps: int = 100, a: float = 1.0, eta: float = 0.1,
     ts = sde_switch_time(a=a, eta=eta, sigma=sigma, m0=m0)
     f = functools.partial(expected_final_loss, a=a, eta=eta, sigma=sigma, m0=m0)
     e = functools.partial(decay_exponent, t=t, t_switch=ts, a=a)
+    best = min(f(np.full(K, c)) for c in np.linspace(0.001, 1.0, 1000))
     return ScheduleResult(t, u, us, ud, f(u), f(us), f(ud), f(np.ones(K)), e(u), e(us), e(ud), ts, losses, a, eta,
-                          sigma, m0, sz["schedule_paths"])
+                          sigma, m0, sz["schedule_paths"], best)
 
 
 @figures.register("extensions/learned-schedule", compute=functools.partial(schedule_experiment, seed=0))
