@@ -320,8 +320,10 @@ def finite_width_summary(data: FiniteWidthData) -> FiniteWidthSummary:
     slope_q = float(np.polyfit(log_n, np.mean(np.log(data.dev_q), axis=0), 1)[0])
     slope_c = float(np.polyfit(log_n, np.mean(np.log(data.dev_c), axis=0), 1)[0])
     rms = lambda zs: np.array([np.sqrt(np.mean(z**2)) for z in zs])  # noqa: E731
-    share_q = np.array([2 * t.q**2 / data.width / t.sd_q**2 for t in data.theories])
-    share_c = np.array([(1 - t.c**2) ** 2 / data.width / t.sd_c**2 for t in data.theories])
+    # share of the predicted variance that is the measured kernel's own sampling noise (<= 1 for a
+    # theory whose propagated part is a variance; clipped so that a wrong theory gives a finite rival)
+    share_q = np.clip([2 * t.q**2 / data.width / t.sd_q**2 for t in data.theories], 0, 1)
+    share_c = np.clip([(1 - t.c**2) ** 2 / data.width / t.sd_c**2 for t in data.theories], 0, 1)
     return FiniteWidthSummary(z_q=z_q, z_c=z_c, rms_z_q=rms(z_q), rms_z_c=rms(z_c),
                               rms_q=float(np.sqrt(np.mean(np.square(z_q)))),
                               rms_c=float(np.sqrt(np.mean(np.square(z_c)))), slope_q=slope_q, slope_c=slope_c,
