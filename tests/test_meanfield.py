@@ -217,6 +217,81 @@ def test_max_trainable_depth_and_tiny_training():
     assert (out.accuracy > 0.3).all()  # shallow nets learn digits well above chance (0.1) in 30 steps
 
 
+def _reference_train_depth(sw, sb, depth, X, y, width, steps, batch_size, lr, gens):
+    # The per-depth trainer the batched one replaced: autograd through torch.tanh, one depth at a time.
+    S, n_seeds, (n, d) = sw.numel(), len(gens), X.shape
+    dims = [d] + [width] * depth
+    scale = lambda fan_in: torch.sqrt(sw / fan_in).view(S, 1, 1).float()  # noqa: E731
+
+    def leaf(shape, std):
+        return torch.cat([torch.randn(shape, generator=g) * std for g in gens]).requires_grad_()
+
+    Ws = [leaf((S, dims[i], dims[i + 1]), scale(dims[i])) for i in range(depth)]
+    bs = [leaf((S, 1, width), math.sqrt(sb)) for _ in range(depth)]
+    Wo = leaf((S, width, 10), scale(width))
+    params = Ws + bs + [Wo]
+
+    def forward(xb):
+        h = xb.unsqueeze(1).expand(n_seeds, S, *xb.shape[1:]).reshape(n_seeds * S, *xb.shape[1:])
+        for i in range(depth):
+            h = torch.baddbmm(bs[i], h if i == 0 else torch.tanh(h), Ws[i])
+        return torch.bmm(torch.tanh(h), Wo)
+
+    for _ in range(steps):
+        idx = torch.stack([torch.randint(0, n, (batch_size,), generator=g) for g in gens])
+        logits = forward(X[idx])
+        target = y[idx].unsqueeze(1).expand(n_seeds, S, batch_size).reshape(-1)
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, 10), target, reduction="sum")
+        grads = torch.autograd.grad(loss / batch_size, params)
+        with torch.no_grad():
+            for p, g in zip(params, grads):
+                p -= lr * torch.nan_to_num(g, nan=0.0, posinf=0.0, neginf=0.0)
+    with torch.no_grad():
+        pred = forward(X.expand(n_seeds, *X.shape)).argmax(-1)
+        return (pred == y).float().mean(-1).double().reshape(n_seeds, S).numpy()
+
+
+@pytest.mark.parametrize("steps", [1, 5])
+def test_batched_trainer_matches_per_depth_autograd(steps, monkeypatch):
+    """All depths in one batched model with a hand-written backward pass = autograd, one depth at a time.
+
+    With torch.tanh in both, the accuracies agree exactly over the first steps (later, chaotic training
+    amplifies rounding differences).
+    """
+    from dltheory.meanfield import trainability as tr
+
+    monkeypatch.setattr(tr, "_tanh", torch.tanh)
+    X, y = tr.load_digits_tensor()
+    kw = dict(sigma_w2=[1.0, 2.0, 4.0], width=16, steps=steps, batch_size=16, lr=0.05)
+    depths, seeds = [3, 8, 5], [2, 3]
+    out = tr.train_grid(depths=depths, seed=2, n_seeds=2, **kw).accuracy
+    sw = torch.tensor(kw["sigma_w2"], dtype=torch.float64)
+    for k, depth in enumerate(depths):
+        gens = [torch.Generator().manual_seed(s * 10_007 + depth) for s in seeds]
+        ref = _reference_train_depth(sw, 0.05, depth, X, y, 16, steps, 16, 0.05, gens)
+        np.testing.assert_array_equal(out[:, k], ref)
+
+
+def test_batched_trainer_groups_depths_under_the_memory_bound(monkeypatch):
+    from dltheory.meanfield import trainability as tr
+
+    kw = dict(sigma_w2=[1.5, 3.0], depths=[2, 5, 3], width=8, steps=20, batch_size=16, seed=1, n_seeds=2)
+    whole = tr.train_grid(**kw).accuracy
+    monkeypatch.setattr(tr, "MAX_PARAMS", 1)  # one depth per group
+    assert tr._groups([5, 3, 2], 10) == [[5], [3], [2]]
+    np.testing.assert_array_equal(tr.train_grid(**kw).accuracy, whole)
+
+
+def test_recursion_depth_scale_matches_the_slope_formulas():
+    from dltheory.meanfield import reference
+
+    for sw in (1.3, 3.0):
+        assert reference.recursion_depth_scale("tanh", sw, 0.05, "c") == pytest.approx(
+            mf.xi_c("tanh", sw, 0.05), rel=1e-7)
+        assert reference.recursion_depth_scale("tanh", sw, 0.05, "q") == pytest.approx(
+            mf.xi_q("tanh", sw, 0.05), rel=1e-7)
+
+
 def test_train_grid_device_argument():
     from dltheory.meanfield import trainability as tr
 

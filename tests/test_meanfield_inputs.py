@@ -143,13 +143,11 @@ def test_scale_changes_the_trainability_sizes():
 def test_train_grid_reads_the_scale(monkeypatch):
     seen = {}
 
-    def fake(act, sw, sb, depth, X, y, width, steps, batch_size, lr, gens):
-        seen.update(width=width, steps=steps, n=len(gens))
-        import torch
+    def fake(act, sw, sb, depths, seeds, X, y, width, steps, batch_size, lr):
+        seen.update(width=width, steps=steps, n=len(seeds))
+        return np.zeros((len(seeds), len(depths), sw.numel()))
 
-        return torch.zeros(len(gens), sw.numel(), dtype=torch.float64)
-
-    monkeypatch.setattr(trainability, "_train_depth", fake)
+    monkeypatch.setattr(trainability, "_train", fake)
     monkeypatch.setenv("DLTHEORY_SCALE", "full")
     out = trainability.train_grid(depths=[2])
     assert seen == dict(width=300, steps=3000, n=5) and out.accuracy.shape == (5, 1, 91)

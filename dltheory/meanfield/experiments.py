@@ -283,6 +283,11 @@ class FiniteWidthSummary:
         rms_q, rms_c: RMS over all settings and layers (1 when the fluctuation theory is right).
         slope_q, slope_c: log-log slope of the RMS deviation against width, averaged in log over the
             settings (-1/2 by the central limit theorem).
+        sampling_rms_q, sampling_rms_c: the RMS z-score expected if the measured kernel had only its own
+            Wishart sampling noise (sd ``q sqrt(2/N)`` and ``(1 - c^2) / sqrt(N)``), no noise propagated
+            from earlier layers: ``sqrt(mean(sd_sampling^2 / sd^2))``.
+        propagated_rms_q, propagated_rms_c: the same if it had only the propagated noise, without its
+            own sampling noise: ``sqrt(mean(1 - sd_sampling^2 / sd^2))``.
     """
 
     z_q: tuple[np.ndarray, ...]
@@ -293,6 +298,10 @@ class FiniteWidthSummary:
     rms_c: float
     slope_q: float
     slope_c: float
+    sampling_rms_q: float
+    sampling_rms_c: float
+    propagated_rms_q: float
+    propagated_rms_c: float
 
 
 def finite_width_summary(data: FiniteWidthData) -> FiniteWidthSummary:
@@ -311,9 +320,17 @@ def finite_width_summary(data: FiniteWidthData) -> FiniteWidthSummary:
     slope_q = float(np.polyfit(log_n, np.mean(np.log(data.dev_q), axis=0), 1)[0])
     slope_c = float(np.polyfit(log_n, np.mean(np.log(data.dev_c), axis=0), 1)[0])
     rms = lambda zs: np.array([np.sqrt(np.mean(z**2)) for z in zs])  # noqa: E731
+    # share of the predicted variance that is the measured kernel's own sampling noise (<= 1 for a
+    # theory whose propagated part is a variance; clipped so that a wrong theory gives a finite rival)
+    share_q = np.clip([2 * t.q**2 / data.width / t.sd_q**2 for t in data.theories], 0, 1)
+    share_c = np.clip([(1 - t.c**2) ** 2 / data.width / t.sd_c**2 for t in data.theories], 0, 1)
     return FiniteWidthSummary(z_q=z_q, z_c=z_c, rms_z_q=rms(z_q), rms_z_c=rms(z_c),
                               rms_q=float(np.sqrt(np.mean(np.square(z_q)))),
-                              rms_c=float(np.sqrt(np.mean(np.square(z_c)))), slope_q=slope_q, slope_c=slope_c)
+                              rms_c=float(np.sqrt(np.mean(np.square(z_c)))), slope_q=slope_q, slope_c=slope_c,
+                              sampling_rms_q=float(np.sqrt(share_q.mean())),
+                              sampling_rms_c=float(np.sqrt(share_c.mean())),
+                              propagated_rms_q=float(np.sqrt(np.mean(1 - share_q))),
+                              propagated_rms_c=float(np.sqrt(np.mean(1 - share_c))))
 
 
 @figures.register("meanfield/finite-width", compute=finite_width_experiment)

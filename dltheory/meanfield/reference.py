@@ -2,6 +2,10 @@
 
 Nothing here uses the package's own rules (Gauss--Hermite, Mehler, closed forms, split Gauss--Legendre),
 so agreement is a check of those rules. Slow (milliseconds per integral); scalars only.
+
+:func:`recursion_depth_scale` is the exception: it measures a depth scale on the package's own maps,
+iterated, without the derivative formulas that :func:`dltheory.meanfield.xi_q` and ``xi_c`` use, so
+agreement checks those formulas against the recursion they describe.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from scipy import integrate, optimize
 
 from dltheory import _checks as checks
 
-__all__ = ["expect", "critical_point"]
+__all__ = ["expect", "critical_point", "recursion_depth_scale"]
 
 _PDF = 1.0 / math.sqrt(2 * math.pi)
 
@@ -53,3 +57,30 @@ def critical_point(sigma_b2: float, q_max: float = 100.0) -> tuple[float, float]
     h = lambda q: q - e2(q) / d2(q) - sigma_b2  # noqa: E731
     q = optimize.brentq(h, 1e-8, q_max, xtol=1e-14, rtol=1e-14)
     return 1.0 / d2(q), float(q)
+
+
+def recursion_depth_scale(activation, sigma_w2: float, sigma_b2: float, which: str = "c",
+                          delta: float = 1e-4) -> float:
+    """Depth scale of the late layers of the iterated length (``which="q"``) or correlation map (``"c"``).
+
+    Late in the recursion the deviation from the fixed point shrinks by the same factor every layer:
+    ``x^{l+1} - x* = s (x^l - x*) + O((x^l - x*)^2)``. The per-layer ratio is measured on one step of the
+    map from ``x* + delta`` and ``x* + delta / 2`` (``c* - delta`` for correlations) and extrapolated to
+    zero deviation (Richardson, error ``O(delta^2)``); the depth scale is ``-1 / log s``.
+
+    Example:
+        >>> round(recursion_depth_scale("tanh", 1.0, 0.05, "c"), 5)   # xi_c = 3.62698
+        3.62698
+    """
+    from dltheory.meanfield.maps import c_star, correlation_map, length_map, q_star
+
+    which = checks.choice("which", which, ("q", "c"))
+    delta = checks.real("delta", delta, low=0.0, high=1e-2, low_open=True)
+    qs = float(q_star(activation, sigma_w2, sigma_b2))
+    if which == "q":
+        step = lambda d: (float(length_map(activation, qs + d, sigma_w2, sigma_b2)) - qs) / d  # noqa: E731
+    else:
+        cs = float(c_star(activation, sigma_w2, sigma_b2, q=qs))
+        step = lambda d: (cs - float(correlation_map(activation, cs - d, sigma_w2, sigma_b2, q=qs))) / d  # noqa: E731
+    slope = 2 * step(delta / 2) - step(delta)
+    return -1.0 / math.log(slope)
