@@ -264,10 +264,10 @@ def test_log_epochs_and_scale_change_sizes():
 
 
 TINY = {
-    "book": experiments.Sizes(epochs=4, seeds=(0,), n_record=3, n_kde=2, kde_rows=16,
-                              linear_epochs=10),
-    "full": experiments.Sizes(epochs=8, seeds=(0, 1), n_record=5, n_kde=3, kde_rows=32,
-                              linear_epochs=20),
+    "book": experiments.Sizes(epochs=4, seeds=(0,), n_record=3, dense_every=2, n_kde=2,
+                              kde_rows=16, linear_epochs=10),
+    "full": experiments.Sizes(epochs=8, seeds=(0, 1), n_record=5, dense_every=2, n_kde=3,
+                              kde_rows=32, linear_epochs=20),
 }
 
 
@@ -285,6 +285,8 @@ def test_experiments_follow_the_scale(monkeypatch):
             assert p.ixt.shape == (len(p.epochs), len(sz.seeds), 5) and len(p.kde_epochs) <= sz.n_kde
         assert fb.batch_size is None and nets.tanh.batch_size == 256
         assert nets.relu.ixt_adaptive.shape == nets.relu.ixt.shape and nets.tanh.ixt_adaptive is None
+        assert nets.tanh.ixt_equal.shape == nets.tanh.ixt.shape and nets.relu.ixt_equal is None
+        assert nets.tanh.exact_ixt.shape == nets.tanh.exact_ixt32.shape == nets.tanh.ixt.shape[:2]
         assert lin.epochs[-1] == sz.linear_epochs
         out[scale] = nets
     assert out["full"].tanh.ixt.shape != out["book"].tanh.ixt.shape
@@ -394,3 +396,50 @@ def test_wrong_types_are_type_errors():
         est.binned_information(T_OK, Y_OK, bins=3, low=1.0, high=0.0)
     with pytest.raises(ValueError, match="activations"):
         network.BatchedMLP.init([12, 2], ["sigmoid"], [0])
+
+
+# --- Shwartz-Ziv & Tishby's binning, exact entropy, float64 recording, one run per process ---------
+def test_sz_edges_are_numpy_digitize_of_30_edges():
+    rng = np.random.default_rng(0)
+    t = np.concatenate([np.tanh(3 * rng.normal(size=(500, 3))), [[1.0, -1.0, 0.0]]])
+    idx = est.bin_indices(torch.tensor(t), edges=est.SZ_EDGES).numpy()
+    np.testing.assert_array_equal(idx, np.digitize(t, np.linspace(-1, 1, 30)))
+    assert idx[-1].tolist() == [30, 1, 15]  # +1.0 has a bin of its own
+    with pytest.raises(ValueError, match="exactly one"):
+        est.bin_indices(torch.tensor(t), bins=30, edges=est.SZ_EDGES)
+    with pytest.raises(ValueError, match="increasing"):
+        est.bin_indices(torch.tensor(t), edges=[0.0, 0.0])
+
+
+def test_exact_entropy_counts_distinct_rows():
+    rng = np.random.default_rng(1)
+    t = rng.normal(size=(2, 64, 3))
+    t[1, :32] = 1.0  # half the rows collapse onto one
+    h = est.exact_entropy(torch.tensor(t)).numpy()
+    assert h[0] == pytest.approx(6.0) and h[1] == pytest.approx(0.5 * 1 + 0.5 * 6)
+    # float32 rounding of a saturated tanh: tanh(10) is 1.0 in float32, not in float64
+    z = torch.tensor([[[10.0], [11.0]]], dtype=torch.float64).tanh()
+    assert float(est.exact_entropy(z)) == 1.0 and float(est.exact_entropy(z.float())) == 0.0
+
+
+def test_record_dtype_hands_float64_activations():
+    m = network.BatchedMLP.init([2, 3, 2], ["tanh"], [0])
+    x, y = torch.tensor([[0.0, 1.0], [1.0, 0.0]]), torch.tensor([0, 1])
+    seen = []
+    network.train_batched(m, x, y, train_idx=torch.tensor([[0, 1]]), epochs=1, lr=0.1,
+                          batch_size=None, seeds=[0], record_epochs=[0],
+                          on_record=lambda e, h, a, b: seen.append(h[0].dtype),
+                          record_dtype=torch.float64)
+    assert seen == [torch.float64]
+
+
+def test_bit_networks_are_computed_once_per_process(monkeypatch):
+    monkeypatch.setattr(experiments, "_SIZES", TINY)
+    a = experiments.run_bit_networks()
+    assert experiments.run_bit_networks(device="cpu") is a
+    assert experiments.run_full_batch_comparison().minibatch is a.tanh
+
+
+def test_k_of_n_rule_and_fit_measures():
+    assert [experiments.count_verdict(c, 8) for c in (8, 6, 5, 3, 2, 0)] == \
+        ["holds", "holds", "seed-dependent", "seed-dependent", "absent", "absent"]

@@ -41,7 +41,13 @@ __all__ = [
     "mixture_entropy_bounds",
     "mixture_entropy_mc",
     "entropy_bits",
+    "exact_entropy",
+    "SZ_EDGES",
 ]
+
+#: Shwartz-Ziv & Tishby's binning of tanh units: ``np.linspace(-1, 1, 30)`` as edges of
+#: ``np.digitize`` (29 intervals of width 2/29, and +1.0 in a bin of its own).
+SZ_EDGES = tuple(float(v) for v in np.linspace(-1.0, 1.0, 30))
 
 _LN2 = math.log(2.0)
 
@@ -61,18 +67,23 @@ def _binary_labels(y, n: int, device) -> torch.Tensor:
 
 
 def bin_indices(t, *, bins: int | None = None, low=-1.0, high=1.0,
-                width: float | None = None) -> torch.Tensor:
-    """Bin index of every unit: ``bins`` equal bins on ``[low, high]``, or bins of fixed ``width``.
+                width: float | None = None, edges=None) -> torch.Tensor:
+    """Bin index of every unit: ``bins`` equal bins on ``[low, high]``, bins of fixed ``width``, or the
+    intervals between sorted ``edges``.
 
     With ``bins``, values below ``low`` (above ``high``) go to the first (last) bin; ``low`` and ``high``
     may be tensors broadcasting against the batch shape ``t.shape[:-2]`` (a range per model or epoch).
-    With ``width``, the index is ``floor(t / width)`` (bin edges at multiples of ``width``).
+    With ``width``, the index is ``floor(t / width)`` (bin edges at multiples of ``width``). With
+    ``edges`` (increasing), the index is ``np.digitize(t, edges)``: ``i`` for ``edges[i-1] <= t <
+    edges[i]``, 0 below the first edge, ``len(edges)`` at or above the last; with
+    :data:`SZ_EDGES` this is Shwartz-Ziv & Tishby's rule, where +1.0 has a bin of its own.
 
     Args:
         t: activations, shape ``(..., N, d)``.
         bins: number of equal bins (exclusive with ``width``).
         low, high: the binned range, ``low < high``.
         width: fixed bin width > 0.
+        edges: increasing bin edges (exclusive with ``bins`` and ``width``).
 
     Returns:
         ``int64`` tensor of the shape of ``t``.
@@ -82,10 +93,18 @@ def bin_indices(t, *, bins: int | None = None, low=-1.0, high=1.0,
         [[0, 1, 1]]
         >>> bin_indices([[0.0, 0.069, 0.07, -0.01]], width=0.07).tolist()
         [[0, 0, 1, -1]]
+        >>> bin_indices([[-1.0, 0.0, 0.999, 1.0]], edges=SZ_EDGES).tolist()
+        [[1, 15, 29, 30]]
     """
     t = _activations(t)
-    if (bins is None) == (width is None):
-        raise ValueError("give exactly one of bins (equal bins on [low, high]) and width (fixed width)")
+    if (bins is not None) + (width is not None) + (edges is not None) != 1:
+        raise ValueError("give exactly one of bins (equal bins on [low, high]), width (fixed width) "
+                         "and edges")
+    if edges is not None:
+        e = checks.tensor("edges", edges, ndim=1, dtype=t.dtype).to(t.device)
+        if e.numel() < 1 or not bool((e[1:] > e[:-1]).all()):
+            raise ValueError("edges must be a non-empty, strictly increasing sequence")
+        return torch.bucketize(t, e, right=True)
     if width is not None:
         width = checks.positive("width", width)
         return torch.floor(t / width).long()
@@ -148,8 +167,38 @@ def entropy_bits(codes) -> torch.Tensor:
     return _code_entropy(c.reshape(-1, c.shape[-1]).long()).reshape(c.shape[:-1])
 
 
+def exact_entropy(t) -> torch.Tensor:
+    """Entropy in bits of the *unbinned* rows of ``t`` (shape ``(..., N, d)``), each of weight ``1/N``.
+
+    Two rows fall together only when every unit is exactly equal in floating point: for a network on
+    ``N`` distinct, equiprobable inputs this is ``I(X;T) = H(T)`` of the computed activations, at the
+    precision they are stored in (a tanh unit is exactly 1.0 in float32 once its input exceeds about
+    9, in float64 about 19).
+
+    Example:
+        >>> [round(float(h), 6) for h in exact_entropy([[[0.0], [0.5]], [[1.0], [1.0]]])]
+        [1.0, 0.0]
+    """
+    t = _activations(t)
+    batch, (n, d) = t.shape[:-2], t.shape[-2:]
+    flat = t.reshape(-1, n, d) + 0.0  # -0.0 becomes +0.0
+    return _code_entropy(_row_codes(torch.stack([_ranks(flat[..., k]) for k in range(d)], -1)))\
+        .reshape(batch)
+
+
+def _ranks(v: torch.Tensor) -> torch.Tensor:
+    """Rank of every entry of ``v`` among its distinct values (equal values, equal ranks)."""
+    flat = v.reshape(-1)
+    s, order = torch.sort(flat)
+    new = torch.ones_like(s, dtype=torch.long)
+    new[1:] = s[1:] != s[:-1]
+    rank = torch.empty_like(new)
+    rank[order] = new.cumsum(0) - 1
+    return rank.view(v.shape)
+
+
 def binned_information(t, y, *, bins: int | None = None, low=-1.0, high=1.0,
-                       width: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                       width: float | None = None, edges=None) -> tuple[torch.Tensor, torch.Tensor]:
     """``I(X;T)`` and ``I(T;Y)`` in bits from binned activations of ``N`` distinct, equiprobable inputs.
 
     ``I(X;T) = H(T_bin)`` because ``T`` is a function of ``X``; ``I(T;Y) = H(T_bin) + H(Y) - H(T_bin, Y)``.
@@ -158,7 +207,7 @@ def binned_information(t, y, *, bins: int | None = None, low=-1.0, high=1.0,
     Args:
         t: activations, shape ``(..., N, d)`` (any leading batch dimensions: models, epochs).
         y: labels in {0, 1}, shape ``(N,)``.
-        bins, low, high, width: the binning, as in :func:`bin_indices`.
+        bins, low, high, width, edges: the binning, as in :func:`bin_indices`.
 
     Returns:
         ``(I(X;T), I(T;Y))``, two float64 tensors of the batch shape ``t.shape[:-2]``.
@@ -174,7 +223,7 @@ def binned_information(t, y, *, bins: int | None = None, low=-1.0, high=1.0,
     """
     t = _activations(t)
     y = _binary_labels(y, t.shape[-2], t.device)
-    idx = bin_indices(t, bins=bins, low=low, high=high, width=width)
+    idx = bin_indices(t, bins=bins, low=low, high=high, width=width, edges=edges)
     batch, (n, d) = t.shape[:-2], t.shape[-2:]
     code = _row_codes(idx.reshape(-1, n, d))
     h_t = _code_entropy(code)

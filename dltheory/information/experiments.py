@@ -31,6 +31,12 @@ __all__ = [
     "LinearPlane",
     "EstimatorComparison",
     "run_bit_networks",
+    "initial_information",
+    "record_epochs",
+    "count_verdict",
+    "FALL_BITS",
+    "K_OF_N",
+    "FIT_ERROR",
     "run_full_batch",
     "run_mixture_bounds",
     "run_linear",
@@ -42,7 +48,8 @@ __all__ = [
 
 #: Shwartz-Ziv & Tishby's network: 12 inputs, hidden layers of 10, 7, 5, 4, 3 units, 2 outputs.
 WIDTHS = (12, 10, 7, 5, 4, 3, 2)
-#: Binning of tanh layers (30 equal bins on [-1, 1], as in the original code).
+#: Equal bins on [-1, 1] of the book's first version (compared with Shwartz-Ziv & Tishby's edges,
+#: :data:`dltheory.information.estimators.SZ_EDGES`, which the tanh estimates use).
 TANH_BINS = 30
 #: Fixed bin width for ReLU layers (Saxe et al.'s code).
 RELU_WIDTH = 0.07
@@ -60,7 +67,8 @@ class Sizes:
     Attributes:
         epochs: training epochs of the 12-bit networks.
         seeds: seeds per activation.
-        n_record: number of log-spaced epochs with binning estimates.
+        n_record: number of log-spaced epochs with estimates.
+        dense_every: estimates also at every multiple of this many epochs (the late phase).
         n_kde: number of those epochs with KDE estimates too (first seed of each activation).
         kde_rows: rows of the KDE's outer average (``None``: all 4096).
         linear_epochs: gradient steps of the linear student.
@@ -69,15 +77,17 @@ class Sizes:
     epochs: int
     seeds: tuple[int, ...]
     n_record: int
+    dense_every: int
     n_kde: int
     kde_rows: int | None
     linear_epochs: int
 
 
 _SIZES = {
-    "book": Sizes(epochs=3000, seeds=(0, 1, 2), n_record=30, n_kde=8, kde_rows=256, linear_epochs=5000),
-    "full": Sizes(epochs=10000, seeds=(0, 1, 2, 3, 4, 5), n_record=60, n_kde=20, kde_rows=None,
-                  linear_epochs=20000),
+    "book": Sizes(epochs=3000, seeds=tuple(range(8)), n_record=30, dense_every=150, n_kde=12,
+                  kde_rows=256, linear_epochs=5000),
+    "full": Sizes(epochs=10000, seeds=tuple(range(16)), n_record=60, dense_every=100, n_kde=24,
+                  kde_rows=None, linear_epochs=20000),
 }
 
 
@@ -86,14 +96,35 @@ def sizes(scale: str = "book") -> Sizes:
 
     Example:
         >>> sizes("book").epochs, len(sizes("full").seeds)
-        (3000, 6)
+        (3000, 16)
     """
     return _SIZES[checks.choice("scale", scale, tuple(_SIZES))]
 
 
+def record_epochs(sz: Sizes) -> list[int]:
+    """The epochs with estimates: about ``n_record`` log-spaced ones and every ``dense_every``-th.
+
+    Example:
+        >>> e = record_epochs(sizes("book"))
+        >>> e[:6], e[-3:]
+        ([0, 1, 2, 3, 4, 5], [2700, 2850, 3000])
+    """
+    dense = range(0, sz.epochs + 1, sz.dense_every)
+    return sorted(set(network.log_epochs(sz.epochs, sz.n_record)) | set(dense))
+
+
+#: A seed compresses when the last hidden layer loses at least this many bits from its peak; an effect
+#: holds when at least ``K_OF_N[0]`` of ``K_OF_N[1]`` seeds show it, is absent when at most
+#: ``n - k`` do, and is seed-dependent in between. Fixed before the 8-seed runs.
+FALL_BITS = 1.0
+K_OF_N = (6, 8)
+#: Training error below which a network counts as fitted (the start of the compression phase).
+FIT_ERROR = 0.05
+
+
 @dataclass(frozen=True)
 class Plane:
-    """The information plane of several seeds of one network, estimated at log-spaced epochs.
+    """The information plane of several seeds of one network, estimated at recorded epochs.
 
     Attributes:
         activation: ``"tanh"`` or ``"relu"``.
@@ -101,9 +132,14 @@ class Plane:
         seeds: the seeds, one network each.
         epochs: ``(E,)`` epochs with estimates (0 = initialisation).
         ixt, ity: ``(E, S, L)`` binned ``I(X;T_l)`` and ``I(T_l;Y)`` in bits, hidden layer ``l``
-            (tanh: 30 bins on [-1, 1]; ReLU: width 0.07).
+            (tanh: Shwartz-Ziv & Tishby's 30 edges on [-1, 1]; ReLU: width 0.07).
+        ixt_equal, ity_equal: ``(E, S, L)`` with 30 equal bins on [-1, 1] (tanh with mini-batches
+            only; else ``None``).
         ixt_adaptive, ity_adaptive: ``(E, S, L)`` with 30 bins on ``[0, max activation]`` of each epoch
             and layer (ReLU only; ``None`` for tanh).
+        exact_ixt: ``(E, S)`` entropy of the unbinned float64 activations of the last hidden layer
+            (bits): ``I(X;T_5)`` of the network as computed.
+        exact_ixt32: ``(E, S)`` the same activations rounded to float32.
         kde_epochs: ``(K,)`` epochs with KDE estimates, for the first seed.
         kde_ixt, kde_ity: ``(K, L)`` KDE estimates (noise variance 1e-3) for the first seed.
         train_error, test_error: ``(E, S)`` error rates.
@@ -117,8 +153,12 @@ class Plane:
     epochs: np.ndarray
     ixt: np.ndarray
     ity: np.ndarray
+    ixt_equal: np.ndarray | None
+    ity_equal: np.ndarray | None
     ixt_adaptive: np.ndarray | None
     ity_adaptive: np.ndarray | None
+    exact_ixt: np.ndarray
+    exact_ixt32: np.ndarray
     kde_epochs: np.ndarray
     kde_ixt: np.ndarray
     kde_ity: np.ndarray
@@ -127,10 +167,12 @@ class Plane:
     h_y: float
     seconds: float = field(compare=False)
 
+    def _curve(self, layer: int, adaptive: bool) -> np.ndarray:
+        return (self.ixt_adaptive if adaptive else self.ixt)[:, :, layer]
+
     def drop(self, layer: int = -1, adaptive: bool = False) -> np.ndarray:
         """``(S,)`` fall of ``I(X;T_layer)`` from its peak over the run to its final value (bits)."""
-        ixt = self.ixt_adaptive if adaptive else self.ixt
-        curve = ixt[:, :, layer]
+        curve = self._curve(layer, adaptive)
         return curve.max(axis=0) - curve[-1]
 
     def rise(self, layer: int = -1) -> np.ndarray:
@@ -140,6 +182,37 @@ class Plane:
         running_min = np.minimum.accumulate(curve, axis=0)
         return (curve - running_min).max(axis=0)
 
+    def fit_index(self, error: float = FIT_ERROR) -> np.ndarray:
+        """``(S,)`` index of the first recorded epoch with training error below ``error`` (-1: never)."""
+        below = self.train_error < error
+        return np.where(below.any(axis=0), below.argmax(axis=0), -1)
+
+    def drop_after_fit(self, layer: int = -1, adaptive: bool = False,
+                       error: float = FIT_ERROR) -> np.ndarray:
+        """``(S,)`` fall of ``I(X;T_layer)`` from its peak *after* the fit (training error below
+        ``error``) to the end, bits; NaN for a seed that never fits."""
+        curve, fit = self._curve(layer, adaptive), self.fit_index(error)
+        out = np.full(curve.shape[1], np.nan)
+        for s, f in enumerate(fit):
+            if f >= 0:
+                out[s] = curve[f:, s].max() - curve[-1, s]
+        return out
+
+    def rise_before_fit(self, layer: int = -1, error: float = FIT_ERROR) -> np.ndarray:
+        """``(S,)`` largest increase of ``I(X;T_layer)`` up to the fit (the fitting phase), bits; NaN
+        for a seed that never fits."""
+        curve, fit = self.ixt[:, :, layer], self.fit_index(error)
+        out = np.full(curve.shape[1], np.nan)
+        for s, f in enumerate(fit):
+            if f >= 0:
+                c = curve[: f + 1, s]
+                out[s] = (c - np.minimum.accumulate(c)).max()
+        return out
+
+    def peak_epoch(self, layer: int = -1) -> np.ndarray:
+        """``(S,)`` epoch at which ``I(X;T_layer)`` peaks (first maximum)."""
+        return self.epochs[self.ixt[:, :, layer].argmax(axis=0)]
+
     def dpi_violation(self, adaptive: bool = False) -> tuple[float, float]:
         """Largest excess of a deeper layer over the layer before it, ``max I(.;T_{l+1}) - I(.;T_l)``,
         over epochs, seeds and layers, for ``I(X;T)`` and ``I(T;Y)`` (bits; <= 0 when the binned
@@ -147,6 +220,18 @@ class Plane:
         ixt = self.ixt_adaptive if adaptive else self.ixt
         ity = self.ity_adaptive if adaptive else self.ity
         return float(np.diff(ixt, axis=-1).max()), float(np.diff(ity, axis=-1).max())
+
+
+def count_verdict(count: int, n: int, k: int = K_OF_N[0]) -> str:
+    """The k-of-n rule in words: ``"holds"`` (>= k of n), ``"absent"`` (<= n - k), else
+    ``"seed-dependent"``.
+
+    Example:
+        >>> count_verdict(7, 8), count_verdict(1, 8), count_verdict(4, 8)
+        ('holds', 'absent', 'seed-dependent')
+    """
+    k = round(k * n / K_OF_N[1])
+    return "holds" if count >= k else "absent" if count <= n - k else "seed-dependent"
 
 
 @dataclass(frozen=True)
@@ -182,41 +267,46 @@ def _data(device):
     return d, x, y
 
 
+def _estimates(kind, hk, y, *, last: bool, equal: bool):
+    """Binned estimates of one kind of network's layer ``hk`` (S, N, d): a dict of (S,) arrays; the
+    exact (unbinned) entropies for the ``last`` hidden layer, 30 equal bins if ``equal`` (tanh)."""
+    out = {}
+    if kind == "tanh":
+        out["ixt"], out["ity"] = est.binned_information(hk, y, edges=est.SZ_EDGES)
+        if equal:
+            out["ixe"], out["iye"] = est.binned_information(hk, y, bins=TANH_BINS, low=-1.0, high=1.0)
+    else:
+        out["ixt"], out["ity"] = est.binned_information(hk, y, width=RELU_WIDTH)
+        top = hk.amax(dim=(1, 2)).clamp(min=1e-6)
+        out["ixa"], out["iya"] = est.binned_information(hk, y, bins=TANH_BINS, low=0.0, high=top)
+    if last:
+        out["ex"] = est.exact_entropy(hk)
+        out["ex32"] = est.exact_entropy(hk.float())
+    return {k: v.cpu().numpy() for k, v in out.items()}
+
+
 def _train_planes(activations, seeds, *, scale, device, batch_size):
     sz = sizes(scale)
     device = torch.device("cpu") if device is None else torch.device(device)
     d, x, y = _data(device)
     h_y = bitdata.label_entropy(d.y)
-    record = network.log_epochs(sz.epochs, sz.n_record)
-    kde_at = set(record[:: max(1, len(record) // sz.n_kde)][: sz.n_kde - 1] + [record[-1]])
+    record = record_epochs(sz)
+    pick = np.unique(np.round(np.linspace(0, len(record) - 1, sz.n_kde)).astype(int))
+    kde_at = {record[i] for i in pick}
     model_seeds = list(seeds) * (len(activations) // len(seeds))
     kinds = sorted(set(activations), key=activations.index)
     first = {k: activations.index(k) for k in kinds}
     group = {k: [i for i, a in enumerate(activations) if a == k] for k in kinds}
-    out = {k: {"ixt": [], "ity": [], "ixa": [], "iya": [], "ke": [], "kx": [], "ky": [], "tr": [], "te": []}
-           for k in kinds}
+    out = {k: {"est": [], "ke": [], "kx": [], "ky": [], "tr": [], "te": []} for k in kinds}
 
     def on_record(epoch, hidden, train_err, test_err):
         for k in kinds:
             o, sel = out[k], group[k]
-            ixt, ity, ixa, iya = [], [], [], []
-            for h in hidden:
-                hk = h[sel]
-                if k == "tanh":
-                    a, b = est.binned_information(hk, y, bins=TANH_BINS, low=-1.0, high=1.0)
-                else:
-                    a, b = est.binned_information(hk, y, width=RELU_WIDTH)
-                    top = hk.amax(dim=(1, 2)).clamp(min=1e-6)
-                    c, e = est.binned_information(hk, y, bins=TANH_BINS, low=0.0, high=top)
-                    ixa.append(c.cpu().numpy())
-                    iya.append(e.cpu().numpy())
-                ixt.append(a.cpu().numpy())
-                ity.append(b.cpu().numpy())
-            o["ixt"].append(np.stack(ixt, -1))
-            o["ity"].append(np.stack(ity, -1))
-            if k == "relu":
-                o["ixa"].append(np.stack(ixa, -1))
-                o["iya"].append(np.stack(iya, -1))
+            per_layer = [_estimates(k, h[sel], y, last=i == len(hidden) - 1, equal=batch_size is not None)
+                         for i, h in enumerate(hidden)]
+            row = {key: np.stack([e[key] for e in per_layer], -1) for key in per_layer[0]}
+            row.update(ex=per_layer[-1]["ex"], ex32=per_layer[-1]["ex32"])
+            o["est"].append(row)
             o["tr"].append(train_err[sel].cpu().numpy())
             o["te"].append(test_err[sel].cpu().numpy())
             if epoch in kde_at:
@@ -231,19 +321,50 @@ def _train_planes(activations, seeds, *, scale, device, batch_size):
     n_train = int(round(TRAIN_FRACTION * bitdata.N_PATTERNS))
     train_idx = network.split_indices(bitdata.N_PATTERNS, n_train, model_seeds)
     network.train_batched(model, x, y, train_idx=train_idx, epochs=sz.epochs, lr=LR, batch_size=batch_size,
-                          seeds=model_seeds, record_epochs=record, on_record=on_record)
+                          seeds=model_seeds, record_epochs=record, on_record=on_record,
+                          record_dtype=torch.float64)
     seconds = time.perf_counter() - start
     planes = {}
     for k in kinds:
         o = out[k]
+        e = {key: np.stack([r[key] for r in o["est"]]) for key in o["est"][0]}
         planes[k] = Plane(
             activation=k, batch_size=batch_size, seeds=tuple(seeds), epochs=np.array(record),
-            ixt=np.stack(o["ixt"]), ity=np.stack(o["ity"]),
-            ixt_adaptive=np.stack(o["ixa"]) if o["ixa"] else None,
-            ity_adaptive=np.stack(o["iya"]) if o["iya"] else None,
+            ixt=e["ixt"], ity=e["ity"], ixt_equal=e.get("ixe"), ity_equal=e.get("iye"),
+            ixt_adaptive=e.get("ixa"), ity_adaptive=e.get("iya"),
+            exact_ixt=e["ex"], exact_ixt32=e["ex32"],
             kde_epochs=np.array(o["ke"]), kde_ixt=np.stack(o["kx"]), kde_ity=np.stack(o["ky"]),
             train_error=np.stack(o["tr"]), test_error=np.stack(o["te"]), h_y=h_y, seconds=seconds)
     return planes
+
+
+_CACHE: dict = {}
+
+
+def _device_key(device) -> str:
+    return str(torch.device("cpu") if device is None else torch.device(device))
+
+
+def _once(fn, *key):
+    """``fn()`` computed once per process for ``key`` (the figures and the chapter share one run)."""
+    if key not in _CACHE:
+        _CACHE[key] = fn()
+    return _CACHE[key]
+
+
+def initial_information(*, scale: str = "book") -> np.ndarray:
+    """``(S, L)`` binned ``I(X;T_l)`` (Shwartz-Ziv & Tishby's edges) of the tanh networks at
+    initialisation, before any training: a check of the estimator that costs no training.
+
+    Example:
+        >>> bool(initial_information()[:, 0].min() > 11.99)
+        True
+    """
+    seeds = sizes(scale).seeds
+    d, x, y = _data(None)
+    model = network.BatchedMLP.init(WIDTHS, ["tanh"] * len(seeds), seeds, dtype=torch.float64)
+    hidden = model.forward(x.double().expand(len(seeds), *x.shape))[:-1]
+    return np.stack([est.binned_information(h, y, edges=est.SZ_EDGES)[0].numpy() for h in hidden], -1)
 
 
 def run_bit_networks(*, scale: str = "book", device=None) -> BitNetworks:
@@ -255,17 +376,23 @@ def run_bit_networks(*, scale: str = "book", device=None) -> BitNetworks:
         >>> sizes("book").n_record  # the full run takes about a minute; see the chapter
         30
     """
-    seeds = sizes(scale).seeds
-    planes = _train_planes(["tanh"] * len(seeds) + ["relu"] * len(seeds), seeds, scale=scale,
-                           device=device, batch_size=BATCH)
-    return BitNetworks(tanh=planes["tanh"], relu=planes["relu"])
+    sz = sizes(scale)
+    seeds = sz.seeds
+
+    def run():
+        planes = _train_planes(["tanh"] * len(seeds) + ["relu"] * len(seeds), seeds, scale=scale,
+                               device=device, batch_size=BATCH)
+        return BitNetworks(tanh=planes["tanh"], relu=planes["relu"])
+
+    return _once(run, "bit-networks", sz, _device_key(device))
 
 
 def run_full_batch(*, scale: str = "book", device=None) -> Plane:
     """The tanh network trained exactly as in :func:`run_bit_networks` but on the whole training split at
     every step (one deterministic Adam step per epoch, no mini-batch noise)."""
-    seeds = sizes(scale).seeds
-    return _train_planes(["tanh"] * len(seeds), seeds, scale=scale, device=device, batch_size=None)["tanh"]
+    sz = sizes(scale)
+    return _once(lambda: _train_planes(["tanh"] * len(sz.seeds), sz.seeds, scale=scale, device=device,
+                                       batch_size=None)["tanh"], "full-batch", sz, _device_key(device))
 
 
 def run_full_batch_comparison(*, scale: str = "book", device=None) -> FullBatchComparison:
@@ -427,7 +554,7 @@ def plot_planes(data: BitNetworks):
 
     fig, axes = plt.subplots(1, 2, figsize=(9.5, 4.0), sharey=True)
     _plane_axes(axes[0], data.tanh, data.tanh.ixt, data.tanh.ity,
-                title="tanh, 30 bins on $[-1, 1]$ (seed 0)")
+                title="tanh, 30 edges on $[-1, 1]$ (seed 0)")
     _plane_axes(axes[1], data.relu, data.relu.ixt, data.relu.ity,
                 title=f"ReLU, bins of width {RELU_WIDTH} (seed 0)")
     axes[1].legend(loc="lower right", title="light: early, dark: late", fontsize=8, title_fontsize=8)
@@ -460,7 +587,8 @@ def plot_relu_binning(data: BitNetworks):
 
 
 def _bit_networks_and_mixture():
-    return EstimatorComparison(mixture=run_mixture_bounds(), nets=run_bit_networks(scale="book"))
+    return EstimatorComparison(mixture=_once(run_mixture_bounds, "mixture"),
+                               nets=run_bit_networks(scale="book"))
 
 
 @figures.register("information/estimators", compute=_bit_networks_and_mixture)
@@ -482,12 +610,14 @@ def plot_estimators(data: EstimatorComparison):
     ax.legend(fontsize=8)
     for ax, plane, name in ((axes[1], nets.tanh, "tanh"), (axes[2], nets.relu, "ReLU")):
         e = np.maximum(plane.epochs, 0.5)
-        label = "binning" + (f" (width {RELU_WIDTH})" if name == "ReLU" else "")
+        label = "binning" + (f" (width {RELU_WIDTH})" if name == "ReLU" else " (30 edges)")
         ax.plot(e, plane.ixt[:, 0, -1], color=pal[0], label=label)
         if plane.ixt_adaptive is not None:
             ax.plot(e, plane.ixt_adaptive[:, 0, -1], color=pal[4], label=r"30 bins on $[0, \max T]$")
         ax.plot(np.maximum(plane.kde_epochs, 0.5), plane.kde_ixt[:, -1], "s--", color=pal[1], ms=4,
                 label=r"KDE upper bound ($\sigma^2 = 10^{-3}$)")
+        ax.plot(e, plane.exact_ixt[:, 0], ":", color=pal[2], label="unbinned, float64")
+        ax.plot(e, plane.exact_ixt32[:, 0], "-.", color=pal[3], label="unbinned, rounded to float32")
         ax.set_xscale("log")
         ax.set_xlabel("epoch (0 drawn at 0.5)")
         ax.set_ylabel(r"$I(X;T_5)$ [bits]")

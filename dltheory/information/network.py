@@ -223,6 +223,7 @@ def train_batched(
     optimizer: str = "adam",
     betas: tuple[float, float] = (0.9, 0.999),
     eps: float = 1e-8,
+    record_dtype: torch.dtype | None = None,
 ) -> BatchedMLP:
     """Train all models of ``model`` on their own training split with softmax cross-entropy.
 
@@ -243,6 +244,9 @@ def train_batched(
             (a list of ``(M, N, d_l)`` tensors) and each model's training and test error rates ``(M,)``.
         optimizer: ``"adam"`` or ``"gd"``.
         betas, eps: Adam's parameters.
+        record_dtype: if given, the activations handed to ``on_record`` are computed in this dtype
+            from the current weights (e.g. float64 for networks trained in float32, so that a tanh
+            unit is not rounded to exactly 1.0 at inputs above about 9).
 
     Returns:
         The trained networks.
@@ -295,6 +299,9 @@ def train_batched(
         wrong = (outs[-1].argmax(-1) != y).to(dtype)
         train_err = wrong.gather(1, train_idx).mean(1)
         test_err = (wrong * test_mask).sum(1) / test_mask.sum(1).clamp(min=1)
+        if record_dtype is not None and record_dtype != dtype:
+            outs = _forward([w.to(record_dtype) for w in ws], [b.to(record_dtype) for b in bs],
+                            x_all.to(record_dtype), masks)
         on_record(epoch, outs[:-1], train_err, test_err)
 
     with torch.no_grad():
