@@ -101,9 +101,9 @@ LINE_WIDTH = 88
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]*/[a-z0-9][a-z0-9.-]*$")
 
 
-#: A prediction without a rival (or a null test without power) is an error. (Set
-#: ``DLTHEORY_CLAIMS_STRICT=1`` to require it while this is False.)
-REQUIRE_RIVAL = False
+#: A prediction without a rival (or a null test without power) is an error. Only the module's own
+#: tests of other rules switch it off.
+REQUIRE_RIVAL = True
 
 
 def _require_rival() -> bool:
