@@ -126,8 +126,8 @@ def grid_posterior(theta1_grid, theta2_grid, x, *, model: MixtureModel = Mixture
         >>> round(float(grid_posterior(np.linspace(-2, 3, 51), np.linspace(-3, 3, 61), x).sum()), 6)
         1.0
     """
-    g1 = checks.real_array("theta1_grid", theta1_grid, ndim=1)
-    g2 = checks.real_array("theta2_grid", theta2_grid, ndim=1)
+    g1 = checks.increasing("theta1_grid", theta1_grid)
+    g2 = checks.increasing("theta2_grid", theta2_grid)
     lp = mixture_log_posterior(g1[:, None], g2[None, :], x, model=model)
     return np.exp(lp - logsumexp(lp))
 
