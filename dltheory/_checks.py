@@ -363,9 +363,9 @@ def size(name: str, n_elements: int, *, limit: int = MAX_ELEMENTS) -> int:
 #: ``n_steps=10**12`` then fails at once with the argument named, instead of hanging.
 MAX_WORK = 10**12
 #: The operations one Python-level step is counted as at least (a loop iteration with a few torch calls
-#: costs about 10-100 microseconds, the time of ~10**5 floating-point operations), so that a loop over
+#: costs about 10-100 microseconds, the time of ~2 x 10**5 floating-point operations), so that a loop over
 #: tiny arrays is bounded too.
-STEP_COST = 10**5
+STEP_COST = 2 * 10**5
 
 
 def work(name: str, steps: float, per_step: float = 1, *, limit: float = MAX_WORK) -> float:

@@ -226,16 +226,16 @@ def msa_train(model: ResNetControl, W, b, x, y, *, rho, n_iter: int = 20, n_inne
         ((3, 2), 51)
     """
     W, b, x, y = _check(model, W, b, x, y)
-    rho_arr = np.atleast_1d(checks.real_array("rho", rho, ndim=(0, 1)))
+    checks.size("rho", np.size(rho) * x.shape[0] * W.shape[0] * W.shape[1])
+    rho_arr = np.atleast_1d(checks.real_array("rho", rho, ndim=(0, 1), low=0.0))
     if rho_arr.size == 0:
         raise ValueError("rho must hold at least one value")
-    for i, r in enumerate(rho_arr):
-        checks.real(f"rho[{i}]", r, low=0.0)
     n_iter = checks.integer("n_iter", n_iter, high=100_000)
     n_inner = checks.integer("n_inner", n_inner, high=100_000)
     inner_lr = checks.positive("inner_lr", inner_lr)
     R = rho_arr.size
     checks.size("len(rho) * (T + 1) * N * d", R * (W.shape[0] + 1) * x.shape[0] * W.shape[1])
+    checks.work("n_iter", (n_iter + 1) * (n_inner + 1), R * (W.shape[0] + 1) * x.shape[0] * W.shape[1] ** 2)
     rho_t = torch.as_tensor(rho_arr, dtype=W.dtype, device=W.device)
     onehot = torch.nn.functional.one_hot(y, model.C.shape[0]).to(W.dtype)
     Wb = W.detach().expand(R, *W.shape).clone()
@@ -336,6 +336,7 @@ def gradient_train(model: ResNetControl, W, b, x, y, *, method: str = "gd", lr: 
                 W = W - lr * (mW / c1) / ((vW / c2).sqrt() + eps)
                 b = b - lr * (mb / c1) / ((vb / c2).sqrt() + eps)
         elapsed += time.perf_counter() - t0
+        checks.finite_state("lr", W, lr, step=k + 1)
         losses.append(J())
         secs.append(elapsed)
     return TrainRun(method=method, loss=np.array(losses), passes=np.arange(n_iter + 1.0),
