@@ -122,8 +122,10 @@ def residual_stack(
     method = _checks.choice("method", method, FIXED_SOLVERS)
     return_all = _checks.boolean("return_all", return_all)
     _checks.size("L", (L + 1) * max(x0.numel(), 1))
+    _checks.work("L", L, x0.numel() ** 2)
     t = torch.linspace(0.0, T, L + 1, dtype=x0.dtype, device=x0.device)
     states = odeint(field, x0, t, method=method)
+    _checks.finite_output("field", states)
     return states if return_all else states[-1]
 
 

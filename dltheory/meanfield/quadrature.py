@@ -83,6 +83,8 @@ def hermite_rule(n: int, dtype: torch.dtype = torch.float64, device=None) -> tup
         1.0
     """
     n = checks.integer("n", n, low=2, high=1000)
+    dtype = checks.floating_dtype("dtype", dtype)
+    device = checks.device("device", device)
     z, w = _rule(n)
     return torch.as_tensor(z, dtype=dtype, device=device), torch.as_tensor(w, dtype=dtype, device=device)
 
