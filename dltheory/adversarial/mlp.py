@@ -83,12 +83,18 @@ def init_mlp(sizes, *, n_nets: int = 1, seed: int = 0, dtype=torch.float64) -> l
     return params
 
 
-def _check_params(params, x):
-    if not isinstance(params, (list, tuple)) or len(params) < 2 or len(params) % 2:
-        raise TypeError("params must be a list [W_0, b_0, W_1, b_1, ...] as made by init_mlp")
+def _check_params(params, x, y=None, *, name="x"):
+    if not isinstance(params, (list, tuple)) or len(params) < 2 or len(params) % 2 or not all(
+            isinstance(p, torch.Tensor) for p in params):
+        raise TypeError("params must be a list [W_0, b_0, W_1, b_1, ...] of tensors as made by init_mlp")
     S, d0 = params[0].shape[0], params[0].shape[1]
+    checks.on_device(name, x, params[0].device)
     if x.ndim != 3 or x.shape[0] != S or x.shape[2] != d0:
-        raise ValueError(f"x must have shape (S, B, d_0) = ({S}, B, {d0}); got {tuple(x.shape)}")
+        raise ValueError(f"{name} must have shape (S, B, d_0) = ({S}, B, {d0}); got {tuple(x.shape)}")
+    checks.nonempty(name, x, axis=1)
+    if y is not None:
+        return checks.on_device("y", checks.labels("y", y, n_classes=params[-1].shape[-1], n=x.shape[1]),
+                                params[0].device)
 
 
 def forward(params, x: torch.Tensor) -> list[torch.Tensor]:

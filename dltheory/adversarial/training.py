@@ -89,7 +89,8 @@ def pgd_attack(params, x0, y, *, epsilon: float, steps: int, alpha: float | None
         True
     """
     x0 = checks.tensor("x0", x0, ndim=3)
-    _check_params(params, x0)
+    y = _check_params(params, x0, y, name="x0")
+    checks.real_array("x0", x0, low=0.0, high=1.0)  # the attack projects onto the pixel box [0, 1]
     epsilon, steps, alpha = _check_attack(epsilon, steps, alpha)
     g = torch.Generator().manual_seed(checks.seed(seed))
     return _pgd(params, x0, y, epsilon, steps, alpha, g, counter)
@@ -105,7 +106,7 @@ def accuracy(params, x, y) -> torch.Tensor:
         (3,)
     """
     x = checks.tensor("x", x, ndim=3)
-    _check_params(params, x)
+    y = _check_params(params, x, y)
     with torch.no_grad():
         return (_forward(params, x)[-1].argmax(-1) == y).to(x.dtype).mean(1)
 
@@ -121,7 +122,8 @@ def robust_accuracy(params, x0, y, *, epsilon: float, steps: int = 20, restarts:
         True
     """
     x0 = checks.tensor("x0", x0, ndim=3)
-    _check_params(params, x0)
+    y = _check_params(params, x0, y, name="x0")
+    checks.real_array("x0", x0, low=0.0, high=1.0)
     epsilon, steps, alpha = _check_attack(epsilon, steps, alpha)
     restarts = checks.integer("restarts", restarts, high=1000)
     g = torch.Generator().manual_seed(checks.seed(seed))
@@ -151,6 +153,8 @@ def adversarial_step(params, x0, y, *, method: str, epsilon: float, K: int = 10,
     """
     method = checks.choice("method", method, METHODS)
     epsilon = checks.positive("epsilon", epsilon)
+    if not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator; got {type(generator).__name__}")
     if method == "pgd":
         K = checks.integer("K", K, high=10_000)
         alpha = 2.5 * epsilon / K if alpha is None else checks.positive("alpha", alpha)
