@@ -129,6 +129,8 @@ def loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         >>> round(float(loss(torch.zeros(1, 2, 2), torch.tensor([0, 1]))), 6)  # log 2
         0.693147
     """
+    logits = checks.tensor("logits", logits, ndim=3)
+    y = checks.labels("y", y, n_classes=logits.shape[-1], n=logits.shape[1]).to(logits.device)
     y = y.expand(logits.shape[:2])
     return torch.nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="sum") / logits.shape[1]
 
@@ -230,6 +232,7 @@ def weight_gradients(params, states, ps) -> list[torch.Tensor]:
         >>> [tuple(g.shape) for g in weight_gradients(p, st, costates(p, st, y))]
         [(1, 4, 3), (1, 1, 3), (1, 3, 2), (1, 1, 2)]
     """
+    _check_params(params, checks.tensor("states[0]", states[0], ndim=3))
     L = len(params) // 2
     off = len(ps) - (L + 1)  # ps may start at p_0 or p_1
     grads = []

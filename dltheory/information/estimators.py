@@ -143,6 +143,7 @@ def entropy_bits(codes) -> torch.Tensor:
         [1.0, 0.0, 2.0]
     """
     c = torch.as_tensor(codes)
+    checks.size("codes", c.numel())
     if c.dtype.is_floating_point or c.dtype == torch.bool or c.ndim < 1 or c.shape[-1] < 1:
         raise TypeError(f"codes must be an integer tensor of shape (..., N) with N >= 1; got {c.dtype} "
                         f"of shape {tuple(c.shape)}")
