@@ -337,7 +337,7 @@ def gradient_train(model: ResNetControl, W, b, x, y, *, method: str = "gd", lr: 
                 b = b - lr * (mb / c1) / ((vb / c2).sqrt() + eps)
         elapsed += time.perf_counter() - t0
         checks.finite_state("lr", W, lr, step=k + 1)
-        losses.append(J())
+        losses.append(checks.finite_state("lr", J(), lr, step=k + 1))
         secs.append(elapsed)
     return TrainRun(method=method, loss=np.array(losses), passes=np.arange(n_iter + 1.0),
                     seconds=np.array(secs), W=W, b=b)
