@@ -302,12 +302,16 @@ def save(id: str, out: str | Path = ".", format: str = "png") -> Path:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}; got {format!r}")
     import matplotlib.pyplot as plt
 
-    fig = build(id)
+    get(id)
     out = Path(out)
     path = out / f"{id.replace('/', '-')}.{format}"
     meta = {"png": {"Software": None}, "pdf": {"CreationDate": None, "Producer": None}, "svg": {"Date": None}}[format]
-    try:
+    try:  # the folder first: an unwritable one fails before the figure is computed
         out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise checks.wrap_file_error(out, "create the folder", exc) from exc
+    fig = build(id)
+    try:
         with style():
             fig.savefig(path, format=format, metadata=meta)
     except OSError as exc:
