@@ -58,6 +58,7 @@ def _nonfinite(r, depth=0) -> bool:
 
 
 def classify(fn, arg: str, timeout: float):
+    torch.set_grad_enabled(True)  # a case interrupted inside no_grad must not leak into the next
     signal.signal(signal.SIGALRM, _alarm)
     signal.setitimer(signal.ITIMER_REAL, timeout)
     try:
@@ -303,7 +304,11 @@ def main(argv=None):
     torch.set_num_threads(1)
     counts = {}
     for k, (arg, fn, *lab) in enumerate(listed() if not a.sweep else sweep()):
-        kind, why = classify(fn, arg, a.timeout)
+        try:
+            kind, why = classify(fn, arg, a.timeout)
+        except Hang:  # the alarm fired while the call was unwinding
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            kind, why = "hang", "still running"
         lab = lab or [f"{k}:{arg}"]
         counts[kind] = counts.get(kind, 0) + 1
         if a.v and kind != "clean":

@@ -63,6 +63,7 @@ __all__ = [
     "increasing",
     "interval",
     "nonempty",
+    "sequence",
     "binary_labels",
     "floating_dtype",
     "device",
@@ -429,6 +430,19 @@ def increasing(name: str, value: Any, *, strict: bool = True, min_len: int = 2) 
     if (step <= 0).any() if strict else (step < 0).any():
         raise ValueError(f"{name} must be {'strictly ' if strict else ''}increasing (a sorted grid)")
     return g
+
+
+def sequence(name: str, value: Any, *, min_len: int = 0, length: int | None = None) -> list:
+    """``value`` as a list, after checking it is a list, tuple or 1-D array of ``length`` (or >= ``min_len``) items."""
+    if isinstance(value, (np.ndarray, torch.Tensor)) and value.ndim == 1:
+        value = list(value)
+    if not isinstance(value, (list, tuple)):
+        raise TypeError(f"{name} must be a list or tuple; got {_kind(value)}")
+    if length is not None and len(value) != length:
+        raise ValueError(f"{name} must hold {length} items; got {len(value)}")
+    if len(value) < min_len:
+        raise ValueError(f"{name} must hold at least {min_len} items; got {len(value)}")
+    return list(value)
 
 
 def nonempty(name: str, value: Any, *, axis: int = 0) -> Any:
