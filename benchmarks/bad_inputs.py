@@ -302,6 +302,20 @@ def main(argv=None):
     ap.add_argument("-v", action="store_true")
     a = ap.parse_args(argv)
     torch.set_num_threads(1)
+    # slow first imports must not be cut by the alarm (a half-imported module poisons later cases)
+    for name in ("pandas", "sklearn.datasets", "sklearn.model_selection", "scipy.stats", "scipy.integrate",
+                 "matplotlib.pyplot", "torchdiffeq", "torchsde", "dltheory.figures"):
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
+    for t in TOPICS:
+        for sub in ("experiments", "experiments_node", "experiments_training", "experiments_landscape",
+                    "experiments_nets"):
+            try:
+                importlib.import_module(f"dltheory.{t}.{sub}")
+            except ImportError:
+                pass
     counts = {}
     for k, (arg, fn, *lab) in enumerate(listed() if not a.sweep else sweep()):
         try:

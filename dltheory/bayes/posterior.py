@@ -51,6 +51,7 @@ def mixture_data(*, n: int = 100, theta=(0.0, 1.0), model: MixtureModel = Mixtur
         (5,)
     """
     n = checks.integer("n", n)
+    checks.size("n", n)
     theta = checks.real_array("theta", theta, ndim=1)
     if theta.shape != (2,):
         raise ValueError(f"theta must have shape (2,); got {theta.shape}")
@@ -141,6 +142,7 @@ def linreg_data(*, n: int = 200, d: int = 2, sigma: float = 1.0, seed: int = 0) 
         ((10, 2), (10,), (2,))
     """
     n, d = checks.integer("n", n), checks.integer("d", d)
+    checks.size("n * d", n * d)
     sigma = checks.positive("sigma", sigma)
     rng = np.random.default_rng(checks.seed(seed))
     mix = np.eye(d) + 0.5 * rng.standard_normal((d, d)) / np.sqrt(d)

@@ -30,6 +30,7 @@ def step_sizes(n_steps: int, *, a: float, b: float, gamma: float = 0.55) -> np.n
         [1.0, 0.5, 0.3333]
     """
     n_steps = checks.integer("n_steps", n_steps)
+    checks.size("n_steps", n_steps)
     a, b = checks.positive("a", a), checks.positive("b", b)
     gamma = checks.real("gamma", gamma, low=0.5, high=1.0, low_open=True)
     return a * (b + np.arange(n_steps)) ** (-gamma)
@@ -54,7 +55,7 @@ def sgld_mixture(x, *, n_chains: int, eps, n_keep: int, model: MixtureModel = Mi
         >>> sgld_mixture(x, n_chains=4, eps=step_sizes(20, a=0.01, b=1.0), n_keep=5).shape
         (5, 4, 2)
     """
-    x = checks.real_array("x", x, ndim=1)
+    x = checks.nonempty("x", checks.real_array("x", x, ndim=1))
     C = checks.integer("n_chains", n_chains)
     eps = checks.nonempty("eps", checks.real_array("eps", eps, low=0, low_open=True, ndim=1))
     T = eps.size

@@ -116,7 +116,7 @@ def residual_stack(
         torch.Size([6])
     """
     field = _checks.function("field", field)
-    x0 = _checks.tensor("x0", x0)
+    x0 = _checks.tensor("x0", x0, ndim=(1, 2, 3))
     T = _checks.positive("T", T)
     L = _checks.integer("L", L)
     method = _checks.choice("method", method, FIXED_SOLVERS)

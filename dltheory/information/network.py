@@ -256,6 +256,8 @@ def train_batched(
         >>> tuple(out.weights[0].shape)
         (1, 2, 3)
     """
+    if not isinstance(model, BatchedMLP):
+        raise TypeError(f"model must be a BatchedMLP (see BatchedMLP.init); got {type(model).__name__}")
     m_models = len(model.activations)
     dtype = model.weights[0].dtype
     dev = model.weights[0].device
@@ -271,7 +273,7 @@ def train_batched(
     n_train = train_idx.shape[1]
     if batch_size is not None:
         batch_size = checks.integer("batch_size", batch_size, low=1, high=n_train)
-    seeds = [checks.seed(s, "seeds") for s in seeds]
+    seeds = [checks.seed(s, "seeds") for s in checks.sequence("seeds", seeds)]
     if len(seeds) != m_models:
         raise ValueError(f"need one seed per model ({m_models}); got {len(seeds)}")
     if len(betas) != 2:
