@@ -303,7 +303,7 @@ def main(argv=None):
     a = ap.parse_args(argv)
     torch.set_num_threads(1)
     # slow first imports must not be cut by the alarm (a half-imported module poisons later cases)
-    for name in ("pandas", "sklearn.datasets", "sklearn.model_selection", "scipy.stats", "scipy.integrate",
+    for name in ("torch._dynamo", "torch.func", "pandas", "sklearn.datasets", "sklearn.model_selection", "scipy.stats", "scipy.integrate",
                  "matplotlib.pyplot", "torchdiffeq", "torchsde", "dltheory.figures"):
         try:
             importlib.import_module(name)

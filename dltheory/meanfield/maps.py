@@ -71,7 +71,7 @@ def _scoped(fn):
 
 def grid(name: str, value, **bounds) -> torch.Tensor:
     """An array argument (number, list, array or tensor) as a float64 tensor, checked elementwise."""
-    return torch.as_tensor(checks.real_array(name, value, **bounds))
+    return torch.as_tensor(checks.nonempty(name, checks.real_array(name, value, **bounds)))
 
 
 def params(sigma_w2, sigma_b2, **others) -> tuple[torch.Tensor, ...]:

@@ -91,7 +91,7 @@ def hermite_rule(n: int, dtype: torch.dtype = torch.float64, device=None) -> tup
 
 def _t(name: str, x: Tensorish, **bounds) -> torch.Tensor:
     """An array argument as a float64 tensor, checked by the package's one input-checking module."""
-    return torch.as_tensor(checks.real_array(name, x, **bounds))
+    return torch.as_tensor(checks.nonempty(name, checks.real_array(name, x, **bounds)))
 
 
 def _f(name: str, f):
