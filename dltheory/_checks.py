@@ -10,6 +10,10 @@ same everywhere:
   too large to allocate) raises ``ValueError``;
 * the message names the argument and the allowed range, e.g.
   ``"depth must be an integer in [1, 100000]; got 0"``.
+* work is bounded as well as memory: a call whose estimated operations (steps x chains x size, see
+  :func:`work`) exceed :data:`MAX_WORK` is refused before it starts, naming the step argument;
+* a run that diverges raises (:func:`finite_state`, naming the step-size argument) instead of returning
+  NaN, and a user's callback that returns NaN is named (:func:`finite_output`).
 
 Every check returns the value converted to the type the maths uses (``float``, ``int``, a float64
 ``numpy.ndarray`` or a ``torch.Tensor``), so a caller writes ``lr = checks.real("lr", lr, low=0,
