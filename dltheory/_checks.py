@@ -303,6 +303,8 @@ def tensor(
         if value.dtype == torch.bool or value.is_complex():
             raise TypeError(f"{name} must hold real numbers; got a {value.dtype} tensor")
         t = value
+        if t.device.type not in ("cpu", "cuda"):  # dltheory.device()'s rules; a meta tensor holds no values
+            raise ValueError(f"{name} is on device {t.device}; use a tensor on 'cpu' or 'cuda'")
         if dtype is not None or not t.is_floating_point():
             t = t.to(dtype or torch.float64)
     else:
