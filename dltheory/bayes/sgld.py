@@ -94,7 +94,10 @@ def histogram_tv(samples, grid_mass, edges1, edges2) -> float:
         >>> histogram_tv(s, np.array([[0.5], [0.5]]), np.array([0.0, 1, 2]), np.array([0.0, 1]))
         0.0
     """
-    s = checks.real_array("samples", samples).reshape(-1, 2)
+    s = checks.real_array("samples", samples)
+    if s.ndim < 1 or s.shape[-1] != 2:
+        raise ValueError(f"samples must have shape (..., 2); got {s.shape}")
+    s = checks.nonempty("samples", s.reshape(-1, 2))
     e1 = checks.real_array("edges1", edges1, ndim=1)
     e2 = checks.real_array("edges2", edges2, ndim=1)
     e1 = checks.increasing("edges1", e1)
