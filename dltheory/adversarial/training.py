@@ -257,6 +257,11 @@ def adversarial_train(params, x, y, *, method: str, epsilon: float, epochs: int,
     """
     epochs = checks.integer("epochs", epochs, high=100_000)
     g = torch.Generator().manual_seed(checks.seed(seed))
+    params = checks.sequence("params", params, min_len=2)
+    if len(params) % 2 or not all(isinstance(p, torch.Tensor) for p in params):  # x, y: in train_epoch
+        raise TypeError("params must be a list [W_0, b_0, W_1, b_1, ...] of tensors as made by init_mlp")
+    if counter is not None and not isinstance(counter, PassCounter):
+        raise TypeError(f"counter must be a PassCounter or None; got {type(counter).__name__}")
     params = [p.clone() for p in params]
     buf = [torch.zeros_like(p) for p in params]
     for _ in range(epochs):

@@ -273,6 +273,7 @@ def maml_train(params, *, n_iter: int, meta_batch: int = 25, k_shot: int = 10, a
         >>> tuple(losses.shape)
         (2,)
     """
+    params = _check_params(params)
     n_iter = checks.integer("n_iter", n_iter, high=10_000_000)
     M = checks.integer("meta_batch", meta_batch, high=100_000)
     K = checks.integer("k_shot", k_shot, high=100_000)
@@ -304,6 +305,7 @@ def pretrain(params, *, n_iter: int, meta_batch: int = 25, k_shot: int = 10, lr:
         >>> tuple(losses.shape)
         (2,)
     """
+    params = _check_params(params)
     n_iter = checks.integer("n_iter", n_iter, high=10_000_000)
     M = checks.integer("meta_batch", meta_batch, high=100_000)
     lr = checks.positive("lr", lr)
