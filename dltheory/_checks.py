@@ -375,7 +375,7 @@ MAX_WORK = 10**12
 STEP_COST = 2 * 10**5
 
 
-def work(name: str, steps: float, per_step: float = 1, *, limit: float = MAX_WORK) -> float:
+def work(name: str, steps: float, per_step: float = 1, *, limit: float = MAX_WORK, sizes: str = "") -> float:
     """Reject a run of ``steps`` steps (the user's ``name``) of ``per_step`` operations each above ``limit``.
 
     The estimate is ``steps x max(per_step, STEP_COST)``, where ``per_step`` is chains x size (the
@@ -386,12 +386,15 @@ def work(name: str, steps: float, per_step: float = 1, *, limit: float = MAX_WOR
         >>> checks.work("n_steps", 10**12, 4)
         Traceback (most recent call last):
             ...
-        ValueError: n_steps=1e+12 asks for about 1e+17 operations, more than the limit of 1e+12 (dltheory._checks.MAX_WORK); use fewer steps or smaller sizes
+        ValueError: n_steps asks for about 1e+12 steps x 1e+05 operations = 1e+17 operations, more than the limit of 1e+12 (dltheory._checks.MAX_WORK); use fewer steps or smaller sizes
     """
-    ops = float(steps) * max(float(per_step), STEP_COST)
+    each = max(float(per_step), STEP_COST)
+    ops = float(steps) * each
     if not ops <= limit:
-        raise ValueError(f"{name}={float(steps):.3g} asks for about {ops:.3g} operations, more than the limit of "
-                         f"{float(limit):.3g} (dltheory._checks.MAX_WORK); use fewer steps or smaller sizes")
+        of = f" ({sizes})" if sizes else ""
+        raise ValueError(f"{name} asks for about {float(steps):.3g} steps x {each:.3g} operations{of} = {ops:.3g} "
+                         f"operations, more than the limit of {float(limit):.3g} (dltheory._checks.MAX_WORK); use "
+                         f"fewer steps or smaller sizes")
     return ops
 
 

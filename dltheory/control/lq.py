@@ -250,7 +250,7 @@ def riccati_ode(A, B, Q, R, Qf, *, t_end: float, rtol: float = 1e-11, atol: floa
     BRB = B @ np.linalg.solve(R, B.T)
     # the adaptive solver takes about 100 steps per unit of the Hamiltonian matrix's time scale
     rate = max(1.0, float(np.linalg.norm(np.block([[A, -BRB], [-Q, -A.T]]), 2)))
-    checks.work("t_end", 100 * t_end * rate, n**3)
+    checks.work("t_end", 100 * t_end * rate, n**3, sizes="about 100 steps per unit time of A, B, Q, R")
 
     def rhs(s, p):  # s = t_end - t runs forwards
         P = p.reshape(n, n)

@@ -124,8 +124,9 @@ def residual_stack(
     _checks.size("L", (L + 1) * max(x0.numel(), 1))
     _checks.work("L", L, x0.numel() ** 2)
     t = torch.linspace(0.0, T, L + 1, dtype=x0.dtype, device=x0.device)
+    _checks.finite_output("field", field(t[0], x0))
     states = odeint(field, x0, t, method=method)
-    _checks.finite_output("field", states)
+    _checks.finite_state("T", states, f"{T:g} over L={L} steps (h = T / L)")
     return states if return_all else states[-1]
 
 

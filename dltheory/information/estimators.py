@@ -142,7 +142,10 @@ def entropy_bits(codes) -> torch.Tensor:
         >>> [round(float(h), 6) for h in entropy_bits([[0, 0, 1, 1], [3, 3, 3, 3], [0, 1, 2, 3]])]
         [1.0, 0.0, 2.0]
     """
-    c = torch.as_tensor(codes)
+    try:
+        c = torch.as_tensor(codes)
+    except (TypeError, RuntimeError, ValueError):
+        raise TypeError(f"codes must be an integer tensor of shape (..., N); got {type(codes).__name__}") from None
     checks.size("codes", c.numel())
     if c.dtype.is_floating_point or c.dtype == torch.bool or c.ndim < 1 or c.shape[-1] < 1:
         raise TypeError(f"codes must be an integer tensor of shape (..., N) with N >= 1; got {c.dtype} "

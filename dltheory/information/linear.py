@@ -109,11 +109,11 @@ def train_linear_student(*, d_in: int, d_hidden: int, n_train: int, epochs: int,
     init_scale = checks.positive("init_scale", init_scale)
     noise_std = checks.positive("noise_std", noise_std, allow_zero=True)
     seed = checks.seed(seed)
-    checks.work("epochs", epochs, n_train * d_in * d_hidden)
+    checks.work("epochs", epochs, n_train * d_in * d_hidden, sizes="n_train x d_in x d_hidden")
     checks.size("n_train * d_in", n_train * d_in)
     checks.size("d_hidden * d_in", d_hidden * d_in)
     record = sorted({checks.integer("record_epochs", e, low=0, high=epochs)
-                     for e in checks.sequence("record_epochs", record_epochs)})
+                     for e in checks.sequence("record_epochs", record_epochs, min_len=1)})
     g = torch.Generator().manual_seed(seed)
     dt = torch.float64
     teacher = torch.randn(d_in, generator=g, dtype=dt) / math.sqrt(d_in)

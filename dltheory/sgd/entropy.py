@@ -43,6 +43,9 @@ def _grid(x, gamma, y_range, n_y):
 def _y_range(x, gamma, y_range):
     lo, hi = checks.interval("y_range", y_range)
     margin = 6 * math.sqrt(gamma)  # the Gaussian factor is below exp(-18) beyond it
+    if hi - lo <= 2 * margin:
+        raise ValueError(f"y_range {(lo, hi)} is too narrow for gamma={gamma:g}: it must extend 6 sqrt(gamma) = "
+                         f"{margin:.3g} beyond x on both sides")
     checks.real_array("x", x, low=lo + margin, high=hi - margin)
     return lo, hi
 
@@ -62,7 +65,7 @@ def local_gibbs_moments(f, x, gamma: float, *, y_range=(-10.0, 10.0), n_y: int =
         0.5
     """
     f = checks.function("f", f)
-    x = checks.real_array("x", x)
+    x = checks.real_array("x", x, ndim=(1, 2, 3))
     gamma = checks.positive("gamma", gamma)
     n_y = checks.integer("n_y", n_y, low=101, high=10**7)
     checks.size("x and n_y", x.size * n_y)
@@ -84,7 +87,7 @@ def local_entropy(f, x, gamma: float, *, y_range=(-10.0, 10.0), n_y: int = 8001)
         0.596574
     """
     f = checks.function("f", f)
-    x = checks.real_array("x", x)
+    x = checks.real_array("x", x, ndim=(1, 2, 3))
     gamma = checks.positive("gamma", gamma)
     n_y = checks.integer("n_y", n_y, low=101, high=10**7)
     checks.size("x and n_y", x.size * n_y)

@@ -107,7 +107,7 @@ def init_mlps(seeds, *, d_in: int = 64, hidden: int = 32, n_classes: int = 10,
         >>> init_mlps([0, 1]).n_params
         2410
     """
-    seeds = [checks.seed(s, "seeds") for s in seeds]
+    seeds = [checks.seed(s, "seeds") for s in checks.sequence("seeds", seeds, min_len=1)]
     dtype = checks.floating_dtype("dtype", dtype)
     d_in = checks.integer("d_in", d_in, high=10**5)
     hidden = checks.integer("hidden", hidden, high=10**5)
@@ -246,7 +246,7 @@ def hvp(nets: MLPs, x, y, vecs) -> list[torch.Tensor]:
         (1, 64, 32)
     """
     x, y = _data(nets, x, y)
-    vecs = list(vecs)
+    vecs = checks.sequence("vecs", vecs)
     if len(vecs) != 4 or any(not isinstance(v, torch.Tensor) or v.shape != t.shape
                              for v, t in zip(vecs, nets.tensors())):
         raise ValueError("vecs must be four tensors shaped like nets.tensors()")
@@ -362,7 +362,7 @@ def tail_index(samples, *, k1: int | None = None) -> float:
         >>> round(tail_index(x), 1)
         2.0
     """
-    x = checks.real_array("samples", samples, ndim=1)
+    x = checks.nonempty("samples", checks.real_array("samples", samples, ndim=1))
     K = len(x)
     k1 = int(round(math.sqrt(K))) if k1 is None else checks.integer("k1", k1, low=2)
     k2 = K // k1
