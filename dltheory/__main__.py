@@ -36,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{spec.id}\t{spec.chapter}")
         return 0
     targets = figures.ids() if args.id == "all" else [args.id]
+    if not args.out.strip():
+        print("error: --out must name a folder; got an empty string", file=sys.stderr)
+        return 2
     try:
         figures.get(targets[0])
         out = Path(args.out)

@@ -10,6 +10,10 @@ same everywhere:
   too large to allocate) raises ``ValueError``;
 * the message names the argument and the allowed range, e.g.
   ``"depth must be an integer in [1, 100000]; got 0"``.
+* work is bounded as well as memory: a call whose estimated operations (steps x chains x size, see
+  :func:`work`) exceed :data:`MAX_WORK` is refused before it starts, naming the step argument;
+* a run that diverges raises (:func:`finite_state`, naming the step-size argument) instead of returning
+  NaN, and a user's callback that returns NaN is named (:func:`finite_output`).
 
 Every check returns the value converted to the type the maths uses (``float``, ``int``, a float64
 ``numpy.ndarray`` or a ``torch.Tensor``), so a caller writes ``lr = checks.real("lr", lr, low=0,
@@ -54,6 +58,23 @@ __all__ = [
     "labels",
     "same_dtype",
     "size",
+    "MAX_WORK",
+    "STEP_COST",
+    "work",
+    "positive_array",
+    "spd",
+    "distribution",
+    "increasing",
+    "interval",
+    "nonempty",
+    "sequence",
+    "binary_labels",
+    "floating_dtype",
+    "device",
+    "on_device",
+    "finite_output",
+    "finite_state",
+    "wrap_file_error",
 ]
 
 #: The most elements one allocation may have before a size argument is rejected up front (2**28
@@ -282,6 +303,8 @@ def tensor(
         if value.dtype == torch.bool or value.is_complex():
             raise TypeError(f"{name} must hold real numbers; got a {value.dtype} tensor")
         t = value
+        if t.device.type not in ("cpu", "cuda"):  # dltheory.device()'s rules; a meta tensor holds no values
+            raise ValueError(f"{name} is on device {t.device}; use a tensor on 'cpu' or 'cuda'")
         if dtype is not None or not t.is_floating_point():
             t = t.to(dtype or torch.float64)
     else:
@@ -339,3 +362,192 @@ def size(name: str, n_elements: int, *, limit: int = MAX_ELEMENTS) -> int:
                          f"{limit:.3g} (about {limit * 8 / 2**30:.0f} GiB in float64); use smaller sizes")
     return int(n_elements)
 
+
+
+#: The most estimated elementary operations one call may ask for before its step, epoch or depth
+#: argument is rejected up front: 10**12 operations are minutes on a GPU and about an hour on one CPU
+#: core, ten times the largest run of any chapter at ``DLTHEORY_SCALE=full``. A typo such as
+#: ``n_steps=10**12`` then fails at once with the argument named, instead of hanging.
+MAX_WORK = 10**12
+#: The operations one Python-level step is counted as at least (a loop iteration with a few torch calls
+#: costs about 10-100 microseconds, the time of ~2 x 10**5 floating-point operations), so that a loop over
+#: tiny arrays is bounded too.
+STEP_COST = 2 * 10**5
+
+
+def work(name: str, steps: float, per_step: float = 1, *, limit: float = MAX_WORK, sizes: str = "") -> float:
+    """Reject a run of ``steps`` steps (the user's ``name``) of ``per_step`` operations each above ``limit``.
+
+    The estimate is ``steps x max(per_step, STEP_COST)``, where ``per_step`` is chains x size (the
+    numbers touched by one step); it is checked before any work is done.
+
+    Example:
+        >>> from dltheory import _checks as checks
+        >>> checks.work("n_steps", 10**12, 4)
+        Traceback (most recent call last):
+            ...
+        ValueError: n_steps asks for about 1e+12 steps x 1e+05 operations = 1e+17 operations, more than the limit of 1e+12 (dltheory._checks.MAX_WORK); use fewer steps or smaller sizes
+    """
+    each = max(float(per_step), STEP_COST)
+    ops = float(steps) * each
+    if not ops <= limit:
+        of = f" ({sizes})" if sizes else ""
+        raise ValueError(f"{name} asks for about {float(steps):.3g} steps x {each:.3g} operations{of} = {ops:.3g} "
+                         f"operations, more than the limit of {float(limit):.3g} (dltheory._checks.MAX_WORK); use "
+                         f"fewer steps or smaller sizes")
+    return ops
+
+
+def positive_array(name: str, value: Any, *, ndim: int | Sequence[int] | None = None,
+                   allow_zero: bool = False) -> np.ndarray:
+    """``value`` as a float64 array of finite numbers > 0 (>= 0 with ``allow_zero``)."""
+    return real_array(name, value, low=0.0, low_open=not allow_zero, ndim=ndim)
+
+
+def spd(name: str, value: Any, *, psd: bool = False) -> np.ndarray:
+    """``value`` as a float64 symmetric positive definite (semi-definite with ``psd``) square matrix."""
+    m = real_array(name, value, ndim=2)
+    if m.shape[0] != m.shape[1] or m.shape[0] == 0:
+        raise ValueError(f"{name} must be a square matrix; got shape {m.shape}")
+    size(name, m.size)
+    if not np.allclose(m, m.T, rtol=1e-10, atol=1e-12 * max(1.0, np.abs(m).max())):
+        raise ValueError(f"{name} must be symmetric")
+    lam = np.linalg.eigvalsh(m)
+    if (lam.min() < -1e-12 * max(1.0, lam.max())) if psd else (lam.min() <= 0):
+        kind = "positive semi-definite" if psd else "positive definite"
+        raise ValueError(f"{name} must be {kind}; its smallest eigenvalue is {lam.min():.3g}")
+    return m
+
+
+def distribution(name: str, value: Any, *, ndim: int | Sequence[int] | None = None, axis=None,
+                 atol: float = 1e-6) -> np.ndarray:
+    """``value`` as float64 probabilities: finite, >= 0 and summing to 1 (over ``axis``, default all)."""
+    p = real_array(name, value, low=0.0, ndim=ndim)
+    total = p.sum(axis=axis)
+    if not np.all(np.abs(total - 1.0) <= atol):
+        bad = float(np.asarray(total).flat[int(np.argmax(np.abs(np.asarray(total) - 1.0)))])
+        raise ValueError(f"{name} must be probabilities summing to 1; they sum to {bad:.6g}")
+    return p
+
+
+def increasing(name: str, value: Any, *, strict: bool = True, min_len: int = 2) -> np.ndarray:
+    """``value`` as a one-dimensional float64 grid, finite and (strictly) increasing."""
+    g = real_array(name, value, ndim=1)
+    if g.size < min_len:
+        raise ValueError(f"{name} must hold at least {min_len} points; got {g.size}")
+    step = np.diff(g)
+    if (step <= 0).any() if strict else (step < 0).any():
+        raise ValueError(f"{name} must be {'strictly ' if strict else ''}increasing (a sorted grid)")
+    return g
+
+
+def sequence(name: str, value: Any, *, min_len: int = 0, length: int | None = None) -> list:
+    """``value`` as a list, after checking it is a list, tuple or 1-D array of ``length`` (or >= ``min_len``) items."""
+    if isinstance(value, (np.ndarray, torch.Tensor)) and value.ndim == 1:
+        value = list(value)
+    if not isinstance(value, (list, tuple)):
+        raise TypeError(f"{name} must be a list or tuple; got {_kind(value)}")
+    if length is not None and len(value) != length:
+        raise ValueError(f"{name} must hold {length} items; got {len(value)}")
+    if len(value) < min_len:
+        raise ValueError(f"{name} must hold at least {min_len} items; got {len(value)}")
+    return list(value)
+
+
+def nonempty(name: str, value: Any, *, axis: int = 0) -> Any:
+    """``value`` after checking it holds at least one sample along ``axis`` (an empty batch gives NaN)."""
+    n = value.shape[axis] if value.ndim else 1
+    if n == 0:
+        raise ValueError(f"{name} must hold at least one sample; got an empty batch of shape {tuple(value.shape)}")
+    return value
+
+
+def interval(name: str, value: Any) -> tuple[float, float]:
+    """``value`` as a pair ``(low, high)`` of finite reals with ``low < high``."""
+    arr = real_array(name, value, ndim=1)
+    if arr.shape != (2,) or not arr[0] < arr[1]:
+        raise ValueError(f"{name} must be a pair (low, high) with low < high; got {arr.tolist()}")
+    return float(arr[0]), float(arr[1])
+
+
+def binary_labels(name: str, value: Any) -> np.ndarray:
+    """``value`` as a float64 array of 0/1 labels."""
+    y = real_array(name, value)
+    if not np.isin(y, (0.0, 1.0)).all():
+        raise ValueError(f"{name} must hold binary labels (0 or 1); got a value of {y[~np.isin(y, (0.0, 1.0))].flat[0]}")
+    return y
+
+
+def floating_dtype(name: str, value: Any) -> torch.dtype:
+    """``value`` after checking it is a floating torch dtype (integers would give integer nodes or data)."""
+    if not isinstance(value, torch.dtype):
+        raise TypeError(f"{name} must be a torch dtype such as torch.float64; got {_kind(value)} {value!r}")
+    if not value.is_floating_point:
+        raise ValueError(f"{name} must be a floating dtype (torch.float32 or torch.float64); got {value}")
+    return value
+
+
+def device(name: str, value: Any) -> torch.device | None:
+    """``None`` or a device allowed by :func:`dltheory.device` (``cpu``, or ``cuda[:N]`` when present)."""
+    if value is None:
+        return None
+    if not isinstance(value, (str, torch.device)):
+        raise TypeError(f"{name} must be None, a string such as 'cpu' or a torch.device; got {_kind(value)}")
+    try:
+        dev = torch.device(value)
+    except RuntimeError:
+        raise ValueError(f"{name}={value!r} is not a device; use 'cpu', 'cuda' or 'cuda:N'") from None
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"{name}={value!r} is not supported; use 'cpu', 'cuda' or 'cuda:N'")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"{name}={value!r} was requested but CUDA is not available on this machine")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ValueError(f"{name}={value!r}: there are only {torch.cuda.device_count()} CUDA devices")
+    return dev
+
+
+def on_device(name: str, value: torch.Tensor, dev: torch.device | str | None) -> torch.Tensor:
+    """``value`` after checking it lives on ``dev`` (any of ``cpu``/``cuda`` when ``dev`` is None)."""
+    if not isinstance(value, torch.Tensor):
+        return value
+    if value.device.type not in ("cpu", "cuda"):
+        raise ValueError(f"{name} is on device {value.device}; use a tensor on 'cpu' or 'cuda'")
+    if dev is not None and torch.device(dev).type != value.device.type:
+        raise ValueError(f"{name} is on {value.device} but the computation runs on {torch.device(dev)}; move it "
+                         f"with .to(device)")
+    return value
+
+
+def finite_output(name: str, value: Any) -> Any:
+    """``value`` (what a user's callback ``name`` returned) after checking it holds no NaN or infinity."""
+    if isinstance(value, torch.Tensor):
+        ok = bool(torch.isfinite(value).all()) if value.is_floating_point() or value.is_complex() else True
+    else:
+        arr = np.asarray(value)
+        ok = bool(np.isfinite(arr).all()) if arr.dtype.kind in "fc" else True
+    if not ok:
+        raise ValueError(f"{name} returned NaN or infinity; it must return finite values")
+    return value
+
+
+def finite_state(name: str, value: Any, arg: float | str, *, step: int | None = None) -> Any:
+    """``value`` (an iterate driven by the step size ``name`` = ``arg``) after checking it is finite.
+
+    A non-finite state means the run diverged: the error names the step-size argument, its value and
+    the step reached, instead of returning NaN.
+    """
+    if isinstance(value, torch.Tensor):
+        ok = bool(torch.isfinite(value).all())
+    else:
+        ok = bool(np.isfinite(np.asarray(value, dtype=float)).all())
+    if not ok:
+        at = "" if step is None else f" at step {step}"
+        raise ValueError(f"the iteration diverged{at} (non-finite values) with {name}={arg}; use a smaller {name}")
+    return value
+
+
+def wrap_file_error(path, what: str, exc: OSError) -> OSError:
+    """An ``OSError`` of the same kind whose message names ``path`` and what was being written/read."""
+    reason = exc.strerror or str(exc)
+    return type(exc)(exc.errno, f"cannot {what} {str(path)!r}: {reason}") if exc.errno else OSError(
+        f"cannot {what} {str(path)!r}: {reason}")

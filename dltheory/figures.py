@@ -36,6 +36,8 @@ from typing import Any
 
 import numpy as np
 
+from dltheory import _checks as checks
+
 __all__ = [
     "FigureSpec",
     "register",
@@ -184,7 +186,12 @@ def get(id: str) -> FigureSpec:
 
 
 def label(id: str) -> str:
-    """The Sphinx label of figure ``id`` in the book: ``fig-`` + id with ``/`` replaced by ``-``."""
+    """The Sphinx label of figure ``id`` in the book: ``fig-`` + id with ``/`` replaced by ``-``.
+
+    Raises:
+        ValueError: for an id that is not registered.
+    """
+    get(id)
     return "fig-" + id.replace("/", "-")
 
 
@@ -238,8 +245,15 @@ def plot(id: str, data: Any = None):
     spec = get(id)
     if data is None and spec.compute is not None:
         data = spec.compute()
-    with style():
-        fig = spec.plot(data) if spec.compute is not None else spec.plot(None)
+    plotted = data
+    try:
+        with style():
+            fig = spec.plot(data) if spec.compute is not None else spec.plot(None)
+    except (AttributeError, TypeError, KeyError, IndexError) as exc:
+        if plotted is None:
+            raise
+        raise TypeError(f"data is not what figure {id!r} plots (the result of its compute function, "
+                        f"figures.compute({id!r})); got {type(plotted).__name__}: {exc}") from exc
     if fig is None or not hasattr(fig, "savefig"):
         raise TypeError(f"figure {id!r}: the plot function must return a matplotlib Figure")
     return fig
@@ -290,14 +304,22 @@ def save(id: str, out: str | Path = ".", format: str = "png") -> Path:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}; got {format!r}")
     import matplotlib.pyplot as plt
 
-    fig = build(id)
+    get(id)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     path = out / f"{id.replace('/', '-')}.{format}"
     meta = {"png": {"Software": None}, "pdf": {"CreationDate": None, "Producer": None}, "svg": {"Date": None}}[format]
-    with style():
-        fig.savefig(path, format=format, metadata=meta)
-    plt.close(fig)
+    try:  # the folder first: an unwritable one fails before the figure is computed
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise checks.wrap_file_error(out, "create the folder", exc) from exc
+    fig = build(id)
+    try:
+        with style():
+            fig.savefig(path, format=format, metadata=meta)
+    except OSError as exc:
+        raise checks.wrap_file_error(path, "write the figure to", exc) from exc
+    finally:
+        plt.close(fig)
     return path
 
 
@@ -306,6 +328,8 @@ def fingerprint(fig, *, x: bool = True) -> str:
 
     With ``x=False`` the x coordinates of lines and points are left out (figures against wall time).
     """
+    if not hasattr(fig, "get_axes"):
+        raise TypeError(f"fig must be a matplotlib Figure; got {type(fig).__name__}")
     h = hashlib.sha256()
 
     def add(arr) -> None:

@@ -81,3 +81,53 @@ def test_one_input_checking_module():
     private = [p for p in PKG.rglob("_*.py") if p.name not in ("__init__.py", "__main__.py", "_checks.py")]
     validators = [p for p in private if "raise TypeError" in p.read_text() or "raise ValueError" in p.read_text()]
     assert not validators, f"validators outside dltheory/_checks.py: {validators}"
+
+
+def _validates(fn, module, seen=None) -> bool:
+    """Whether ``fn`` reaches ``dltheory._checks`` (directly, or through functions/classes of its module)."""
+    import inspect
+    import textwrap
+
+    seen = set() if seen is None else seen
+    if fn in seen:
+        return False
+    seen.add(fn)
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    except (OSError, TypeError):
+        return False
+    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    if {"checks", "_checks"} & names:
+        return True
+    for name in names:
+        other = getattr(module, name, None)
+        if (inspect.isfunction(other) or inspect.isclass(other)) and getattr(other, "__module__", "").startswith(
+                "dltheory") and _validates(other, importlib_module(other), seen):
+            return True
+    return False
+
+
+def importlib_module(obj):
+    import importlib
+
+    return importlib.import_module(obj.__module__)
+
+
+def _public_functions():
+    import importlib
+    import inspect
+
+    for topic in TOPICS:
+        mod = importlib.import_module(f"dltheory.{topic}")
+        for name in mod.__all__:
+            fn = getattr(mod, name)
+            fn = getattr(fn, "__wrapped__", fn)
+            if inspect.isfunction(fn) and fn.__module__.startswith("dltheory") and inspect.signature(fn).parameters:
+                yield f"{topic}.{name}", fn
+
+
+@pytest.mark.parametrize("name,fn", list(_public_functions()), ids=lambda v: v if isinstance(v, str) else "")
+def test_public_functions_validate_their_arguments(name, fn):
+    """Every public function of a topic that takes arguments checks them through dltheory/_checks.py."""
+    assert _validates(fn, importlib_module(fn)), (
+        f"{name} takes arguments but never calls dltheory._checks: validate them at the top")

@@ -83,12 +83,18 @@ def init_mlp(sizes, *, n_nets: int = 1, seed: int = 0, dtype=torch.float64) -> l
     return params
 
 
-def _check_params(params, x):
-    if not isinstance(params, (list, tuple)) or len(params) < 2 or len(params) % 2:
-        raise TypeError("params must be a list [W_0, b_0, W_1, b_1, ...] as made by init_mlp")
+def _check_params(params, x, y=None, *, name="x"):
+    if not isinstance(params, (list, tuple)) or len(params) < 2 or len(params) % 2 or not all(
+            isinstance(p, torch.Tensor) for p in params):
+        raise TypeError("params must be a list [W_0, b_0, W_1, b_1, ...] of tensors as made by init_mlp")
     S, d0 = params[0].shape[0], params[0].shape[1]
+    checks.on_device(name, x, params[0].device)
     if x.ndim != 3 or x.shape[0] != S or x.shape[2] != d0:
-        raise ValueError(f"x must have shape (S, B, d_0) = ({S}, B, {d0}); got {tuple(x.shape)}")
+        raise ValueError(f"{name} must have shape (S, B, d_0) = ({S}, B, {d0}); got {tuple(x.shape)}")
+    checks.nonempty(name, x, axis=1)
+    if y is not None:
+        return checks.on_device("y", checks.labels("y", y, n_classes=params[-1].shape[-1], n=x.shape[1]),
+                                params[0].device)
 
 
 def forward(params, x: torch.Tensor) -> list[torch.Tensor]:
@@ -99,8 +105,21 @@ def forward(params, x: torch.Tensor) -> list[torch.Tensor]:
         >>> [tuple(s.shape) for s in forward(p, torch.zeros(2, 5, 4, dtype=torch.float64))]
         [(2, 5, 4), (2, 5, 3), (2, 5, 2)]
     """
+    x = checks.tensor("x", x, ndim=3)
     _check_params(params, x)
     return _forward(params, x)
+
+
+def _check_states(name, states, params, offset=0):
+    """Per-layer tensors ``(S, B, d_l)``: ``L + 1`` of them (``L`` when ``offset`` is 1)."""
+    first = checks.tensor(f"{name}[0]", checks.sequence(name, states, min_len=1)[0], ndim=3)
+    if not offset:
+        _check_params(params, first, name=f"{name}[0]")
+    n = len(params) // 2 + 1
+    states = checks.sequence(name, states)
+    if len(states) not in (n, n - offset):
+        raise ValueError(f"{name} must hold one tensor per layer ({n}); got {len(states)}")
+    return [checks.tensor(f"{name}[{i}]", s, ndim=3) for i, s in enumerate(states)]
 
 
 def _forward(params, x, n_layers=None):
@@ -123,6 +142,8 @@ def loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         >>> round(float(loss(torch.zeros(1, 2, 2), torch.tensor([0, 1]))), 6)  # log 2
         0.693147
     """
+    logits = checks.tensor("logits", logits, ndim=3)
+    y = checks.labels("y", y, n_classes=logits.shape[-1], n=logits.shape[1]).to(logits.device)
     y = y.expand(logits.shape[:2])
     return torch.nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="sum") / logits.shape[1]
 
@@ -145,7 +166,8 @@ def costates(params, states, y) -> list[torch.Tensor]:
         >>> [tuple(c.shape) for c in costates(p, forward(p, x), torch.zeros(5, dtype=torch.long))]
         [(1, 5, 4), (1, 5, 3), (1, 5, 2)]
     """
-    _check_params(params, states[0])
+    states = _check_states("states", states, params)
+    y = _check_params(params, states[0], y, name="states[0]")
     return _costates(params, states, y, stop=0)
 
 
@@ -172,7 +194,7 @@ def first_layer_costate(params, x0, eta, y) -> torch.Tensor:
     x0, eta = checks.tensor("x0", x0, ndim=3), checks.tensor("eta", eta, ndim=3)
     if eta.shape != x0.shape:
         raise ValueError(f"eta must have the shape of x0 {tuple(x0.shape)}; got {tuple(eta.shape)}")
-    _check_params(params, x0)
+    y = _check_params(params, x0, y, name="x0")
     states = _forward(params, x0 + eta)
     return _costates(params, states, y, stop=1)[0]
 
@@ -224,6 +246,8 @@ def weight_gradients(params, states, ps) -> list[torch.Tensor]:
         >>> [tuple(g.shape) for g in weight_gradients(p, st, costates(p, st, y))]
         [(1, 4, 3), (1, 1, 3), (1, 3, 2), (1, 1, 2)]
     """
+    states = _check_states("states", states, params)
+    ps = _check_states("ps", ps, params, offset=1)
     L = len(params) // 2
     off = len(ps) - (L + 1)  # ps may start at p_0 or p_1
     grads = []
@@ -241,6 +265,6 @@ def layer_flops(sizes, batch_size: int, n_nets: int = 1) -> list[int]:
         >>> layer_flops((4, 3, 2), batch_size=5)
         [120, 60]
     """
-    sizes = [checks.integer(f"sizes[{i}]", s) for i, s in enumerate(sizes)]
+    sizes = [checks.integer(f"sizes[{i}]", s) for i, s in enumerate(checks.sequence("sizes", sizes, min_len=2))]
     B, S = checks.integer("batch_size", batch_size), checks.integer("n_nets", n_nets)
     return [2 * S * B * a * b for a, b in zip(sizes[:-1], sizes[1:])]

@@ -91,7 +91,8 @@ def pgd_attack(params, x0, y, *, epsilon: float, steps: int, alpha: float | None
         True
     """
     x0 = checks.tensor("x0", x0, ndim=3)
-    _check_params(params, x0)
+    y = _check_params(params, x0, y, name="x0")
+    checks.real_array("x0", x0, low=0.0, high=1.0)  # the attack projects onto the pixel box [0, 1]
     epsilon, steps, alpha = _check_attack(epsilon, steps, alpha)
     g = torch.Generator().manual_seed(checks.seed(seed))
     return _pgd(params, x0, y, epsilon, steps, alpha, g, counter)
@@ -107,7 +108,7 @@ def accuracy(params, x, y) -> torch.Tensor:
         (3,)
     """
     x = checks.tensor("x", x, ndim=3)
-    _check_params(params, x)
+    y = _check_params(params, x, y)
     with torch.no_grad():
         return (_forward(params, x)[-1].argmax(-1) == y).to(x.dtype).mean(1)
 
@@ -123,7 +124,8 @@ def robust_accuracy(params, x0, y, *, epsilon: float, steps: int = 20, restarts:
         True
     """
     x0 = checks.tensor("x0", x0, ndim=3)
-    _check_params(params, x0)
+    y = _check_params(params, x0, y, name="x0")
+    checks.real_array("x0", x0, low=0.0, high=1.0)
     epsilon, steps, alpha = _check_attack(epsilon, steps, alpha)
     restarts = checks.integer("restarts", restarts, high=1000)
     g = torch.Generator().manual_seed(checks.seed(seed))
@@ -155,6 +157,8 @@ def adversarial_step(params, x0, y, *, method: str, epsilon: float, K: int = 10,
     """
     method = checks.choice("method", method, METHODS)
     epsilon = checks.positive("epsilon", epsilon)
+    if not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator; got {type(generator).__name__}")
     if method == "pgd":
         K = checks.integer("K", K, high=10_000)
         alpha = 2.5 * epsilon / K if alpha is None else checks.positive("alpha", alpha)
@@ -300,6 +304,11 @@ def adversarial_train(params, x, y, *, method: str, epsilon: float, epochs: int,
     """
     epochs = checks.integer("epochs", epochs, high=100_000)
     g = torch.Generator().manual_seed(checks.seed(seed))
+    params = checks.sequence("params", params, min_len=2)
+    if len(params) % 2 or not all(isinstance(p, torch.Tensor) for p in params):  # x, y: in train_epoch
+        raise TypeError("params must be a list [W_0, b_0, W_1, b_1, ...] of tensors as made by init_mlp")
+    if counter is not None and not isinstance(counter, PassCounter):
+        raise TypeError(f"counter must be a PassCounter or None; got {type(counter).__name__}")
     params = [p.clone() for p in params]
     buf = [torch.zeros_like(p) for p in params]
     for _ in range(epochs):

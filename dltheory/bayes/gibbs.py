@@ -84,8 +84,8 @@ def kl_divergence(q, p) -> float:
         >>> round(kl_divergence([0.5, 0.5], [0.5, 0.5]), 6)
         0.0
     """
-    q = checks.real_array("q", q, ndim=1, low=0)
-    p = checks.real_array("p", p, ndim=1, low=0)
+    q = checks.distribution("q", q, ndim=1)
+    p = checks.distribution("p", p, ndim=1)
     if q.shape != p.shape:
         raise ValueError(f"q and p must have the same shape; got {q.shape} and {p.shape}")
     pos = q > 0
@@ -125,7 +125,7 @@ def tilt(q, direction, *, step: float) -> np.ndarray:
         >>> tilt([0.5, 0.5], [0.0, np.log(3.0)], step=1.0).round(6).tolist()
         [0.25, 0.75]
     """
-    q = checks.real_array("q", q, ndim=1, low=0)
+    q = checks.distribution("q", q, ndim=1)
     h = checks.real_array("direction", direction, ndim=1)
     if h.shape != q.shape:
         raise ValueError(f"direction must have the shape of q {q.shape}; got {h.shape}")

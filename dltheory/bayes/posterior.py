@@ -51,6 +51,7 @@ def mixture_data(*, n: int = 100, theta=(0.0, 1.0), model: MixtureModel = Mixtur
         (5,)
     """
     n = checks.integer("n", n)
+    checks.size("n", n)
     theta = checks.real_array("theta", theta, ndim=1)
     if theta.shape != (2,):
         raise ValueError(f"theta must have shape (2,); got {theta.shape}")
@@ -126,8 +127,8 @@ def grid_posterior(theta1_grid, theta2_grid, x, *, model: MixtureModel = Mixture
         >>> round(float(grid_posterior(np.linspace(-2, 3, 51), np.linspace(-3, 3, 61), x).sum()), 6)
         1.0
     """
-    g1 = checks.real_array("theta1_grid", theta1_grid, ndim=1)
-    g2 = checks.real_array("theta2_grid", theta2_grid, ndim=1)
+    g1 = checks.increasing("theta1_grid", theta1_grid)
+    g2 = checks.increasing("theta2_grid", theta2_grid)
     lp = mixture_log_posterior(g1[:, None], g2[None, :], x, model=model)
     return np.exp(lp - logsumexp(lp))
 
@@ -141,6 +142,7 @@ def linreg_data(*, n: int = 200, d: int = 2, sigma: float = 1.0, seed: int = 0) 
         ((10, 2), (10,), (2,))
     """
     n, d = checks.integer("n", n), checks.integer("d", d)
+    checks.size("n * d", n * d)
     sigma = checks.positive("sigma", sigma)
     rng = np.random.default_rng(checks.seed(seed))
     mix = np.eye(d) + 0.5 * rng.standard_normal((d, d)) / np.sqrt(d)

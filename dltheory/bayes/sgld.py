@@ -31,6 +31,7 @@ def step_sizes(n_steps: int, *, a: float, b: float, gamma: float = 0.55) -> np.n
         [1.0, 0.5, 0.3333]
     """
     n_steps = checks.integer("n_steps", n_steps)
+    checks.size("n_steps", n_steps)
     a, b = checks.positive("a", a), checks.positive("b", b)
     gamma = checks.real("gamma", gamma, low=0.5, high=1.0, low_open=True)
     return a * (b + np.arange(n_steps)) ** (-gamma)
@@ -69,10 +70,11 @@ def sgld_mixture(x, *, n_chains: int, eps, n_keep: int, model: MixtureModel = Mi
         >>> sgld_mixture(x, n_chains=4, eps=step_sizes(20, a=0.01, b=1.0), n_keep=5).shape
         (5, 4, 2)
     """
-    x = checks.real_array("x", x, ndim=1)
+    x = checks.nonempty("x", checks.real_array("x", x, ndim=1))
     C = checks.integer("n_chains", n_chains)
-    eps = checks.real_array("eps", eps, low=0, low_open=True, ndim=1)
+    eps = checks.nonempty("eps", checks.real_array("eps", eps, low=0, low_open=True, ndim=1))
     T = eps.size
+    checks.work("eps", T, 2 * C)
     n_keep = checks.integer("n_keep", n_keep, high=T)
     checks.size("n_keep * n_chains", 2 * n_keep * C)
     init_scale = checks.positive("init_scale", init_scale, allow_zero=True)
@@ -85,6 +87,8 @@ def sgld_mixture(x, *, n_chains: int, eps, n_keep: int, model: MixtureModel = Mi
         xi = x[rng.integers(0, N, size=C)]
         drift = -prior_prec * theta + N * _grad_log_lik(theta, xi[:, None], model.sx_2)
         theta = theta + 0.5 * eps[t] * drift + langevin_noise_std(eps[t]) * rng.standard_normal((C, 2))
+        if t % 100 == 99 or t == T - 1:
+            checks.finite_state("eps", theta, f"eps[{t}] = {eps[t]:g}", step=t)
         if t >= T - n_keep:
             out[t - (T - n_keep)] = theta
     return out
@@ -105,10 +109,17 @@ def histogram_tv(samples, grid_mass, edges1, edges2) -> float:
         >>> histogram_tv(s, np.array([[0.5], [0.5]]), np.array([0.0, 1, 2]), np.array([0.0, 1]))
         0.0
     """
-    s = checks.real_array("samples", samples).reshape(-1, 2)
+    s = checks.real_array("samples", samples)
+    if s.ndim < 1 or s.shape[-1] != 2:
+        raise ValueError(f"samples must have shape (..., 2); got {s.shape}")
+    s = checks.nonempty("samples", s.reshape(-1, 2))
     e1 = checks.real_array("edges1", edges1, ndim=1)
     e2 = checks.real_array("edges2", edges2, ndim=1)
+    e1 = checks.increasing("edges1", e1)
+    e2 = checks.increasing("edges2", e2)
     m = checks.real_array("grid_mass", grid_mass, ndim=2, low=0)
+    if m.sum() > 1 + 1e-6:
+        raise ValueError(f"grid_mass must be cell masses summing to at most 1; they sum to {m.sum():.6g}")
     if m.shape != (e1.size - 1, e2.size - 1):
         raise ValueError(f"grid_mass must have shape {(e1.size - 1, e2.size - 1)}; got {m.shape}")
     h, _, _ = np.histogram2d(s[:, 0], s[:, 1], bins=[e1, e2])
@@ -157,6 +168,11 @@ def sgld_linreg(X, y, *, sigma: float, tau: float, eps, batch_size: int, n_chain
     checks.size("n_keep * len(eps) * n_chains * d", n_keep * S * C * d)
     checks.size("len(eps) * n_chains * batch_size * d", S * C * n * d)
     checks.boolean("noise", noise)
+    checks.work("n_steps", T, S * C * n * d)
+    lam = float(np.linalg.eigvalsh(np.eye(d) / tau**2 + X.T @ X / sigma**2).max())
+    if eps.max() * lam >= 4:
+        raise ValueError(f"eps must be < 4 / lambda_max(posterior precision) = {4 / lam:.4g} for a stable "
+                         f"Langevin step; got {eps.max():g}")
     rng = np.random.default_rng(checks.seed(seed))
     e = np.repeat(eps, C)[:, None]  # (S C, 1)
     theta = rng.standard_normal((S * C, d))
@@ -175,6 +191,8 @@ def sgld_linreg(X, y, *, sigma: float, tau: float, eps, batch_size: int, n_chain
         theta = theta + 0.5 * e * drift
         if noise:
             theta = theta + langevin_noise_std(e) * rng.standard_normal((S * C, d))
+        if t % 100 == 99 or t == T - 1:
+            checks.finite_state("eps", theta, eps.max(), step=t)
         if t >= T - n_keep:
             out[t - (T - n_keep)] = theta
     return out.reshape(n_keep, S, C, d)
@@ -191,6 +209,8 @@ def linreg_stationary_bias(cov, target) -> float:
     target = checks.real_array("target", target, ndim=2)
     if cov.shape != target.shape:
         raise ValueError(f"cov and target must have the same shape; got {cov.shape} and {target.shape}")
+    if not np.linalg.norm(target) > 0:
+        raise ValueError("target must be a nonzero matrix (the error is relative to its norm)")
     return round(float(np.linalg.norm(cov - target) / np.linalg.norm(target)), 15)
 
 

@@ -96,6 +96,7 @@ def riccati(A, B, Q, R, Qf, T: int) -> tuple[np.ndarray, np.ndarray]:
     T = checks.integer("T", T, high=10_000_000)
     n, m = B.shape
     checks.size("(T + 1) * n * n", (T + 1) * n * n)
+    checks.work("T", T, n**3 + m**3)
     P = np.empty((T + 1, n, n))
     K = np.empty((T, m, n))
     P[T] = Qf
@@ -157,7 +158,8 @@ def lq_cost(xs, us, Q, R, Qf) -> float:
     if xs.shape[0] != us.shape[0] + 1:
         raise ValueError(f"xs must have one more row than us; got {xs.shape} and {us.shape}")
     n, m = xs.shape[1], us.shape[1]
-    Q, R, Qf = _mat("Q", Q), _mat("R", R), _mat("Qf", Qf)
+    Q, Qf = checks.spd("Q", _mat("Q", Q), psd=True), checks.spd("Qf", _mat("Qf", Qf), psd=True)
+    R = checks.spd("R", _mat("R", R))
     for name, M, k in (("Q", Q, n), ("R", R, m), ("Qf", Qf, n)):
         if M.shape != (k, k):
             raise ValueError(f"{name} must have shape ({k}, {k}) to match xs and us; got {M.shape}")
@@ -246,6 +248,9 @@ def riccati_ode(A, B, Q, R, Qf, *, t_end: float, rtol: float = 1e-11, atol: floa
     atol = checks.real("atol", atol, low=0.0, low_open=True, high=1.0)
     n = A.shape[0]
     BRB = B @ np.linalg.solve(R, B.T)
+    # the adaptive solver takes about 100 steps per unit of the Hamiltonian matrix's time scale
+    rate = max(1.0, float(np.linalg.norm(np.block([[A, -BRB], [-Q, -A.T]]), 2)))
+    checks.work("t_end", 100 * t_end * rate, n**3, sizes="about 100 steps per unit time of A, B, Q, R")
 
     def rhs(s, p):  # s = t_end - t runs forwards
         P = p.reshape(n, n)

@@ -129,10 +129,11 @@ def sme_second_moment(u, *, t_end: float, a: float, eta: float, sigma: float, m0
     a, eta, sigma, m0 = _check_quadratic(a, eta, sigma, m0)
     t_end = checks.positive("t_end", t_end)
     n_steps = checks.integer("n_steps", n_steps, high=100_000_000)
+    checks.work("n_steps", n_steps)
     dt = t_end / n_steps
 
     def rhs(t, m):
-        uu = u(t, m)
+        uu = checks.probability("u", checks.finite_output("u", u(t, m)))
         return -2 * a * uu * m + eta * sigma**2 * uu**2
 
     ts = np.linspace(0.0, t_end, n_steps + 1)
@@ -348,6 +349,7 @@ def csgd_softmax(lrs, *, x, y, n_epochs: int = 30, batch_size: int = 16, beta: f
     controlled = checks.boolean("controlled", controlled)
     L = lrs.numel()
     checks.size("len(lrs) * (d + 1) * classes", L * (d + 1) * k * 8)
+    checks.work("n_epochs", n_epochs * max(1, n // batch_size), L * batch_size * (d + 1) * k * 10)
     g = torch.Generator().manual_seed(checks.seed(seed))
     w = torch.zeros(L, d + 1, k, dtype=x.dtype)
     u = torch.ones_like(w)
@@ -374,6 +376,7 @@ def csgd_softmax(lrs, *, x, y, n_epochs: int = 30, batch_size: int = 16, beta: f
                 # no measured curvature yet (parameter not moved, or a <= 0): keep the full rate
                 u = torch.where(a_hat > 0, u_new, torch.ones_like(u_new))
             w = w - lr * u * grad
+        checks.finite_state("lrs", w, lrs.max().item())
         losses.append(_softmax_loss_grad(w, x, y, weight_decay)[0])
         umeans.append(u.mean(dim=(1, 2)))
     return {"loss": torch.stack(losses).numpy(), "u_mean": torch.stack(umeans).numpy(), "w": w}

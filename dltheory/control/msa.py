@@ -259,14 +259,12 @@ def msa_train(model: ResNetControl, W, b, x, y, *, rho, n_iter: int = 20, n_inne
         ((3, 2), 51, [0.5, 0.5])
     """
     W, b, x, y = _check(model, W, b, x, y)
-    rho_arr = np.atleast_1d(checks.real_array("rho", rho, ndim=(0, 1)))
-    lr_arr = np.atleast_1d(checks.real_array("inner_lr", inner_lr, ndim=(0, 1)))
+    checks.size("rho", np.size(rho) * x.shape[0] * W.shape[0] * W.shape[1])
+    checks.size("inner_lr", np.size(inner_lr) * x.shape[0] * W.shape[0] * W.shape[1])
+    rho_arr = np.atleast_1d(checks.real_array("rho", rho, ndim=(0, 1), low=0.0))
+    lr_arr = np.atleast_1d(checks.real_array("inner_lr", inner_lr, ndim=(0, 1), low=0.0, low_open=True))
     if rho_arr.size == 0 or lr_arr.size == 0:
         raise ValueError("rho and inner_lr must hold at least one value")
-    for i, r in enumerate(rho_arr):
-        checks.real(f"rho[{i}]", r, low=0.0)
-    for i, r in enumerate(lr_arr):
-        checks.positive(f"inner_lr[{i}]", r)
     if rho_arr.size != lr_arr.size and 1 not in (rho_arr.size, lr_arr.size):
         raise ValueError(f"rho ({rho_arr.size} values) and inner_lr ({lr_arr.size} values) must have "
                          "the same length, or one of them a single value")
@@ -276,6 +274,7 @@ def msa_train(model: ResNetControl, W, b, x, y, *, rho, n_iter: int = 20, n_inne
     n_inner = checks.integer("n_inner", n_inner, high=100_000)
     R = rho_arr.size
     checks.size("len(rho) * (T + 1) * N * d", R * (W.shape[0] + 1) * x.shape[0] * W.shape[1])
+    checks.work("n_iter", (n_iter + 1) * (n_inner + 1), R * (W.shape[0] + 1) * x.shape[0] * W.shape[1] ** 2)
     rho_t = torch.as_tensor(rho_arr, dtype=W.dtype, device=W.device)
     lr_b = torch.as_tensor(lr_arr, dtype=W.dtype, device=W.device)[:, None, None]
     onehot = torch.nn.functional.one_hot(y, model.C.shape[0]).to(W.dtype)
@@ -376,7 +375,8 @@ def gradient_train(model: ResNetControl, W, b, x, y, *, method: str = "gd", lr: 
                 W = W - lr * (mW / c1) / ((vW / c2).sqrt() + eps)
                 b = b - lr * (mb / c1) / ((vb / c2).sqrt() + eps)
         elapsed += time.perf_counter() - t0
-        losses.append(J())
+        checks.finite_state("lr", W, lr, step=k + 1)
+        losses.append(checks.finite_state("lr", J(), lr, step=k + 1))
         secs.append(elapsed)
     return TrainRun(method=method, loss=np.array(losses), passes=np.arange(n_iter + 1.0),
                     seconds=np.array(secs), W=W, b=b)

@@ -87,7 +87,7 @@ def init_params(*, T: int, d: int, scale: float = 0.0, seed: int = 0, dtype=torc
     return W, torch.zeros(T, d, dtype=dtype)
 
 
-def _check(model, W, b, x0, y=None):
+def _check(model, W, b, x0, y=None, *, x_name="x"):
     """Validate ``(W, b, x0[, y])`` against ``model``; return them as tensors of one dtype."""
     if not isinstance(model, ResNetControl):
         raise TypeError(f"model must be a ResNetControl; got {type(model).__name__}")
@@ -101,10 +101,10 @@ def _check(model, W, b, x0, y=None):
     if x0 is None:
         checks.same_dtype(W=W, b=b, C=model.C)
         return W, b
-    x0 = checks.tensor("x", x0, shape=(None, d))
+    x0 = checks.tensor(x_name, x0, shape=(None, d))
     if x0.shape[0] < 1:
-        raise ValueError("x must hold at least one sample")
-    checks.same_dtype(W=W, b=b, x=x0, C=model.C)
+        raise ValueError(f"{x_name} must hold at least one sample")
+    checks.same_dtype(**{"W": W, "b": b, x_name: x0, "C": model.C})
     checks.size("T * N * d (states)", (T + 1) * x0.shape[0] * d)
     if y is None:
         return W, b, x0
@@ -156,7 +156,7 @@ def forward_states(model: ResNetControl, W, b, x0) -> torch.Tensor:
         >>> tuple(forward_states(m, W, b, [[1.0, 0.0]]).shape)
         (4, 1, 2)
     """
-    W, b, x0 = _check(model, W, b, x0)
+    W, b, x0 = _check(model, W, b, x0, x_name="x0")
     return _forward(model, W, b, x0)
 
 
@@ -185,7 +185,7 @@ def total_loss(model: ResNetControl, W, b, x0, y) -> torch.Tensor:
         >>> round(float(total_loss(m, W, b, [[0.0, 0.0]], [0])), 6)
         0.693147
     """
-    W, b, x0, y = _check(model, W, b, x0, y)
+    W, b, x0, y = _check(model, W, b, x0, y, x_name="x0")
     return _terminal(model, _forward(model, W, b, x0)[-1], y) + _reg(model, W, b)
 
 
@@ -269,7 +269,7 @@ def costate_gradient_gap(model: ResNetControl, W, b, x0, y) -> float:
         >>> costate_gradient_gap(m, W, b, [[1.0, -1.0], [0.5, 2.0]], [0, 1]) < 1e-12
         True
     """
-    W, b, x0, y = _check(model, W, b, x0, y)
+    W, b, x0, y = _check(model, W, b, x0, y, x_name="x0")
     Wr, br = W.detach().clone().requires_grad_(True), b.detach().clone().requires_grad_(True)
     J = _terminal(model, _forward(model, Wr, br, x0)[-1], y) + _reg(model, Wr, br)
     gW, gb = torch.autograd.grad(J, (Wr, br))

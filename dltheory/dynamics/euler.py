@@ -116,14 +116,17 @@ def residual_stack(
         torch.Size([6])
     """
     field = _checks.function("field", field)
-    x0 = _checks.tensor("x0", x0)
+    x0 = _checks.tensor("x0", x0, ndim=(1, 2, 3))
     T = _checks.positive("T", T)
     L = _checks.integer("L", L)
     method = _checks.choice("method", method, FIXED_SOLVERS)
     return_all = _checks.boolean("return_all", return_all)
     _checks.size("L", (L + 1) * max(x0.numel(), 1))
+    _checks.work("L", L, x0.numel() ** 2)
     t = torch.linspace(0.0, T, L + 1, dtype=x0.dtype, device=x0.device)
+    _checks.finite_output("field", field(t[0], x0))
     states = odeint(field, x0, t, method=method)
+    _checks.finite_state("T", states, f"{T:g} over L={L} steps (h = T / L)")
     return states if return_all else states[-1]
 
 

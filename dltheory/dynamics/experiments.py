@@ -68,16 +68,7 @@ def sizes(experiment: str, scale: str) -> dict:
 
 def as_device(device) -> torch.device:
     """``device`` (``None`` for the CPU, a string or a :class:`torch.device`) as a torch.device."""
-    if device is None:
-        return torch.device("cpu")
-    if isinstance(device, torch.device):
-        return device
-    if not isinstance(device, str):
-        raise TypeError(f"device must be None, a string or a torch.device; got {type(device).__name__}")
-    try:
-        return torch.device(device)
-    except RuntimeError as exc:
-        raise ValueError(f"device {device!r} is not a device; use 'cpu', 'cuda' or 'cuda:N'") from exc
+    return _checks.device("device", device) or torch.device("cpu")
 
 
 def _override(sz: dict, **given) -> dict:
@@ -297,6 +288,7 @@ def stability_experiment(
     n = _checks.integer("n", sz["n"])
     L = _checks.integer("L", L)
     _checks.size("n and L", n * d * (L + 1))
+    _checks.work("L", L * len(STABILITY_SETTINGS), n * d * d)
     seed = _checks.seed(seed)
     dev = as_device(device)
     # The layer matrices are the same at every n: the first 64 inputs come from the generator

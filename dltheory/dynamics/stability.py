@@ -199,6 +199,7 @@ def perturbation_growth(
     L = _checks.integer("L", L)
     activation = _checks.choice("activation", activation, ACTIVATIONS)
     _checks.size("L", (L + 1) * max(x0.numel() // max(x0.shape[-1], 1), 1))
+    _checks.work("L", L, x0.numel() * W.shape[-1])
     sig, dsig = ACTIVATIONS[activation]
     if delta0 is None:
         g = torch.Generator().manual_seed(0)

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dltheory import _checks as checks
+
 __all__ = ["N_BITS", "N_PATTERNS", "SHELL_POSITIVES", "BitData", "patterns", "score", "surrogate",
            "label_entropy", "shell_table"]
 
@@ -123,7 +125,7 @@ def label_entropy(y) -> float:
         >>> label_entropy([0, 1, 0, 1])
         1.0
     """
-    y = np.asarray(y)
+    y = checks.nonempty("y", checks.binary_labels("y", y))
     p = float(np.mean(y == 1))
     return float(-sum(q * math.log2(q) for q in (p, 1 - p) if q > 0))
 

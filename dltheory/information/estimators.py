@@ -52,10 +52,10 @@ SZ_EDGES = tuple(float(v) for v in np.linspace(-1.0, 1.0, 30))
 _LN2 = math.log(2.0)
 
 
-def _activations(t, *, min_ndim: int = 2) -> torch.Tensor:
-    t = checks.tensor("t", t)
+def _activations(t, *, min_ndim: int = 2, name: str = "t") -> torch.Tensor:
+    t = checks.tensor(name, t)
     if t.ndim < min_ndim or t.shape[-1] < 1 or t.shape[-2] < 1:
-        raise ValueError(f"t must have shape (..., N, d) with N >= 1 samples and d >= 1 units; "
+        raise ValueError(f"{name} must have shape (..., N, d) with N >= 1 samples and d >= 1 units; "
                          f"got shape {tuple(t.shape)}")
     return t
 
@@ -161,9 +161,14 @@ def entropy_bits(codes) -> torch.Tensor:
         >>> [round(float(h), 6) for h in entropy_bits([[0, 0, 1, 1], [3, 3, 3, 3], [0, 1, 2, 3]])]
         [1.0, 0.0, 2.0]
     """
-    c = torch.as_tensor(codes)
+    try:
+        c = torch.as_tensor(codes)
+    except (TypeError, RuntimeError, ValueError):
+        raise TypeError(f"codes must be an integer tensor of shape (..., N); got {type(codes).__name__}") from None
+    checks.size("codes", c.numel())
     if c.dtype.is_floating_point or c.dtype == torch.bool or c.ndim < 1 or c.shape[-1] < 1:
-        raise TypeError("codes must be an integer tensor of shape (..., N) with N >= 1")
+        raise TypeError(f"codes must be an integer tensor of shape (..., N) with N >= 1; got {c.dtype} "
+                        f"of shape {tuple(c.shape)}")
     return _code_entropy(c.reshape(-1, c.shape[-1]).long()).reshape(c.shape[:-1])
 
 
@@ -278,6 +283,10 @@ def kde_information(t, y, *, noise_var: float = 1e-3, rows: int | None = None,
     checks.size("t (pairwise distances of a chunk)", min(n, 1024) * n)
     if rows is not None:
         rows = checks.integer("rows", rows, low=1, high=n)
+    n_batch = t[..., 0, 0].numel()
+    checks.size("t (rows x samples pairs of the kernel sum)", (rows or n) * n)
+    checks.work("t", n_batch * (rows or n), n * (t.shape[-1] + 100))
+    if rows is not None:
         pick = torch.randperm(n, generator=torch.Generator().manual_seed(checks.seed(seed)))[:rows]
         pick = pick.sort().values.to(t.device)
     else:
@@ -320,7 +329,7 @@ def mixture_entropy_bounds(centres, *, var: float) -> tuple[float, float]:
         >>> round(up - lo, 6), round(up - 0.5 * math.log2(2 * math.pi * math.e), 6)
         (0.0, 1.0)
     """
-    c = _activations(centres)
+    c = _activations(centres, name="centres")
     if c.ndim != 2:
         raise ValueError(f"centres must have shape (N, d); got {tuple(c.shape)}")
     var = checks.positive("var", var)
@@ -347,7 +356,7 @@ def mixture_entropy_mc(centres, *, var: float, n_samples: int, seed: int) -> tup
         >>> abs(h - 0.5 * math.log2(2 * math.pi * math.e)) < 4 * se
         True
     """
-    c = _activations(centres)
+    c = _activations(centres, name="centres")
     if c.ndim != 2:
         raise ValueError(f"centres must have shape (N, d); got {tuple(c.shape)}")
     var = checks.positive("var", var)

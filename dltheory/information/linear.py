@@ -109,7 +109,11 @@ def train_linear_student(*, d_in: int, d_hidden: int, n_train: int, epochs: int,
     init_scale = checks.positive("init_scale", init_scale)
     noise_std = checks.positive("noise_std", noise_std, allow_zero=True)
     seed = checks.seed(seed)
-    record = sorted({checks.integer("record_epochs", int(e), low=0, high=epochs) for e in record_epochs})
+    checks.work("epochs", epochs, n_train * d_in * d_hidden, sizes="n_train x d_in x d_hidden")
+    checks.size("n_train * d_in", n_train * d_in)
+    checks.size("d_hidden * d_in", d_hidden * d_in)
+    record = sorted({checks.integer("record_epochs", e, low=0, high=epochs)
+                     for e in checks.sequence("record_epochs", record_epochs, min_len=1)})
     g = torch.Generator().manual_seed(seed)
     dt = torch.float64
     teacher = torch.randn(d_in, generator=g, dtype=dt) / math.sqrt(d_in)
@@ -136,6 +140,8 @@ def train_linear_student(*, d_in: int, d_hidden: int, n_train: int, epochs: int,
         gw = (r @ x)[None, :]  # dL/d(W2 W1), shape (1, d_in)
         g1, g2 = w2.T @ gw, gw @ w1.T
         w1, w2 = w1 - lr * g1, w2 - lr * g2
+        if e % 100 == 99 or e == epochs - 1:
+            checks.finite_state("lr", w2, lr, step=e + 1)
     return LinearRun(epochs=np.array(out["epochs"]), w1=torch.stack(out["w1"]).numpy(),
                      w2=torch.stack(out["w2"]).numpy(), train_error=np.array(out["train"]),
                      test_error=np.array(out["test"]), teacher=teacher.numpy(), x_train=x.numpy())

@@ -43,6 +43,7 @@ def log_epochs(epochs: int, n: int) -> list[int]:
     """
     epochs = checks.integer("epochs", epochs, low=1)
     n = checks.integer("n", n, low=2)
+    checks.work("n", n)
     grid = [epochs ** (k / (n - 1)) for k in range(n)]
     return sorted({0, epochs, *[int(round(e)) for e in grid]})
 
@@ -259,6 +260,8 @@ def train_batched(
         >>> tuple(out.weights[0].shape)
         (1, 2, 3)
     """
+    if not isinstance(model, BatchedMLP):
+        raise TypeError(f"model must be a BatchedMLP (see BatchedMLP.init); got {type(model).__name__}")
     m_models = len(model.activations)
     dtype = model.weights[0].dtype
     dev = model.weights[0].device
@@ -274,9 +277,17 @@ def train_batched(
     n_train = train_idx.shape[1]
     if batch_size is not None:
         batch_size = checks.integer("batch_size", batch_size, low=1, high=n_train)
-    seeds = [checks.seed(s, "seeds") for s in seeds]
+    seeds = [checks.seed(s, "seeds") for s in checks.sequence("seeds", seeds)]
     if len(seeds) != m_models:
         raise ValueError(f"need one seed per model ({m_models}); got {len(seeds)}")
+    if len(betas) != 2:
+        raise ValueError(f"betas must be a pair (beta1, beta2); got {betas!r}")
+    b1 = checks.probability("betas[0]", betas[0], open_high=True)
+    b2 = checks.probability("betas[1]", betas[1], open_high=True)
+    eps = checks.positive("eps", eps)
+    n_steps = epochs * (1 if batch_size is None else -(-n_train // batch_size))
+    n_par = sum(w.numel() for w in model.weights) + sum(b.numel() for b in model.biases)
+    checks.work("epochs", n_steps, 3 * (n_par // m_models) * m_models * (batch_size or n_train))
     record = {int(e) for e in record_epochs}
     masks = _act_masks(model.activations, dev)
 
@@ -291,7 +302,6 @@ def train_batched(
     test_mask.scatter_(1, train_idx, False)
     x_all = x.expand(m_models, *x.shape)
     gens = [torch.Generator().manual_seed(10_000 + s) for s in seeds]
-    b1, b2 = betas
     step = 0
 
     def report(epoch):
@@ -328,6 +338,7 @@ def train_batched(
                 m2.mul_(b2).addcmul_(grad, grad, value=1 - b2)
                 bc1, bc2 = 1 - b1**step, math.sqrt(1 - b2**step)
                 theta.addcdiv_(m1, m2.sqrt().add_(eps * bc2), value=-lr * bc2 / bc1)
+            checks.finite_state("lr", theta, lr, step=step)
             if epoch in record and on_record is not None:
                 report(epoch)
     return BatchedMLP(tuple(w.clone() for w in ws), tuple(b.clone() for b in bs), model.activations)

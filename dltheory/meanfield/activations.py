@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import torch
 
+from dltheory import _checks as checks
+
 __all__ = ["Activation", "ACTIVATIONS", "get_activation"]
 
 Fn = Callable[[torch.Tensor], torch.Tensor]
@@ -140,6 +142,7 @@ def get_activation(activation: str | Callable | Activation) -> Activation:
                 "(or pass any elementwise torch function)"
             ) from None
     if callable(activation):
+        activation = checks.function("activation", activation)
         d1 = _autograd_derivative(activation)
         d2 = _autograd_derivative(d1)
         return Activation("custom", activation, _detached(d1), _detached(d2))

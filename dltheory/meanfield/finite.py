@@ -270,6 +270,9 @@ def decay_length(values, fixed_point, *, first: int = 1, last: int | None = None
     if not (np.all(dev[window] > 0) or np.all(dev[window] < 0)):
         raise ValueError("the seed mean of x^l - x* must keep one sign over the window")
     xi = float(_fit_xi(layers, np.abs(dev[window])))
+    if not xi > 0:
+        raise ValueError(f"values do not decay towards fixed_point over layers [{first}, {last}] (|x^l - x*| "
+                         f"grows or stays flat), so there is no depth scale; got a fitted xi of {xi:.3g}")
     se = float("nan")
     if S > 1:
         loo = (v.sum(0, keepdims=True) - v) / (S - 1) - x_star

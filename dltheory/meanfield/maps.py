@@ -71,7 +71,7 @@ def _scoped(fn):
 
 def grid(name: str, value, **bounds) -> torch.Tensor:
     """An array argument (number, list, array or tensor) as a float64 tensor, checked elementwise."""
-    return torch.as_tensor(checks.real_array(name, value, **bounds))
+    return torch.as_tensor(checks.nonempty(name, checks.real_array(name, value, **bounds)))
 
 
 def params(sigma_w2, sigma_b2, **others) -> tuple[torch.Tensor, ...]:
@@ -118,7 +118,7 @@ def length_map(activation: ActivationLike, q: ArrayLike, sigma_w2: ArrayLike, si
     """
     act = get_activation(activation)
     sw, sb, q = params(sigma_w2, sigma_b2, q=grid("q", q, low=0.0))
-    return _out(sw * kernels.phi2(act, q) + sb)
+    return _out(checks.finite_output("activation", sw * kernels.phi2(act, q) + sb))
 
 
 def _q_star(act, sw, sb, q0=1.0, tol=1e-13, max_iter=500):
@@ -554,6 +554,10 @@ def iterate_maps(
         qn = torch.where(torch.isfinite(q), qn, q)
         cn = _corr_map(_pair(act, q), sw, sb, q, c) * torch.where(torch.isinf(q), torch.ones_like(q), q)
         cn = torch.where(torch.isinf(q), cn, cn / torch.where(torch.isinf(q), torch.ones_like(q), qn))
+        jump = torch.isinf(qn) & torch.isfinite(q)  # q overflows at this layer: use the q -> inf limit
+        if bool(jump.any()):
+            qi = torch.where(jump, torch.full_like(q, math.inf), q)
+            cn = torch.where(jump, _corr_map(_pair(act, qi), sw, sb, qi, c), cn)
         q, c = qn, cn.clamp(-1.0, 1.0)
         qs.append(q)
         cs.append(c)

@@ -83,13 +83,15 @@ def hermite_rule(n: int, dtype: torch.dtype = torch.float64, device=None) -> tup
         1.0
     """
     n = checks.integer("n", n, low=2, high=1000)
+    dtype = checks.floating_dtype("dtype", dtype)
+    device = checks.device("device", device)
     z, w = _rule(n)
     return torch.as_tensor(z, dtype=dtype, device=device), torch.as_tensor(w, dtype=dtype, device=device)
 
 
 def _t(name: str, x: Tensorish, **bounds) -> torch.Tensor:
     """An array argument as a float64 tensor, checked by the package's one input-checking module."""
-    return torch.as_tensor(checks.real_array(name, x, **bounds))
+    return torch.as_tensor(checks.nonempty(name, checks.real_array(name, x, **bounds)))
 
 
 def _f(name: str, f):

@@ -194,6 +194,7 @@ def _jacobian_spectrum_impl(
     S = checks.integer("n_seeds", n_seeds, low=1, high=1_000_000)
     seed = checks.seed(seed)
     checks.size("n_seeds x width^2 (the Jacobians)", S * N * N)
+    checks.work("depth", L, 2 * S * N**3)
     qv = _length(act, sw, sb, q)
     if not qv > sb:
         raise ValueError(f"q must exceed sigma_b2 (the input carries q - sigma_b2); got q={qv}")

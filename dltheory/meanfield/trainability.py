@@ -106,6 +106,7 @@ def load_digits_tensor(device=None) -> tuple[torch.Tensor, torch.Tensor]:
         >>> tuple(X.shape), int(y.max())
         ((1797, 64), 9)
     """
+    device = checks.device("device", device)
     from sklearn.datasets import load_digits
 
     X, y = load_digits(return_X_y=True)

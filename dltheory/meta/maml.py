@@ -119,13 +119,34 @@ def net(params: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
         >>> tuple(net(p, torch.zeros(7, 1)).shape)
         (7, 1)
     """
+    params, x = _check_params(params), checks.tensor("x", x)
+    if x.ndim < 2 or x.shape[-1] != 1 or x.dtype != params["0.weight"].dtype:
+        raise ValueError(f"x must have shape (..., n, 1) and the parameters' dtype {params['0.weight'].dtype}; got "
+                         f"shape {tuple(x.shape)} and {x.dtype}")
+    checks.on_device("x", x, params["0.weight"].device)
+    return _net(params, x)
+
+
+_PARAM_NAMES = ("0.weight", "0.bias", "2.weight", "2.bias", "4.weight", "4.bias")
+
+
+def _check_params(params):
+    if not isinstance(params, dict) or sorted(params) != sorted(_PARAM_NAMES):
+        got = sorted(params) if isinstance(params, dict) else type(params).__name__
+        raise ValueError(f"params must be a dict with the keys {list(_PARAM_NAMES)} (see init_net); got {got}")
+    for k in _PARAM_NAMES:
+        checks.tensor(f"params[{k!r}]", params[k])
+    return params
+
+
+def _net(params, x):
     h1 = torch.relu(x @ params["0.weight"].T + params["0.bias"])
     h2 = torch.relu(h1 @ params["2.weight"].T + params["2.bias"])
     return h2 @ params["4.weight"].T + params["4.bias"]
 
 
 def _mse(params, x, y):
-    return ((net(params, x) - y) ** 2).mean()
+    return ((_net(params, x) - y) ** 2).mean()
 
 
 def adapt(params, x, y, *, alpha: float, steps: int) -> dict[str, torch.Tensor]:
@@ -137,14 +158,25 @@ def adapt(params, x, y, *, alpha: float, steps: int) -> dict[str, torch.Tensor]:
         >>> bool(_mse(q, torch.zeros(3, 1), torch.ones(3, 1)) < _mse(p, torch.zeros(3, 1), torch.ones(3, 1)))
         True
     """
+    net(params, x)  # checks params and x
+    y = checks.tensor("y", y, shape=tuple(x.shape), dtype=params["0.weight"].dtype)
+    alpha = checks.positive("alpha", alpha)
+    steps = checks.integer("steps", steps, low=0, high=10_000)
+    checks.work("steps", steps, 3 * sum(p.numel() for p in params.values()) * x.shape[0])
+    out = _adapt(params, x, y, alpha=alpha, steps=steps)
+    checks.finite_state("alpha", out["4.weight"], alpha, step=steps)
+    return out
+
+
+def _adapt(params, x, y, *, alpha, steps):
     for _ in range(steps):
         g = grad(_mse)(params, x, y)
         params = {k: params[k] - alpha * g[k] for k in params}
     return params
 
 
-def _check_alpha_steps(alpha, steps):
-    return checks.positive("alpha", alpha), checks.integer("steps", steps, low=0, high=10_000)
+def _check_alpha_steps(alpha, steps, name="steps"):
+    return checks.positive("alpha", alpha), checks.integer(name, steps, low=0, high=10_000)
 
 
 def adaptation_curves(params, tasks: SinusoidTasks, *, alpha: float = 0.01, steps: int = 10) -> torch.Tensor:
@@ -155,7 +187,7 @@ def adaptation_curves(params, tasks: SinusoidTasks, *, alpha: float = 0.01, step
         >>> tuple(adaptation_curves(init_net(hidden=4), t, steps=2).shape)
         (3, 4)
     """
-    tasks = _check_tasks(tasks)
+    tasks, params = _check_tasks(tasks), _check_params(params)
     alpha, steps = _check_alpha_steps(alpha, steps)
 
     def one_task(xs, ys, xq, yq):
@@ -191,8 +223,8 @@ def meta_gradient(params, tasks: SinusoidTasks, *, alpha: float = 0.01, inner_st
         >>> sorted(g) == sorted(init_net(hidden=4)), loss.ndim
         (True, 0)
     """
-    tasks = _check_tasks(tasks)
-    alpha, inner_steps = _check_alpha_steps(alpha, inner_steps)
+    tasks, params = _check_tasks(tasks), _check_params(params)
+    alpha, inner_steps = _check_alpha_steps(alpha, inner_steps, "inner_steps")
     T = tasks.x_support.shape[0]
     theta = {k: v.detach().clone().requires_grad_(True) for k, v in params.items()}
     with torch.enable_grad():
@@ -215,11 +247,11 @@ def meta_gradient_vmap(params, tasks: SinusoidTasks, *, alpha: float = 0.01, inn
         >>> loss.ndim
         0
     """
-    tasks = _check_tasks(tasks)
-    alpha, inner_steps = _check_alpha_steps(alpha, inner_steps)
+    tasks, params = _check_tasks(tasks), _check_params(params)
+    alpha, inner_steps = _check_alpha_steps(alpha, inner_steps, "inner_steps")
 
     def task_loss(p, xs, ys, xq, yq):
-        return _mse(adapt(p, xs, ys, alpha=alpha, steps=inner_steps), xq, yq)
+        return _mse(_adapt(p, xs, ys, alpha=alpha, steps=inner_steps), xq, yq)
 
     def meta_loss(p, xs, ys, xq, yq):
         return vmap(task_loss, in_dims=(None, 0, 0, 0, 0))(p, xs, ys, xq, yq).mean()
@@ -241,10 +273,11 @@ def maml_train(params, *, n_iter: int, meta_batch: int = 25, k_shot: int = 10, a
         >>> tuple(losses.shape)
         (2,)
     """
+    params = _check_params(params)
     n_iter = checks.integer("n_iter", n_iter, high=10_000_000)
     M = checks.integer("meta_batch", meta_batch, high=100_000)
     K = checks.integer("k_shot", k_shot, high=100_000)
-    alpha, inner_steps = _check_alpha_steps(alpha, inner_steps)
+    alpha, inner_steps = _check_alpha_steps(alpha, inner_steps, "inner_steps")
     lr = checks.positive("lr", lr)
     g = torch.Generator().manual_seed(checks.seed(seed))
     params = {k: v.detach().clone().requires_grad_(True) for k, v in params.items()}
@@ -272,6 +305,7 @@ def pretrain(params, *, n_iter: int, meta_batch: int = 25, k_shot: int = 10, lr:
         >>> tuple(losses.shape)
         (2,)
     """
+    params = _check_params(params)
     n_iter = checks.integer("n_iter", n_iter, high=10_000_000)
     M = checks.integer("meta_batch", meta_batch, high=100_000)
     lr = checks.positive("lr", lr)

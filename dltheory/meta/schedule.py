@@ -50,7 +50,7 @@ def expected_final_loss(u, *, a: float, eta: float, sigma: float, m0: float) -> 
         0.25
     """
     a, eta, sigma, m0 = _check_problem(a, eta, sigma, m0)
-    u = checks.real_array("u", u, ndim=1)
+    u = checks.real_array("u", u, ndim=1, low=0.0, high=1.0)
     m = m0
     for uk in u:
         m = (1 - eta * a * uk) ** 2 * m + (eta * sigma * uk) ** 2
@@ -65,6 +65,7 @@ def greedy_optimal_schedule(n_steps: int, *, a: float, eta: float, sigma: float,
         [1.0, 1.0]
     """
     K = checks.integer("n_steps", n_steps, high=10_000_000)
+    checks.work("n_steps", K)
     a, eta, sigma, m0 = _check_problem(a, eta, sigma, m0)
     u, m = np.empty(K), m0
     for k in range(K):
@@ -90,6 +91,9 @@ def unrolled_sgd_loss(u: torch.Tensor, *, a: float, eta: float, sigma: float, m0
     if not isinstance(u, torch.Tensor) or u.ndim != 1:
         raise TypeError("u must be a 1-D torch tensor of multipliers")
     checks.size("n_paths * len(u)", P * u.shape[0])
+    checks.real_array("u", u.detach(), low=0.0, high=1.0)
+    if not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator; got {type(generator).__name__}")
     b = m0**0.5 * torch.randn(P, generator=generator, dtype=u.dtype)
     xi = torch.randn(u.shape[0], P, generator=generator, dtype=u.dtype)
     x = torch.zeros(P, dtype=u.dtype)

@@ -62,7 +62,9 @@ def unroll_quadratic(theta0, A, b, lrs) -> torch.Tensor:
         >>> unroll_quadratic([1.0], [[[1.0]], [[1.0]]], [[0.0], [0.0]], [0.5, 0.5]).flatten().tolist()
         [1.0, 0.5, 0.25]
     """
-    return torch.stack(_unroll(*_check(theta0, A, b, lrs)))
+    theta0, A, b, lrs = _check(theta0, A, b, lrs)
+    out = torch.stack(_unroll(theta0, A, b, lrs))
+    return checks.finite_state("lrs", out, f"up to {float(lrs.max()):g}")
 
 
 def meta_costates(theta0, A, b, lrs, A_test, b_test) -> torch.Tensor:

@@ -98,7 +98,7 @@ def make_regression(n: int = 1000, d: int = 5, *, scales=None, sigma2: float = 1
 def _precond(problem, precond):
     if precond is None:
         return np.eye(problem.d)
-    H = checks.real_array("precond", precond, ndim=2)
+    H = checks.spd("precond", precond)
     if H.shape != (problem.d, problem.d):
         raise ValueError(f"precond must have shape ({problem.d}, {problem.d}); got {H.shape}")
     return H
@@ -169,8 +169,8 @@ def gaussian_kl(cov_q, cov_p) -> float:
         >>> round(gaussian_kl(np.eye(2), 2 * np.eye(2)), 6)
         0.193147
     """
-    q = checks.real_array("cov_q", cov_q, ndim=2)
-    p = checks.real_array("cov_p", cov_p, ndim=2)
+    q = checks.spd("cov_q", cov_q)
+    p = checks.spd("cov_p", cov_p)
     if q.shape != p.shape or q.shape[0] != q.shape[1]:
         raise ValueError(f"cov_q and cov_p must be square and of one shape; got {q.shape} and {p.shape}")
     d = q.shape[0]
@@ -215,6 +215,7 @@ def simulate_regression_sgd(problem: LinearRegression, lr: float, batch_size: in
     n_chains = checks.integer("n_chains", n_chains)
     n_steps = checks.integer("n_steps", n_steps, low=0)
     checks.size("n_chains * batch_size * d", n_chains * S * problem.d)
+    checks.work("n_steps", n_steps, n_chains * S * problem.d)
     H = torch.as_tensor(_precond(problem, precond))
     gen = torch.Generator().manual_seed(checks.seed(seed))
     X, y = torch.as_tensor(problem.X), torch.as_tensor(problem.y)
@@ -225,4 +226,5 @@ def simulate_regression_sgd(problem: LinearRegression, lr: float, batch_size: in
         r = (xb @ th.unsqueeze(-1)).squeeze(-1) - yb
         g = (xb * r.unsqueeze(-1)).mean(1) / problem.sigma2
         th = th - lr * g @ H.T
+    checks.finite_state("lr", th, lr, step=n_steps)
     return (th - torch.as_tensor(problem.theta_ls)).numpy()

@@ -40,6 +40,16 @@ def _grid(x, gamma, y_range, n_y):
     return y, (x[..., None] - y) ** 2 / (2 * gamma)
 
 
+def _y_range(x, gamma, y_range):
+    lo, hi = checks.interval("y_range", y_range)
+    margin = 6 * math.sqrt(gamma)  # the Gaussian factor is below exp(-18) beyond it
+    if hi - lo <= 2 * margin:
+        raise ValueError(f"y_range {(lo, hi)} is too narrow for gamma={gamma:g}: it must extend 6 sqrt(gamma) = "
+                         f"{margin:.3g} beyond x on both sides")
+    checks.real_array("x", x, low=lo + margin, high=hi - margin)
+    return lo, hi
+
+
 def local_gibbs_moments(f, x, gamma: float, *, y_range=(-10.0, 10.0), n_y: int = 8001):
     """Mean and variance of the local Gibbs measure ``rho_x(y) ~ exp(-f(y) - (x - y)^2 / (2 gamma))``.
 
@@ -55,10 +65,11 @@ def local_gibbs_moments(f, x, gamma: float, *, y_range=(-10.0, 10.0), n_y: int =
         0.5
     """
     f = checks.function("f", f)
-    x = checks.real_array("x", x)
+    x = checks.real_array("x", x, ndim=(1, 2, 3))
     gamma = checks.positive("gamma", gamma)
     n_y = checks.integer("n_y", n_y, low=101, high=10**7)
     checks.size("x and n_y", x.size * n_y)
+    y_range = _y_range(x, gamma, y_range)
     y, q = _grid(x, gamma, y_range, n_y)
     e = -(np.asarray(f(y), dtype=float) + q)
     w = np.exp(e - e.max(-1, keepdims=True))
@@ -76,10 +87,11 @@ def local_entropy(f, x, gamma: float, *, y_range=(-10.0, 10.0), n_y: int = 8001)
         0.596574
     """
     f = checks.function("f", f)
-    x = checks.real_array("x", x)
+    x = checks.real_array("x", x, ndim=(1, 2, 3))
     gamma = checks.positive("gamma", gamma)
     n_y = checks.integer("n_y", n_y, low=101, high=10**7)
     checks.size("x and n_y", x.size * n_y)
+    y_range = _y_range(x, gamma, y_range)
     y, q = _grid(x, gamma, y_range, n_y)
     e = -(np.asarray(f(y), dtype=float) + q)
     mx = e.max(-1)
@@ -133,6 +145,7 @@ def hamilton_jacobi(f0, x_grid, t_end: float, *, cfl: float = 0.25) -> np.ndarra
     h = dx.mean()
     n = max(1, math.ceil(t_end / (cfl * h * h)))
     checks.size("t_end / dx^2 steps", n)
+    checks.work("t_end", n, len(x))
     dt = t_end / n
     u = u.copy()
     for _ in range(n):
@@ -169,6 +182,13 @@ class TwoBasins:
     w2: float = 0.8
     d2: float = 1.0
     k: float = 0.05
+
+    def __post_init__(self):
+        for name in ("c1", "c2"):
+            checks.real(name, getattr(self, name))
+        for name in ("w1", "w2", "d1", "d2"):
+            checks.positive(name, getattr(self, name))
+        checks.positive("k", self.k, allow_zero=True)
 
     def __call__(self, x):
         return (-self.d1 * np.exp(-((x - self.c1) ** 2) / (2 * self.w1**2))
@@ -216,6 +236,7 @@ def descend(landscape: TwoBasins, starts, *, method: str = "sgd", lr: float = 0.
     gamma = checks.positive("gamma", gamma)
     inner_steps = checks.integer("inner_steps", inner_steps)
     inner_lr = checks.positive("inner_lr", inner_lr)
+    checks.work("n_steps", n_steps * (inner_steps if method == "entropy-sgd" else 1), x.numel())
     gen = torch.Generator().manual_seed(checks.seed(seed))
     sd = math.sqrt(2 * inner_lr)
     for _ in range(n_steps):
@@ -228,4 +249,5 @@ def descend(landscape: TwoBasins, starts, *, method: str = "sgd", lr: float = 0.
                     x.shape, generator=gen, dtype=x.dtype)
                 mu += y / inner_steps
             x = x - lr * (x - mu) / gamma
+    checks.finite_state("lr", x, lr, step=n_steps)
     return x.numpy()

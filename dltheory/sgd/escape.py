@@ -46,6 +46,7 @@ def double_well(x, h: float = 0.25):
         >>> round(float(double_well(0.0)), 6)
         0.25
     """
+    h = checks.positive("h", h)
     return h * (x * x - 1) ** 2
 
 
@@ -56,6 +57,7 @@ def double_well_grad(x, h: float = 0.25):
         >>> round(float(double_well_grad(2.0)), 6)
         6.0
     """
+    h = checks.positive("h", h)
     return 4 * h * x * (x * x - 1)
 
 
@@ -142,6 +144,7 @@ def simulate_double_well(temperature: float, lr: float, *, h: float = 0.25, n_ch
     n_chains = checks.integer("n_chains", n_chains, low=2)
     n_steps = checks.integer("n_steps", n_steps, low=0)
     checks.size("n_chains", n_chains)
+    checks.work("n_steps", n_steps, n_chains)
     if lr * 8 * h >= 2:
         raise ValueError(f"lr must be < 2 / L''(x_min) = {1 / (4 * h):g} for stable SGD; got {lr}")
     gen = torch.Generator().manual_seed(checks.seed(seed))
@@ -203,6 +206,7 @@ def simulate_escapes(temperature, lr: float, *, h: float = 0.25, target: float =
     n_steps = checks.integer("n_steps", n_steps)
     burn_in = checks.integer("burn_in", burn_in, low=0)
     checks.size("chains", int(n.sum()))
+    checks.work("n_steps", burn_in + n_steps, int(n.sum()))
     if lr * 8 * h >= 2:
         raise ValueError(f"lr must be < {1 / (4 * h):g} for stable SGD; got {lr}")
     gen = torch.Generator().manual_seed(checks.seed(seed))
@@ -234,16 +238,14 @@ def simulate_basin_escapes(hessian, noise_covs, lr: float, barrier: float, *, ch
         >>> c.escapes.shape
         (1,)
     """
-    from dltheory.sgd.linear import _spd
-
-    H = torch.as_tensor(_spd("hessian", hessian))
+    H = torch.as_tensor(checks.spd("hessian", hessian))
     S = checks.real_array("noise_covs", noise_covs, ndim=3)
     d = H.shape[0]
     if S.shape[1:] != (d, d):
         raise ValueError(f"noise_covs must have shape (G, {d}, {d}); got {S.shape}")
     roots = []
     for i, s in enumerate(S):
-        _spd(f"noise_covs[{i}]", s, psd=True)
+        checks.spd(f"noise_covs[{i}]", s, psd=True)
         lam, V = np.linalg.eigh(s)
         roots.append(V * np.sqrt(np.clip(lam, 0, None)) @ V.T)
     R = torch.as_tensor(np.stack(roots))  # (G, d, d)
@@ -252,6 +254,7 @@ def simulate_basin_escapes(hessian, noise_covs, lr: float, barrier: float, *, ch
     chains = checks.integer("chains", chains)
     n_steps = checks.integer("n_steps", n_steps)
     checks.size("chains", chains * len(S) * d)
+    checks.work("n_steps", n_steps, chains * len(S) * d * d)
     if lr * float(torch.linalg.eigvalsh(H).max()) >= 2:
         raise ValueError("lr must be < 2 / lambda_max(hessian) for stable SGD")
     gen = torch.Generator().manual_seed(checks.seed(seed))
@@ -284,6 +287,14 @@ def rate_ratio_interval(counts: EscapeCounts, i: int, j: int, *, level: float = 
     from scipy import stats
 
     level = checks.probability("level", level, open_low=True, open_high=True)
+    if not isinstance(counts, EscapeCounts):
+        raise TypeError(f"counts must be an EscapeCounts; got {type(counts).__name__}")
+    g = len(counts.escapes)
+    i = checks.integer("i", i, low=0, high=g - 1)
+    j = checks.integer("j", j, low=0, high=g - 1)
+    if counts.escapes[i] <= 0 or counts.escapes[j] <= 0:
+        raise ValueError(f"counts must hold at least one escape in groups i={i} and j={j} for a rate ratio; "
+                         f"got {counts.escapes[i]:g} and {counts.escapes[j]:g} (run longer)")
     r = float(counts.mean_time[i] / counts.mean_time[j])
     se = math.sqrt(1 / counts.escapes[i] + 1 / counts.escapes[j])
     z = stats.norm.ppf(0.5 + level / 2)

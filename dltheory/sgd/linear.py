@@ -79,31 +79,9 @@ def stationary_variance_sme(lr: float, a: float, s2: float, batch_size: float = 
     return lr * s2 / (2 * a * b)
 
 
-def _positive_array(name: str, value, *, ndim=None) -> np.ndarray:
-    """``value`` as a float64 array of finite numbers > 0 (``_checks.real_array`` with bounds fails
-    on arrays of more than one element, so the bound is checked here)."""
-    arr = checks.real_array(name, value, ndim=ndim)
-    if (arr <= 0).any():
-        raise ValueError(f"{name} must be > 0; got a value of {arr[arr <= 0].flat[0]}")
-    return arr
-
-
-def _spd(name: str, value, *, psd: bool = False) -> np.ndarray:
-    m = checks.real_array(name, value, ndim=2)
-    if m.shape[0] != m.shape[1] or m.shape[0] == 0:
-        raise ValueError(f"{name} must be a square matrix; got shape {m.shape}")
-    if not np.allclose(m, m.T, rtol=1e-10, atol=1e-12 * max(1.0, np.abs(m).max())):
-        raise ValueError(f"{name} must be symmetric")
-    lam = np.linalg.eigvalsh(m)
-    if (lam.min() < -1e-12 * max(1.0, lam.max())) if psd else (lam.min() <= 0):
-        kind = "positive semi-definite" if psd else "positive definite"
-        raise ValueError(f"{name} must be {kind}; its smallest eigenvalue is {lam.min():.3g}")
-    return m
-
-
 def _a_c(A, C):
-    A = _spd("A", A)
-    C = _spd("C", C, psd=True)
+    A = checks.spd("A", A)
+    C = checks.spd("C", C, psd=True)
     if C.shape != A.shape:
         raise ValueError(f"C must have the shape of A {A.shape}; got {C.shape}")
     return A, C
@@ -169,6 +147,10 @@ def simulate_linear_sgd(A, C, lr: float, batch_size: float = 1, *, n_chains: int
     n_chains = checks.integer("n_chains", n_chains)
     n_steps = checks.integer("n_steps", n_steps, low=0)
     checks.size("n_chains", n_chains * len(A))
+    checks.work("n_steps", n_steps, n_chains * len(A) ** 2)
+    lam_max = float(np.linalg.eigvalsh(A).max())
+    if lr * lam_max >= 2:
+        raise ValueError(f"lr must be < 2 / lambda_max(A) = {2 / lam_max:g} for stable SGD; got {lr}")
     gen = torch.Generator().manual_seed(checks.seed(seed))
     M = torch.as_tensor(np.eye(len(A)) - lr * A)
     lam, V = np.linalg.eigh(C)
@@ -192,7 +174,7 @@ def covariance_test(samples, cov) -> float:
         >>> covariance_test(x, [[1.0, 0.0], [0.0, 1.0]]) > 0.01
         True
     """
-    cov = _spd("cov", cov)
+    cov = checks.spd("cov", cov)
     x = checks.real_array("samples", samples, ndim=2)
     n, d = x.shape
     if d != len(cov):
@@ -222,7 +204,7 @@ def quadratic_weak_error(lr, *, a: float = 1.0, s2: float = 1.0, batch_size: flo
         >>> [round(float(e), 6) for e in quadratic_weak_error([0.1, 0.05])]
         [0.010759, 0.006094]
     """
-    lrs = _positive_array("lr", lr, ndim=(0, 1))
+    lrs = checks.positive_array("lr", lr, ndim=(0, 1))
     a = checks.positive("a", a)
     s2 = checks.positive("s2", s2, allow_zero=True)
     b = checks.positive("batch_size", batch_size)
@@ -341,8 +323,8 @@ def covariance_test_power(cov_null, cov_alt, n: int, *, alpha: float, reps: int 
         >>> covariance_test_power(np.eye(2), 1.2 * np.eye(2), 2000, alpha=0.01, reps=200) > 0.99
         True
     """
-    c0 = _spd("cov_null", cov_null)
-    c1 = _spd("cov_alt", cov_alt)
+    c0 = checks.spd("cov_null", cov_null)
+    c1 = checks.spd("cov_alt", cov_alt)
     n = checks.integer("n", n, low=len(c0) + 1)
     alpha = checks.probability("alpha", alpha, open_low=True, open_high=True)
     reps = checks.integer("reps", reps, low=200, high=10**6)
@@ -386,7 +368,7 @@ def variance_test_power(n: int, ratios, *, alpha: float, reps: int = 4000, seed:
         True
     """
     n = checks.integer("n", n, low=2)
-    r = _positive_array("ratios", ratios, ndim=1)
+    r = checks.positive_array("ratios", ratios, ndim=1)
     alpha = checks.probability("alpha", alpha, open_low=True, open_high=True)
     reps = checks.integer("reps", reps, low=200, high=10**7)
     rng = np.random.default_rng(seed)

@@ -58,6 +58,8 @@ def load_digits(dtype: torch.dtype = torch.float32, device=None) -> Digits:
         >>> tuple(d.x_train.shape), tuple(d.x_test.shape)
         ((1257, 64), (540, 64))
     """
+    dtype = checks.floating_dtype("dtype", dtype)
+    device = checks.device("device", device)
     from sklearn.datasets import load_digits as _load
 
     x, y = _load(return_X_y=True)
@@ -105,7 +107,8 @@ def init_mlps(seeds, *, d_in: int = 64, hidden: int = 32, n_classes: int = 10,
         >>> init_mlps([0, 1]).n_params
         2410
     """
-    seeds = [checks.seed(s, "seeds") for s in seeds]
+    seeds = [checks.seed(s, "seeds") for s in checks.sequence("seeds", seeds, min_len=1)]
+    dtype = checks.floating_dtype("dtype", dtype)
     d_in = checks.integer("d_in", d_in, high=10**5)
     hidden = checks.integer("hidden", hidden, high=10**5)
     n_classes = checks.integer("n_classes", n_classes, low=2, high=10**5)
@@ -117,6 +120,25 @@ def init_mlps(seeds, *, d_in: int = 64, hidden: int = 32, n_classes: int = 10,
                     torch.randn(hidden, n_classes, generator=g, dtype=torch.float64) * math.sqrt(1 / hidden),
                     torch.zeros(n_classes, dtype=torch.float64)))
     return MLPs(*(torch.stack([o[k] for o in out]).to(dtype) for k in range(4)))
+
+
+def _data(nets, x, y=None, *, name="nets"):
+    """``(x, y)`` checked against ``nets``: inputs ``(n, d_in)`` or ``(R, n, d_in)`` of the nets' dtype and
+    device, at least one sample, labels in ``[0, K)`` with one per sample."""
+    if not isinstance(nets, MLPs):
+        raise TypeError(f"{name} must be MLPs; got {type(nets).__name__}")
+    W1 = nets.W1
+    x = checks.tensor("x", x, ndim=(2, 3), dtype=W1.dtype)
+    checks.on_device("x", x, W1.device)
+    if x.shape[-1] != W1.shape[1] or (x.ndim == 3 and x.shape[0] != W1.shape[0]):
+        raise ValueError(f"x must have shape (n, {W1.shape[1]}) or ({W1.shape[0]}, n, {W1.shape[1]}); "
+                         f"got {tuple(x.shape)}")
+    checks.nonempty("x", x, axis=-2)
+    if y is None:
+        return x
+    y = checks.labels("y", y, n_classes=nets.W2.shape[-1], n=x.shape[-2]) if not (
+        isinstance(y, torch.Tensor) and y.ndim == 2) else y
+    return x, checks.on_device("y", y, W1.device)
 
 
 def _forward(params, x):
@@ -141,6 +163,7 @@ def outputs(nets: MLPs, x) -> torch.Tensor:
         >>> tuple(outputs(init_mlps([0, 1]), torch.zeros(3, 64)).shape)
         (2, 3, 10)
     """
+    x = _data(nets, x)
     with torch.no_grad():
         return _forward(nets.tensors(), x)
 
@@ -153,6 +176,7 @@ def loss(nets: MLPs, x, y) -> torch.Tensor:
         >>> tuple(loss(init_mlps([0, 1]), d.x_train, d.y_train).shape)
         (2,)
     """
+    x, y = _data(nets, x, y)
     return _losses(nets.tensors(), x, y)
 
 
@@ -164,6 +188,7 @@ def accuracy(nets: MLPs, x, y) -> np.ndarray:
         >>> bool(accuracy(init_mlps([0]), d.x_test, d.y_test)[0] < 0.5)
         True
     """
+    x, y = _data(nets, x, y)
     with torch.no_grad():
         return (_forward(nets.tensors(), x).argmax(-1) == y).double().mean(1).cpu().numpy()
 
@@ -189,11 +214,14 @@ def train_sgd(nets: MLPs, data: Digits, lr, batch_size: int, *, epochs: float, s
     lrs = checks.real_array("lr", lr, ndim=1)
     if lrs.shape != (R,) or (lrs <= 0).any():
         raise ValueError(f"lr must hold {R} positive learning rates (one per network)")
+    if not isinstance(data, Digits):
+        raise TypeError(f"data must be Digits (see load_digits); got {type(data).__name__}")
     n = data.x_train.shape[0]
     B = checks.integer("batch_size", batch_size, high=n)
     epochs = checks.positive("epochs", epochs)
     steps = max(1, round(epochs * n / B))
     checks.size("steps * networks * batch_size", steps * R * B // 100)
+    checks.work("epochs", steps, R * B * nets.n_params)
     gen = torch.Generator().manual_seed(checks.seed(seed))
     params = [t.clone().requires_grad_(True) for t in nets.tensors()]
     lr_t = torch.as_tensor(lrs, dtype=params[0].dtype)
@@ -217,6 +245,11 @@ def hvp(nets: MLPs, x, y, vecs) -> list[torch.Tensor]:
         >>> [tuple(v.shape) for v in hvp(n, d.x_train[:10], d.y_train[:10], n.tensors())][0]
         (1, 64, 32)
     """
+    x, y = _data(nets, x, y)
+    vecs = checks.sequence("vecs", vecs)
+    if len(vecs) != 4 or any(not isinstance(v, torch.Tensor) or v.shape != t.shape
+                             for v, t in zip(vecs, nets.tensors())):
+        raise ValueError("vecs must be four tensors shaped like nets.tensors()")
     params = [t.detach().clone().requires_grad_(True) for t in nets.tensors()]
     grads = torch.autograd.grad(_losses(params, x, y).sum(), params, create_graph=True)
     dot = sum((g * v).sum() for g, v in zip(grads, vecs))
@@ -238,6 +271,7 @@ def sharpness(nets: MLPs, x, y, *, iters: int = 30, seed: int = 0) -> np.ndarray
     if not isinstance(nets, MLPs):
         raise TypeError(f"nets must be MLPs; got {type(nets).__name__}")
     iters = checks.integer("iters", iters, high=10_000)
+    x, y = _data(nets, x, y)
     gen = torch.Generator().manual_seed(checks.seed(seed))
     v = [torch.randn(t.shape, generator=gen, dtype=t.dtype).to(t.device) for t in nets.tensors()]
 
@@ -269,6 +303,9 @@ def per_sample_grads(net: MLPs, x, y) -> torch.Tensor:
     """
     if not isinstance(net, MLPs) or net.W1.shape[0] != 1:
         raise ValueError("net must be MLPs holding exactly one network (use .select(i))")
+    x, y = _data(net, x, y, name="net")
+    if x.ndim != 2:
+        raise ValueError(f"x must have shape (n, {net.W1.shape[1]}); got {tuple(x.shape)}")
     W1, b1, W2, b2 = (t[0] for t in net.tensors())
     pre = x @ W1 + b1
     h = torch.relu(pre)
@@ -325,7 +362,7 @@ def tail_index(samples, *, k1: int | None = None) -> float:
         >>> round(tail_index(x), 1)
         2.0
     """
-    x = checks.real_array("samples", samples, ndim=1)
+    x = checks.nonempty("samples", checks.real_array("samples", samples, ndim=1))
     K = len(x)
     k1 = int(round(math.sqrt(K))) if k1 is None else checks.integer("k1", k1, low=2)
     k2 = K // k1
