@@ -47,8 +47,11 @@ def langevin_noise_std(eps):
     Example:
         >>> float(langevin_noise_std(0.04))
         0.2
+
+    Raises:
+        ValueError: if a step size is negative or not finite.
     """
-    return np.sqrt(eps)
+    return np.sqrt(checks.real_array("eps", eps, low=0.0))
 
 
 def sgld_mixture(x, *, n_chains: int, eps, n_keep: int, model: MixtureModel = MixtureModel(), init_scale: float = 1.0, seed: int = 0) -> np.ndarray:
