@@ -85,6 +85,26 @@ def test_lq_three_ways_agree():
     assert d.riccati_gap[0] < 1e-10
 
 
+def test_riccati_rate_is_the_squared_closed_loop_radius():
+    d = E.lq_three_ways(n=3, m=2, T=5, T_long=300, seed=1)
+    A, B, Q, R, _, _ = E._lq_instance(3, 2, 1)
+    P = lq.dare(A, B, Q, R)
+    K = np.linalg.solve(R + B.T @ P @ B, B.T @ P @ A)
+    assert d.closed_loop_radius == pytest.approx(max(abs(np.linalg.eigvals(A - B @ K))))
+    assert d.closed_loop_radius < 1 < d.spectral_radius_A
+    assert d.riccati_rate == pytest.approx(d.closed_loop_radius**2, rel=0.01)
+
+
+def test_richardson_slope_of_a_known_expansion():
+    hs = 0.2 / 2.0 ** np.arange(6)
+    r = E.RiccatiContinuum(hs=hs, errors=3 * hs + 5 * hs**2, slope=1.0, n_fit=4, t_end=2.0,
+                           P0=np.eye(1))
+    assert r.richardson_slope == pytest.approx(2.0, abs=1e-9)  # 2e(h/2) - e(h) = -5h^2/2 exactly
+    r = E.RiccatiContinuum(hs=hs, errors=3 * hs + 5 * hs**1.5, slope=1.0, n_fit=4, t_end=2.0,
+                           P0=np.eye(1))
+    assert r.richardson_slope == pytest.approx(1.5, abs=1e-9)
+
+
 def test_riccati_scalar_closed_form():
     P, K = lq.riccati([[1.0]], [[1.0]], [[1.0]], [[1.0]], [[1.0]], 1)
     assert K[0, 0, 0] == pytest.approx(0.5) and P[0, 0, 0] == pytest.approx(1.5)

@@ -87,6 +87,7 @@ class LQThreeWays:
         open_loop_gap: the same gap at ``t = 0`` for the recursion without its feedback term,
             ``P_t = Q + A' P_{t+1} A`` (a Lyapunov recursion, which diverges for unstable ``A``).
         spectral_radius_A: of the open-loop dynamics.
+        closed_loop_radius: spectral radius of ``A - B K_dare`` (the stationary feedback).
     """
 
     us_dp: np.ndarray
@@ -104,6 +105,21 @@ class LQThreeWays:
     riccati_gap: np.ndarray
     open_loop_gap: float
     spectral_radius_A: float
+    closed_loop_radius: float
+
+    @property
+    def riccati_rate(self) -> float:
+        """Per-step contraction of ``riccati_gap``: ``exp`` of the least-squares slope of its log.
+
+        The fit uses the gaps between ``1e-13`` (above rounding) and ``1e-3`` (where the recursion is
+        linear in ``P_t - P_dare``); the linearised recursion predicts ``closed_loop_radius ** 2``.
+        """
+        g = self.riccati_gap[::-1]  # index = steps to go
+        k = np.arange(g.size)
+        w = (g > 1e-13) & (g < 1e-3)
+        if w.sum() < 3:
+            return float("nan")
+        return float(np.exp(np.polyfit(k[w], np.log(g[w]), 1)[0]))
 
 
 def _lq_instance(n: int, m: int, seed: int):
@@ -140,6 +156,7 @@ def lq_three_ways(*, scale: str = "book", n: int = 4, m: int = 2, T: int = 50, T
     r = _ddp.ddp(_ddp.LQProblem(A=A, B=B, Q=Q, R=R, Qf=Qf, T=T), x0, np.zeros((T, m)), max_iter=1)
     P_long, _ = lq.riccati(A, B, Q, R, Q, T_long)
     P_inf = lq.dare(A, B, Q, R)
+    K_inf = np.linalg.solve(R + B.T @ P_inf @ B, B.T @ P_inf @ A)
     P_open = Q.copy()
     for _ in range(T_long):
         P_open = Q + A.T @ P_open @ A
@@ -150,6 +167,7 @@ def lq_three_ways(*, scale: str = "book", n: int = 4, m: int = 2, T: int = 50, T
         riccati_gap=np.linalg.norm(P_long - P_inf, axis=(1, 2)) / np.linalg.norm(P_inf),
         open_loop_gap=float(np.linalg.norm(P_open - P_inf) / np.linalg.norm(P_inf)),
         spectral_radius_A=float(max(abs(np.linalg.eigvals(A)))),
+        closed_loop_radius=float(max(abs(np.linalg.eigvals(A - B @ K_inf)))),
     )
 
 
@@ -202,6 +220,18 @@ class RiccatiContinuum:
     n_fit: int
     t_end: float
     P0: np.ndarray
+
+    @property
+    def richardson_slope(self) -> float:
+        """Log-log slope of ``|2 e(h/2) - e(h)|`` against ``h`` over the ``n_fit - 1`` smallest ``h``.
+
+        With ``e(h) = c_1 h + c_2 h^2 + O(h^3)`` the Richardson combination cancels the first-order
+        term and leaves ``-c_2 h^2 / 2``: slope 2.
+        """
+        e = self.errors
+        r = np.abs(2 * e[1:] - e[:-1])
+        n = max(2, self.n_fit - 1)
+        return float(np.polyfit(np.log(self.hs[:-1][-n:]), np.log(r[-n:]), 1)[0])
 
 
 def riccati_continuum(*, scale: str = "book", n: int = 3, m: int = 2, t_end: float = 2.0,
