@@ -144,6 +144,19 @@ def test_two_basins_gradient_and_descent():
     assert end[0] < L.saddle < end[1]
 
 
+def test_two_basins_gibbs_moments():
+    # no basins: the Gibbs law of k x^2/2 is N(0, T/k); the "saddle" (the maximum of f on
+    # [c1, c2]) is then c2 = 1.5, with mass 1 - Phi(1.5 / sqrt(T/k)) right of it
+    L = entropy.TwoBasins(d1=0.0, d2=0.0, k=0.5)
+    frac, mean, var = L.gibbs_moments(0.2)
+    assert abs(mean) < 1e-12 and abs(var - 0.4) < 1e-9
+    assert abs(frac - stats.norm.sf(1.5 / math.sqrt(0.4))) < 1e-3
+    # a deeper wide basin holds more mass at low temperature
+    assert entropy.TwoBasins(d2=3.0).gibbs_moments(0.1)[0] > 0.99
+    with pytest.raises(ValueError):
+        L.gibbs_moments(0.0)
+
+
 # ----------------------------------------------------------------------------- Mandt et al.
 def test_exact_sgd_covariance_matches_simulation():
     p = bayes.make_regression(300, 3, seed=1)

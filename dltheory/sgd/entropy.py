@@ -206,6 +206,27 @@ class TwoBasins:
         xs = np.linspace(self.c1, self.c2, 200_001)
         return float(xs[np.argmax(self(xs))])
 
+    def gibbs_moments(self, temperature: float, *, half_width: float = 60.0,
+                      n_grid: int = 400_001) -> tuple[float, float, float]:
+        """Mass right of :attr:`saddle`, mean and variance of the Gibbs law ``exp(-f/T)/Z``.
+
+        Quadrature on ``[-half_width, half_width]`` (the confinement ``k x^2/2`` makes the tails
+        Gaussian of variance ``T/k``; the default range covers ``T <= 1`` with ``k >= 0.01``).
+
+        Example:
+            >>> frac, mean, var = TwoBasins(d1=0.0, d2=0.0, k=1.0).gibbs_moments(0.5)
+            >>> round(mean, 6), round(var, 6)
+            (0.0, 0.5)
+        """
+        T = checks.positive("temperature", temperature)
+        w = checks.positive("half_width", half_width)
+        x = np.linspace(-w, w, checks.integer("n_grid", n_grid))
+        f = self(x)
+        p = np.exp(-(f - f.min()) / T)
+        p /= p.sum()
+        mean = float((p * x).sum())
+        return float(p[x > self.saddle].sum()), mean, float((p * (x - mean) ** 2).sum())
+
 
 def descend(landscape: TwoBasins, starts, *, method: str = "sgd", lr: float = 0.01, n_steps: int = 500,
             noise: float = 0.1, gamma: float = 0.3, inner_steps: int = 20, inner_lr: float = 0.005,
