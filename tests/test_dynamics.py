@@ -68,6 +68,28 @@ def test_residual_stack_validates(kwargs, exc, match):
         dyn.residual_stack(lambda t, x: x, torch.ones(2, dtype=F64), **kwargs)
 
 
+@pytest.mark.parametrize("method", ["euler", "midpoint", "rk4"])
+def test_leading_error_constant_matches_the_error_of_a_deep_stack(method):
+    A = dyn.linear_test_field(seed=0)
+    x0 = torch.ones(2, A.shape[0], dtype=F64)
+    p = dyn.FIXED_SOLVERS[method]
+    L = 512 if p < 4 else 128  # truncation error far above round-off
+    err = dyn.discretisation_errors(A, x0, T=1.0, depths=[L], method=method)[0]
+    C = dyn.leading_error_constant(A, x0, T=1.0, order=p)
+    assert err * L**p == pytest.approx(C, rel=0.03)  # correction O(h rho), rho ~ 2
+
+
+def test_leading_error_constant_scalar_closed_form_and_validation():
+    A = torch.tensor([[-2.0]], dtype=F64)
+    x0 = torch.ones(1, 1, dtype=F64)
+    assert dyn.leading_error_constant(A, x0, T=0.5, order=1) == pytest.approx(0.5 * 4 / 2)
+    assert dyn.leading_error_constant(A, x0, T=0.5, order=4) == pytest.approx(0.5 * 32 / 120)
+    with pytest.raises(ValueError, match="order must be an integer"):
+        dyn.leading_error_constant(A, x0, T=1.0, order=5)
+    with pytest.raises(ValueError, match="no zero row"):
+        dyn.leading_error_constant(A, torch.zeros(1, 1, dtype=F64), T=1.0, order=1)
+
+
 def test_discretisation_errors_shape_mismatch():
     A = dyn.linear_test_field(seed=0)
     with pytest.raises(ValueError, match="x0 must have shape"):

@@ -21,6 +21,7 @@ from dltheory.dynamics.euler import (
     FIXED_SOLVERS,
     discretisation_errors,
     fit_loglog_slope,
+    leading_error_constant,
     linear_test_field,
     residual_stack,
 )
@@ -85,7 +86,7 @@ from dltheory.dynamics.stability import (
 __all__ = [
     # theory
     "FIXED_SOLVERS", "linear_test_field", "residual_stack", "discretisation_errors",
-    "fit_loglog_slope",
+    "fit_loglog_slope", "leading_error_constant",
     "ACTIVATIONS", "antisymmetric_matrix", "euler_amplification", "StabilityVerdict",
     "stability_analysis", "perturbation_growth",
     "hamiltonian_params", "hamiltonian_forward", "hamiltonian_inverse", "euler_reversal",

@@ -22,6 +22,7 @@ __all__ = [
     "linear_test_field",
     "residual_stack",
     "discretisation_errors",
+    "leading_error_constant",
     "fit_loglog_slope",
 ]
 
@@ -179,6 +180,47 @@ def discretisation_errors(
         xL = residual_stack(lambda t, x: x @ A.T, x0, T=T, L=L, method=method)
         out.append(((xL - exact).norm(dim=-1) / exact.norm(dim=-1)).max().item())
     return np.array(out)
+
+
+def leading_error_constant(A: torch.Tensor, x0: torch.Tensor, *, T: float, order: int) -> float:
+    """Leading constant ``C`` of the error ``C h^p`` of :func:`discretisation_errors`.
+
+    An explicit ``p``-stage method of order ``p <= 4`` (Euler, midpoint, RK4 and its 3/8 rule)
+    applied to ``dx/dt = A x`` multiplies by the Taylor polynomial ``R(hA)`` of degree ``p`` of
+    ``exp(hA)``, so ``R(hA) = exp(hA) (I - (hA)^{p+1} / (p+1)! + O(h^{p+2}))`` and
+    ``R(hA)^L = exp(AT) (I - h^p T A^{p+1} / (p+1)! + O(h^{p+1}))`` with ``h = T / L``. The
+    relative error is then ``h^p max_i T |A^{p+1} e^{AT} x0_i| / ((p+1)! |e^{AT} x0_i|)`` to
+    leading order (Hairer, Norsett & Wanner 1993).
+
+    Args:
+        A: ``(d, d)`` matrix of the field.
+        x0: inputs ``(n, d)`` with the dtype of ``A`` and no zero row.
+        T: integration time (> 0).
+        order: ``p``, 1 to 4.
+
+    Returns:
+        ``C``, so that the error at depth ``L`` is ``C (T / L)^p (1 + O(T |A| / L))``.
+
+    Example:
+        >>> A = torch.tensor([[-1.0]], dtype=torch.float64)
+        >>> x0 = torch.ones(1, 1, dtype=torch.float64)
+        >>> leading_error_constant(A, x0, T=2.0, order=1)  # T |A|^2 / 2
+        1.0
+    """
+    A = _checks.tensor("A", A, ndim=2)
+    if A.shape[0] != A.shape[1]:
+        raise ValueError(f"A must be a square matrix (d, d); got shape {tuple(A.shape)}")
+    x0 = _checks.tensor("x0", x0, shape=(None, A.shape[0]))
+    _checks.same_dtype(A=A, x0=x0)
+    T = _checks.positive("T", T)
+    p = _checks.integer("order", order, high=4)
+    An = A.detach().cpu().numpy()
+    y = x0.detach().cpu().numpy() @ scipy.linalg.expm(An * T).T  # e^{AT} x0, one row each
+    if np.any(np.linalg.norm(y, axis=-1) == 0):
+        raise ValueError("x0 must have no zero row: the error is relative to |e^{AT} x0|")
+    z = y @ np.linalg.matrix_power(An, p + 1).T
+    fact = float(np.prod(np.arange(1, p + 2)))
+    return float((T * np.linalg.norm(z, axis=-1) / (fact * np.linalg.norm(y, axis=-1))).max())
 
 
 def _depth_list(name: str, depths) -> list[int]:

@@ -18,7 +18,12 @@ import torch
 
 from dltheory import _checks, figures
 from dltheory.device import SCALES
-from dltheory.dynamics.euler import discretisation_errors, fit_loglog_slope, linear_test_field
+from dltheory.dynamics.euler import (
+    discretisation_errors,
+    fit_loglog_slope,
+    leading_error_constant,
+    linear_test_field,
+)
 from dltheory.dynamics.reversible import (
     euler_reversal,
     hamiltonian_forward,
@@ -90,6 +95,9 @@ class EulerConvergence:
         slope_rk4: the same for RK4 (theory: -4).
         eigenvalues: eigenvalues of ``A``.
         T: integration time.
+        const_euler, const_rk4: the leading error constants ``C`` of
+            :func:`~dltheory.dynamics.euler.leading_error_constant` (orders 1 and 4): theory says
+            ``euler ~ C (T/L)`` and ``rk4 ~ C (T/L)^4`` as ``L`` grows.
     """
 
     depths: np.ndarray
@@ -99,6 +107,8 @@ class EulerConvergence:
     slope_rk4: float
     eigenvalues: np.ndarray
     T: float
+    const_euler: float
+    const_rk4: float
 
 
 def euler_convergence(
@@ -133,7 +143,8 @@ def euler_convergence(
     return EulerConvergence(
         depths=np.asarray(depths), euler=eu, rk4=rk, slope_euler=fit_loglog_slope(depths, eu),
         slope_rk4=fit_loglog_slope(depths, rk), eigenvalues=np.linalg.eigvals(A.cpu().numpy()),
-        T=float(T),
+        T=float(T), const_euler=leading_error_constant(A, x0, T=T, order=1),
+        const_rk4=leading_error_constant(A, x0, T=T, order=4),
     )
 
 
