@@ -186,8 +186,10 @@ class TwoBasins:
     def __post_init__(self):
         for name in ("c1", "c2"):
             checks.real(name, getattr(self, name))
-        for name in ("w1", "w2", "d1", "d2"):
+        for name in ("w1", "w2"):
             checks.positive(name, getattr(self, name))
+        for name in ("d1", "d2"):  # depth 0: no basin (the pure quadratic confinement)
+            checks.positive(name, getattr(self, name), allow_zero=True)
         checks.positive("k", self.k, allow_zero=True)
 
     def __call__(self, x):
