@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.dltheory-installed
 CLAIMS := $(CURDIR)/_build/claims
 
-.PHONY: test book mutants notebooks figures clean help
+.PHONY: test book mutants notebooks figures clean help ruff
 
 help:
 	@echo "make test       unit tests + every chapter executed under nbval"
@@ -15,6 +15,7 @@ help:
 	@echo "make book       build the HTML book into _build/html (executes every chapter)"
 	@echo "make mutants    run each chapter under plausible wrong theories; each must fail a claim"
 	@echo "make notebooks  regenerate the Colab notebooks in notebooks/ from book/*.md"
+	@echo "make ruff       lint and format check (ruff, configured in pyproject.toml)"
 	@echo "make figures    rebuild every figure into figures-out/ (PDF)"
 
 $(STAMP): requirements.txt pyproject.toml
@@ -40,6 +41,12 @@ book: $(STAMP)
 # runs pass and every mutant makes some claim of its chapter fail. Prints mutant -> killing claim.
 mutants: $(STAMP)
 	$(PY) tests/mutants/harness.py --jobs 2
+
+# Lint and format check (pyproject.toml [tool.ruff]); `.venv/bin/ruff format .` and
+# `.venv/bin/ruff check --fix .` repair most of what it finds.
+ruff: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 notebooks: $(STAMP)
 	$(PY) book/_ext/colab.py sync

@@ -1,10 +1,10 @@
 """Run every chapter of the book as a test, straight from its MyST source.
 
-nbval only collects ``.ipynb`` files. This hook hands nbval the chapters listed in ``_toc.yml`` (read
-with jupytext), so ``pytest --nbval-lax`` executes each chapter top to bottom in a fresh kernel and a
-chapter whose cell raises (a failed claim included) fails the run. The generated pages (Figures, Claims)
-are not chapters: the Claims page needs the records of a whole book build and is tested through
-``tests/test_book.py``.
+nbval only collects ``.ipynb`` files. This hook hands nbval the chapters listed in ``_toc.yml``
+(read with jupytext), so ``pytest --nbval-lax`` executes each chapter top to bottom in a fresh
+kernel and a chapter whose cell raises (a failed claim included) fails the run. The generated pages
+(Figures, Claims) are not chapters: the Claims page needs the records of a whole book build and is
+tested through ``tests/test_book.py``.
 
 At the end, the time each chapter took is printed.
 """
@@ -25,7 +25,8 @@ _CHAPTER_TIMES: dict[str, float] = defaultdict(float)
 
 def pytest_configure(config):
     """Chapters record the fingerprint of each figure they show; tests/test_figures.py rebuilds each
-    figure once, in this process, and compares (instead of computing every experiment twice more)."""
+    figure once, in this process, and compares (instead of computing every experiment twice
+    more)."""
     import os
     import tempfile
 

@@ -1,8 +1,8 @@
 """Speed benchmark: the MSA rho sweep batched over rho against one run per rho.
 
-``dltheory.control.msa.msa_train`` runs several penalties side by side (one batched autograd call per
-inner ascent step). This script times the book-scale sweep of one seed both ways, checks that the
-losses agree to 1e-12 and prints the speed ratio.
+``dltheory.control.msa.msa_train`` runs several penalties side by side (one batched autograd call
+per inner ascent step). This script times the book-scale sweep of one seed both ways, checks that
+the losses agree to 1e-12 and prints the speed ratio.
 
 Run: ``python benchmarks/control_msa.py [--n-iter K]``
 """
@@ -34,9 +34,13 @@ def main() -> None:
     single = [msa.msa_train(model, W, b, x, y, rho=r, **kw).loss[:, 0] for r in sizes.rhos]
     t_single = time.perf_counter() - t0
     gap = float(np.max(np.abs(np.stack(single, 1) - batched.loss)))
-    print(f"{len(sizes.rhos)} values of rho, {args.n_iter} iterations x {sizes.n_inner} inner steps")
-    print(f"batched: {t_batched:.2f} s   one run per rho: {t_single:.2f} s   "
-          f"ratio {t_single / t_batched:.2f}   max |loss difference| {gap:.1e}")
+    print(
+        f"{len(sizes.rhos)} values of rho, {args.n_iter} iterations x {sizes.n_inner} inner steps"
+    )
+    print(
+        f"batched: {t_batched:.2f} s   one run per rho: {t_single:.2f} s   "
+        f"ratio {t_single / t_batched:.2f}   max |loss difference| {gap:.1e}"
+    )
 
 
 if __name__ == "__main__":

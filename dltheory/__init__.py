@@ -9,7 +9,8 @@ from dltheory.device import device, scale
 
 __all__ = ["claims", "figures", "device", "scale", "__version__"]
 try:  # the one version number lives in pyproject.toml
-    from importlib.metadata import PackageNotFoundError, version as _version
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as _version
 
     __version__ = _version("dltheory")
 except PackageNotFoundError:  # pragma: no cover - a source tree that was never installed

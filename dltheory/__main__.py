@@ -1,4 +1,5 @@
-"""Command line: ``python -m dltheory figures list``, ``... figures build ID`` and ``... figures data ID``.
+"""Command line: ``python -m dltheory figures list``, ``... figures build ID`` and
+``... figures data ID``.
 
 The Colab notebooks are the book's business, not the package's: ``python book/_ext/colab.py``.
 """
@@ -12,7 +13,9 @@ from pathlib import Path
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m dltheory", description="Tools of the dltheory book.")
+    p = argparse.ArgumentParser(
+        prog="python -m dltheory", description="Tools of the dltheory book."
+    )
     sub = p.add_subparsers(dest="group", required=True)
     fig = sub.add_parser("figures", help="list or rebuild the book's figures")
     fsub = fig.add_subparsers(dest="action", required=True)
@@ -21,7 +24,9 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("id", help="figure id such as dynamics/euler-convergence, or 'all'")
     b.add_argument("--out", default="figures-out", help="output folder (default: figures-out)")
     b.add_argument("--format", default="png", choices=["png", "pdf", "svg"], help="file format")
-    d = fsub.add_parser("data", help="write the arrays one figure (or all) plots: CSV per panel + JSON")
+    d = fsub.add_parser(
+        "data", help="write the arrays one figure (or all) plots: CSV per panel + JSON"
+    )
     d.add_argument("id", help="figure id such as dynamics/euler-convergence, or 'all'")
     d.add_argument("--out", default="figures-data", help="output folder (default: figures-data)")
     return p
@@ -49,7 +54,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
-        print(f"error: --out {args.out!r} is not a writable folder ({exc.strerror or exc})", file=sys.stderr)
+        print(
+            f"error: --out {args.out!r} is not a writable folder ({exc.strerror or exc})",
+            file=sys.stderr,
+        )
         return 2
     for fid in targets:
         if args.action == "data":

@@ -44,7 +44,9 @@ def device(prefer: str | None = None) -> torch.device:
         device(type='cpu')
     """
     if prefer is not None and not isinstance(prefer, str):
-        raise TypeError(f"prefer must be a string such as 'cpu' or 'cuda', or None; got {type(prefer).__name__}")
+        raise TypeError(
+            f"prefer must be a string such as 'cpu' or 'cuda', or None; got {type(prefer).__name__}"
+        )
     choice = prefer if prefer is not None else os.environ.get(ENV_VAR) or None
     if choice is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -52,20 +54,24 @@ def device(prefer: str | None = None) -> torch.device:
         dev = torch.device(choice)
     except RuntimeError as exc:
         source = "prefer" if prefer is not None else ENV_VAR
-        raise ValueError(f"{source}={choice!r} is not a device; use 'cpu', 'cuda' or 'cuda:N'") from exc
+        raise ValueError(
+            f"{source}={choice!r} is not a device; use 'cpu', 'cuda' or 'cuda:N'"
+        ) from exc
     if dev.type not in ("cpu", "cuda"):
         raise ValueError(f"device {choice!r} is not supported; use 'cpu', 'cuda' or 'cuda:N'")
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {choice!r} was requested but CUDA is not available on this machine")
+        raise ValueError(
+            f"device {choice!r} was requested but CUDA is not available on this machine"
+        )
     return dev
 
 
 def scale(prefer: str | None = None) -> str:
     """Return the scale the chapters run their experiments at: ``"book"`` or ``"full"``.
 
-    ``prefer`` wins, then the ``DLTHEORY_SCALE`` environment variable, then ``"book"``. Every chapter
-    reads it once (``SCALE = dltheory.scale()``) and passes it to its experiments, which choose their
-    sizes from it; the claims checked are the same at both scales.
+    ``prefer`` wins, then the ``DLTHEORY_SCALE`` environment variable, then ``"book"``. Every
+    chapter reads it once (``SCALE = dltheory.scale()``) and passes it to its experiments, which
+    choose their sizes from it; the claims checked are the same at both scales.
 
     Raises:
         TypeError: if ``prefer`` is not a string or ``None``.

@@ -7,17 +7,18 @@ module or matplotlib)::
     def _plot_euler_convergence(data: EulerConvergence) -> Figure:
         ...
 
-``compute`` runs the (seeded) experiment with the parameters the book uses; the decorated function turns
-its result into a :class:`matplotlib.figure.Figure`. A chapter runs the experiment once and shows the
-figure from that result::
+``compute`` runs the (seeded) experiment with the parameters the book uses; the decorated function
+turns its result into a :class:`matplotlib.figure.Figure`. A chapter runs the experiment once and
+shows the figure from that result::
 
     data = figures.compute("dynamics/euler-convergence")   # also used for the chapter's claims
     figures.show("dynamics/euler-convergence", data)
 
-and ``python -m dltheory figures build dynamics/euler-convergence --out DIR`` rebuilds the same figure
-outside the book. The caption lives in one place, the chapter: the cell that shows the figure carries it in its
-``mystnb.figure`` metadata with the label :func:`label` (``fig-dynamics-euler-convergence``), which gives
-the HTML a permanent anchor; the book's Figures page reads the captions from there.
+and ``python -m dltheory figures build dynamics/euler-convergence --out DIR`` rebuilds the same
+figure outside the book. The caption lives in one place, the chapter: the cell that shows the figure
+carries it in its ``mystnb.figure`` metadata with the label :func:`label`
+(``fig-dynamics-euler-convergence``), which gives the HTML a permanent anchor; the book's Figures
+page reads the captions from there.
 """
 
 from __future__ import annotations
@@ -78,8 +79,8 @@ class FigureSpec:
         plot: function ``plot(data) -> Figure``.
         compute: zero-argument function returning ``data`` (the seeded experiment), or ``None`` when
             ``plot`` needs no data.
-        wall_clock: the figure's x axes show measured wall-clock time, which differs from run to run;
-            a rebuild then reproduces everything else (the y data, labels, text), which is what
+        wall_clock: the figure's x axes show measured wall-clock time, which differs from run to
+            run; a rebuild then reproduces everything else (the y data, labels, text), which is what
             :func:`fingerprint` with ``x=False`` compares.
     """
 
@@ -115,14 +116,21 @@ def register(id: str, *, compute: Callable[[], Any] | None = None, wall_clock: b
         TypeError: if ``compute`` is not callable.
     """
     if not isinstance(id, str) or not _ID.match(id):
-        raise ValueError(f"figure id must look like 'chapter/name' (lower case, digits, '-'); got {id!r}")
+        raise ValueError(
+            f"figure id must look like 'chapter/name' (lower case, digits, '-'); got {id!r}"
+        )
     if compute is not None and not callable(compute):
         raise TypeError(f"figure {id!r}: compute must be callable or None")
 
     def decorate(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
         old = _REGISTRY.get(id)
-        if old is not None and (old.plot.__module__, old.plot.__qualname__) != (fn.__module__, fn.__qualname__):
-            raise ValueError(f"figure id {id!r} is registered twice ({old.plot.__module__} and {fn.__module__})")
+        if old is not None and (old.plot.__module__, old.plot.__qualname__) != (
+            fn.__module__,
+            fn.__qualname__,
+        ):
+            raise ValueError(
+                f"figure id {id!r} is registered twice ({old.plot.__module__} and {fn.__module__})"
+            )
         _REGISTRY[id] = FigureSpec(id=id, plot=fn, compute=compute, wall_clock=bool(wall_clock))
         return fn
 
@@ -131,7 +139,8 @@ def register(id: str, *, compute: Callable[[], Any] | None = None, wall_clock: b
 
 @contextmanager
 def scoped():
-    """An empty registry inside the ``with`` block (the book's figures come back after); for tests."""
+    """An empty registry inside the ``with`` block (the book's figures come back after); for
+    tests."""
     global _LOADED
     saved, loaded = dict(_REGISTRY), _LOADED
     _REGISTRY.clear()
@@ -195,8 +204,8 @@ def label(id: str) -> str:
     return "fig-" + id.replace("/", "-")
 
 
-#: House style: seaborn's "ticks" axes under a colour-blind-safe palette (Okabe & Ito), a light grid and
-#: sizes readable at the page's width.
+#: House style: seaborn's "ticks" axes under a colour-blind-safe palette (Okabe & Ito), a light grid
+#: and sizes readable at the page's width.
 PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
 _RC = {
     "figure.dpi": 110,
@@ -235,13 +244,15 @@ def style():
 
 
 def compute(id: str) -> Any:
-    """Run the registered experiment of figure ``id`` and return its data (``None`` if it has none)."""
+    """Run the registered experiment of figure ``id`` and return its data (``None`` if it has
+    none)."""
     spec = get(id)
     return spec.compute() if spec.compute is not None else None
 
 
 def plot(id: str, data: Any = None):
-    """Draw figure ``id`` from ``data`` (computed when omitted) in the house style; return the Figure."""
+    """Draw figure ``id`` from ``data`` (computed when omitted) in the house style; return the
+    Figure."""
     spec = get(id)
     if data is None and spec.compute is not None:
         data = spec.compute()
@@ -252,8 +263,10 @@ def plot(id: str, data: Any = None):
     except (AttributeError, TypeError, KeyError, IndexError) as exc:
         if plotted is None:
             raise
-        raise TypeError(f"data is not what figure {id!r} plots (the result of its compute function, "
-                        f"figures.compute({id!r})); got {type(plotted).__name__}: {exc}") from exc
+        raise TypeError(
+            f"data is not what figure {id!r} plots (the result of its compute function, "
+            f"figures.compute({id!r})); got {type(plotted).__name__}: {exc}"
+        ) from exc
     if fig is None or not hasattr(fig, "savefig"):
         raise TypeError(f"figure {id!r}: the plot function must return a matplotlib Figure")
     return fig
@@ -265,8 +278,8 @@ def build(id: str):
 
 
 #: Environment variable naming a folder where :func:`show` records the fingerprint of each figure a
-#: chapter shows (``<chapter>-<name>.json``), so a test can rebuild the figure in a fresh process and
-#: compare (``make test`` sets it).
+#: chapter shows (``<chapter>-<name>.json``), so a test can rebuild the figure in a fresh process
+#: and compare (``make test`` sets it).
 FINGERPRINTS_ENV_VAR = "DLTHEORY_FIGURES_DIR"
 
 
@@ -288,7 +301,8 @@ def show(id: str, data: Any = None) -> None:
 
 
 def recorded_fingerprint(id: str) -> str | None:
-    """The fingerprint a chapter recorded for figure ``id`` in this run (see :data:`FINGERPRINTS_ENV_VAR`)."""
+    """The fingerprint a chapter recorded for figure ``id`` in this run
+    (see :data:`FINGERPRINTS_ENV_VAR`)."""
     folder = os.environ.get(FINGERPRINTS_ENV_VAR)
     path = Path(folder) / f"{id.replace('/', '-')}.json" if folder else None
     return json.loads(path.read_text())["fingerprint"] if path and path.is_file() else None
@@ -307,7 +321,11 @@ def save(id: str, out: str | Path = ".", format: str = "png") -> Path:
     get(id)
     out = Path(out)
     path = out / f"{id.replace('/', '-')}.{format}"
-    meta = {"png": {"Software": None}, "pdf": {"CreationDate": None, "Producer": None}, "svg": {"Date": None}}[format]
+    meta = {
+        "png": {"Software": None},
+        "pdf": {"CreationDate": None, "Producer": None},
+        "svg": {"Date": None},
+    }[format]
     try:  # the folder first: an unwritable one fails before the figure is computed
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -324,7 +342,8 @@ def save(id: str, out: str | Path = ".", format: str = "png") -> Path:
 
 
 def fingerprint(fig, *, x: bool = True) -> str:
-    """A hash of the data drawn in ``fig`` (lines, collections, images, text), for determinism tests.
+    """A hash of the data drawn in ``fig`` (lines, collections, images, text), for determinism
+    tests.
 
     With ``x=False`` the x coordinates of lines and points are left out (figures against wall time).
     """
@@ -340,7 +359,11 @@ def fingerprint(fig, *, x: bool = True) -> str:
         h.update(np.round(a, 12).tobytes())
 
     for ax in fig.get_axes():
-        h.update(repr((ax.get_xlabel(), ax.get_ylabel(), ax.get_title(), ax.get_xscale(), ax.get_yscale())).encode())
+        h.update(
+            repr(
+                (ax.get_xlabel(), ax.get_ylabel(), ax.get_title(), ax.get_xscale(), ax.get_yscale())
+            ).encode()
+        )
         for line in ax.get_lines():
             add(line.get_xydata())
         for coll in ax.collections:
@@ -386,10 +409,14 @@ def panel_data(fig) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []
         n = 0
 
-        def add(kind: str, label: str, xy, values=None) -> None:
+        def add(kind: str, label: str, xy, values=None, rows=rows) -> None:
             nonlocal n
             xy = np.ma.filled(np.ma.asarray(xy, dtype=float), np.nan).reshape(-1, 2)
-            vals = None if values is None else np.ma.filled(np.ma.asarray(values, dtype=float), np.nan).ravel()
+            vals = (
+                None
+                if values is None
+                else np.ma.filled(np.ma.asarray(values, dtype=float), np.nan).ravel()
+            )
             for i, (x, y) in enumerate(xy):
                 row = {"series": n, "kind": kind, "label": label, "x": float(x), "y": float(y)}
                 if vals is not None and vals.size == len(xy):
@@ -411,12 +438,21 @@ def panel_data(fig) -> list[dict[str, Any]]:
         if bars:
             xy = [(p.get_x() + p.get_width() / 2, p.get_y() + p.get_height()) for p in bars]
             add("bars", name(bars[0]), xy)
-        images = [np.ma.filled(np.ma.asarray(im.get_array(), dtype=float), np.nan)
-                  for im in ax.get_images()]
-        panels.append({
-            "title": ax.get_title(), "xlabel": ax.get_xlabel(), "ylabel": ax.get_ylabel(),
-            "xscale": ax.get_xscale(), "yscale": ax.get_yscale(), "series": rows, "images": images,
-        })
+        images = [
+            np.ma.filled(np.ma.asarray(im.get_array(), dtype=float), np.nan)
+            for im in ax.get_images()
+        ]
+        panels.append(
+            {
+                "title": ax.get_title(),
+                "xlabel": ax.get_xlabel(),
+                "ylabel": ax.get_ylabel(),
+                "xscale": ax.get_xscale(),
+                "yscale": ax.get_yscale(),
+                "series": rows,
+                "images": images,
+            }
+        )
     return panels
 
 
@@ -424,8 +460,9 @@ def write_data(id: str, out: str | Path = ".", fig=None) -> list[Path]:
     """Write the data behind figure ``id``: a CSV per panel (and per image), plus a JSON manifest.
 
     The manifest names the figure id, the package version, the git commit (when the package is in a
-    git checkout), each panel's title and axis labels, and the command that rebuilds the figure. Files
-    are ``out/<chapter>-<name>-panel<k>.csv``, ``...-panel<k>-image<j>.csv`` and ``...-data.json``.
+    git checkout), each panel's title and axis labels, and the command that rebuilds the figure.
+    Files are ``out/<chapter>-<name>-panel<k>.csv``, ``...-panel<k>-image<j>.csv`` and
+    ``...-data.json``.
 
     Args:
         id: the figure id.
@@ -466,19 +503,32 @@ def write_data(id: str, out: str | Path = ".", fig=None) -> list[Path]:
                 np.savetxt(ipath, np.atleast_2d(image), delimiter=",", fmt="%.10g")
                 written.append(ipath)
                 images.append(ipath.name)
-            manifest_panels.append({key: panel[key] for key in ("title", "xlabel", "ylabel", "xscale",
-                                                                 "yscale")}
-                                   | {"csv": path.name, "images": images})
+            manifest_panels.append(
+                {key: panel[key] for key in ("title", "xlabel", "ylabel", "xscale", "yscale")}
+                | {"csv": path.name, "images": images}
+            )
         from dltheory import __version__
 
         try:
-            commit = subprocess.run(["git", "-C", str(Path(__file__).parent), "rev-parse", "HEAD"],
-                                    capture_output=True, text=True, timeout=10).stdout.strip() or None
+            commit = (
+                subprocess.run(
+                    ["git", "-C", str(Path(__file__).parent), "rev-parse", "HEAD"],
+                    capture_output=True,
+                    text=True,
+                    timeout=10,
+                ).stdout.strip()
+                or None
+            )
         except OSError:
             commit = None
-        manifest = {"id": id, "version": __version__, "git_commit": commit, "panels": manifest_panels,
-                    "rebuild": f"python -m dltheory figures build {id}",
-                    "data": f"python -m dltheory figures data {id}"}
+        manifest = {
+            "id": id,
+            "version": __version__,
+            "git_commit": commit,
+            "panels": manifest_panels,
+            "rebuild": f"python -m dltheory figures build {id}",
+            "data": f"python -m dltheory figures data {id}",
+        }
         mpath = out / f"{stem}-data.json"
         mpath.write_text(json.dumps(manifest, indent=1))
         written.append(mpath)

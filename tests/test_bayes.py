@@ -43,7 +43,8 @@ def test_free_energy_identity_and_minimum(seed, beta):
 
 
 def test_gibbs_posterior_closed_form():
-    # prior N(0, 1) and L = (theta - 2)^2 / 2 at beta: posterior N(2 beta / (1 + beta), 1 / (1 + beta))
+    # prior N(0, 1) and L = (theta - 2)^2 / 2 at beta: posterior N(2 beta / (1 + beta), 1 / (1 +
+    # beta))
     theta = np.linspace(-10, 10, 20001)
     prior = np.exp(-(theta**2) / 2)
     prior /= prior.sum()
@@ -114,8 +115,19 @@ def test_sgld_full_batch_stationary_law_is_exact_ula():
     P = 1 / S[0, 0]
     eps = 0.5 / P
     C = 4000
-    s = bayes.sgld_linreg(X, y, sigma=1.0, tau=1.0, eps=eps, batch_size=30, n_chains=C, n_steps=200,
-                          n_keep=1, init=mu, seed=5)[-1, 0, :, 0]
+    s = bayes.sgld_linreg(
+        X,
+        y,
+        sigma=1.0,
+        tau=1.0,
+        eps=eps,
+        batch_size=30,
+        n_chains=C,
+        n_steps=200,
+        n_keep=1,
+        init=mu,
+        seed=5,
+    )[-1, 0, :, 0]
     V = 1 / (P * (1 - eps * P / 4))
     z = (s.mean() - mu[0]) / np.sqrt(V / C)
     assert 2 * stats.norm.sf(abs(z)) >= ALPHA
@@ -175,9 +187,16 @@ def test_theory_modules_do_not_import_plotting():
     for f in pathlib.Path(bayes.__file__).parent.glob("*.py"):
         if f.name.startswith("experiments"):
             continue
-        names = {a.name for n in ast.walk(ast.parse(f.read_text())) if isinstance(n, (ast.Import, ast.ImportFrom))
-                 for a in n.names} | {n.module for n in ast.walk(ast.parse(f.read_text()))
-                                      if isinstance(n, ast.ImportFrom) and n.module}
+        names = {
+            a.name
+            for n in ast.walk(ast.parse(f.read_text()))
+            if isinstance(n, (ast.Import, ast.ImportFrom))
+            for a in n.names
+        } | {
+            n.module
+            for n in ast.walk(ast.parse(f.read_text()))
+            if isinstance(n, ast.ImportFrom) and n.module
+        }
         assert not any("matplotlib" in m or "figures" in m for m in names), f.name
 
 
@@ -197,7 +216,9 @@ def test_bad_beta(beta):
 def test_bad_step(eps):
     X, y = np.eye(2), np.ones(2)
     with pytest.raises(ValueError, match="eps"):
-        bayes.sgld_linreg(X, y, sigma=1.0, tau=1.0, eps=eps, batch_size=1, n_chains=2, n_steps=3, n_keep=1)
+        bayes.sgld_linreg(
+            X, y, sigma=1.0, tau=1.0, eps=eps, batch_size=1, n_chains=2, n_steps=3, n_keep=1
+        )
     with pytest.raises(ValueError, match="eps"):
         bayes.sgld_mixture(np.zeros(3), n_chains=2, eps=[0.1, eps], n_keep=1)
 
@@ -221,8 +242,17 @@ def test_mismatched_shapes(n):
     with pytest.raises(ValueError, match="n_keep"):
         bayes.sgld_mixture(np.zeros(3), n_chains=2, eps=np.full(n, 0.1), n_keep=n + 1)
     with pytest.raises(ValueError, match="batch_size"):
-        bayes.sgld_linreg(np.ones((n, 2)), np.ones(n), sigma=1.0, tau=1.0, eps=0.1, batch_size=n + 1,
-                          n_chains=2, n_steps=2, n_keep=1)
+        bayes.sgld_linreg(
+            np.ones((n, 2)),
+            np.ones(n),
+            sigma=1.0,
+            tau=1.0,
+            eps=0.1,
+            batch_size=n + 1,
+            n_chains=2,
+            n_steps=2,
+            n_keep=1,
+        )
 
 
 def test_bad_distributions_and_schedule():
@@ -237,7 +267,8 @@ def test_bad_distributions_and_schedule():
 
 
 def test_lyapunov_covariance_without_minibatch_noise_is_exact_ula():
-    """Full batch: the discrete Lyapunov solution is the exact ULA variance 1 / (P (1 - eps P / 4))."""
+    """Full batch: the discrete Lyapunov solution is the exact ULA variance 1 / (P (1 - eps P /
+    4))."""
     X, y, _ = bayes.linreg_data(n=30, d=1, seed=4)
     _, S = bayes.linreg_posterior(X, y)
     P = 1 / S[0, 0]
@@ -247,19 +278,32 @@ def test_lyapunov_covariance_without_minibatch_noise_is_exact_ula():
 
 
 def test_lyapunov_covariance_predicts_minibatch_sgld():
-    """Minibatch SGLD's stationary variance matches the Lyapunov prediction (not the posterior's), at
-    level ALPHA, with the chains started at the posterior and run for 40 relaxation times."""
+    """Minibatch SGLD's stationary variance matches the Lyapunov prediction (not the posterior's),
+    at level ALPHA, with the chains started at the posterior and run for 40 relaxation times."""
     X, y, _ = bayes.linreg_data(n=50, d=1, seed=4)
     mu, S = bayes.linreg_posterior(X, y)
     eps = 0.2 * S[0, 0]
     V = bayes.linreg_stationary_covariance(X, y, sigma=1.0, tau=1.0, eps=eps, batch_size=5)[0, 0]
     assert V > 1.05 * S[0, 0]  # the minibatch noise is visible at this step
     C = 4000
-    s = bayes.sgld_linreg(X, y, sigma=1.0, tau=1.0, eps=eps, batch_size=5, n_chains=C, n_steps=400,
-                          n_keep=1, init=mu, seed=6)[-1, 0, :, 0]
+    s = bayes.sgld_linreg(
+        X,
+        y,
+        sigma=1.0,
+        tau=1.0,
+        eps=eps,
+        batch_size=5,
+        n_chains=C,
+        n_steps=400,
+        n_keep=1,
+        init=mu,
+        seed=6,
+    )[-1, 0, :, 0]
     chi2 = (C - 1) * s.var(ddof=1) / V
     assert 2 * min(stats.chi2.cdf(chi2, C - 1), stats.chi2.sf(chi2, C - 1)) >= ALPHA
-    assert stats.chi2.sf((C - 1) * s.var(ddof=1) / S[0, 0], C - 1) < ALPHA  # power: posterior rejected
+    assert (
+        stats.chi2.sf((C - 1) * s.var(ddof=1) / S[0, 0], C - 1) < ALPHA
+    )  # power: posterior rejected
 
 
 def test_langevin_noise_is_sqrt_eps():

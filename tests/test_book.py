@@ -42,21 +42,33 @@ def test_repository_url_and_version_come_from_one_place_each():
 def test_install_pin_names_a_commit_with_this_package():
     import subprocess
 
-    if subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--is-shallow-repository"],
-                      capture_output=True, text=True).stdout.strip() == "true":
+    if (
+        subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--is-shallow-repository"],
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        == "true"
+    ):
         pytest.skip("a shallow clone lacks the history the pin refers to")
     pins = set()
     for md in CHAPTERS:
-        install = next(c for c in jupytext.read(booktools.notebook_path(md, ROOT)).cells
-                       if c.cell_type == "code")
+        install = next(
+            c
+            for c in jupytext.read(booktools.notebook_path(md, ROOT)).cells
+            if c.cell_type == "code"
+        )
         pins |= set(re.findall(r"@([0-9A-Za-z._/-]+)\"", install.source))
     assert len(pins) == 1, f"the notebooks pin different references: {pins}"
     (pin,) = pins
     assert booktools.pin_problem(pin, ROOT) is None, booktools.pin_problem(pin, ROOT)
     # The earlier pin, a version tag that nothing created, is what this test exists to catch.
     assert "names no commit" in booktools.pin_problem("v0.0.0-never-tagged", ROOT)
-    first = subprocess.run(["git", "-C", str(ROOT), "rev-list", "--max-parents=0", "HEAD"],
-                           capture_output=True, text=True).stdout.split()[0]
+    first = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-list", "--max-parents=0", "HEAD"],
+        capture_output=True,
+        text=True,
+    ).stdout.split()[0]
     assert "differs from the package at HEAD" in booktools.pin_problem(first, ROOT)
 
 
@@ -64,7 +76,9 @@ def test_install_pin_names_a_commit_with_this_package():
 def test_colab_notebook_is_committed_in_sync_and_plain_markdown(md):
     nb = booktools.notebook_path(md, ROOT)
     assert nb.is_file(), f"{nb} missing: run make notebooks"
-    assert nb.read_text() == colab.render_notebook(md, ROOT), f"{nb} out of sync: run make notebooks"
+    assert nb.read_text() == colab.render_notebook(md, ROOT), (
+        f"{nb} out of sync: run make notebooks"
+    )
     parsed = jupytext.read(nb)
     assert all(not c.get("outputs") for c in parsed.cells if c.cell_type == "code")
     install = next(c for c in parsed.cells if c.cell_type == "code")
@@ -82,7 +96,10 @@ def test_colab_markdown_conversion():
     out = colab.markdown_for_colab(
         "As {footcite:t}`chen2018neural` showed {footcite}`liu2019deep,chen2018neural`, see "
         "{numref}`fig-dynamics-moons` and {doc}`meanfield`; $c^*=$ {glue:text}`mf-cstar:.3f`.\n\n"
-        "(eq-x)=\n```{math}\nx = 1\n```\n", ROOT, cited)
+        "(eq-x)=\n```{math}\nx = 1\n```\n",
+        ROOT,
+        cited,
+    )
     assert "[Chen et al. (2018)](https://arxiv.org/abs/1806.07366)" in out
     assert "([Liu & Theodorou 2019](https://arxiv.org/abs/1908.10920); [Chen et al. 2018](" in out
     assert f"({booktools.site_url(ROOT)}/book/dynamics.html#fig-dynamics-moons)" in out
@@ -144,14 +161,20 @@ def test_chapter_structure(md):
 @pytest.mark.parametrize("md", CHAPTERS, ids=lambda p: p.stem)
 def test_chapter_code_fits_the_page(md):
     """No code line wider than 88 characters: the page shows about 90."""
-    wide = [(i, line) for c in jupytext.read(md).cells if c.cell_type == "code"
-            for i, line in enumerate(c.source.splitlines()) if len(line) > 88]
+    wide = [
+        (i, line)
+        for c in jupytext.read(md).cells
+        if c.cell_type == "code"
+        for i, line in enumerate(c.source.splitlines())
+        if len(line) > 88
+    ]
     assert not wide, f"{md.name}: {len(wide)} code lines wider than 88, e.g. {wide[0][1]!r}"
 
 
 @pytest.mark.parametrize("md", CHAPTERS, ids=lambda p: p.stem)
 def test_chapter_reads_the_scale_and_device_switches(md):
-    """Every chapter honours DLTHEORY_SCALE / DLTHEORY_DEVICE (README: the GPU runners' full scale)."""
+    """Every chapter honours DLTHEORY_SCALE / DLTHEORY_DEVICE (README: the GPU runners' full
+    scale)."""
     code = "\n".join(c.source for c in jupytext.read(md).cells if c.cell_type == "code")
     assert "dltheory.scale()" in code and "dltheory.device()" in code
     assert re.search(r"scale=SCALE", code), f"{md.name} reads the scale but passes it to nothing"
@@ -167,7 +190,8 @@ def test_chapter_shows_each_of_its_figures_once_with_its_label(md):
         assert cell["label"] == spec.label
     registered = {s.id for s in figures.specs() if s.chapter == md.stem}
     assert len(shown) == len(set(shown)) and registered == set(shown), (
-        f"registered but not shown: {registered - set(shown)}; shown: {shown}")
+        f"registered but not shown: {registered - set(shown)}; shown: {shown}"
+    )
 
 
 def test_figures_page_lists_every_figure_with_its_chapter_caption():
@@ -189,13 +213,15 @@ def test_claims_page_needs_records_from_every_chapter(tmp_path, monkeypatch, fre
         (tmp_path / f"{stem}.json").write_text(
             f'[{{"id": "{stem}/x", "chapter": "{stem}", "description": "d", "source": "s", '
             '"expected": "1", "measured": 1.0, "tolerance": "atol 1", "passed": true, '
-            '"rival": 3.0, "rival_source": "r", "margin": 2.0}]')
+            '"rival": 3.0, "rival_source": "r", "margin": 2.0}]'
+        )
     with pytest.raises(RuntimeError, match=stems[-1]):
         booktools.claims_markdown(tmp_path, root=ROOT)
     (tmp_path / f"{stems[-1]}.json").write_text(
         f'[{{"id": "{stems[-1]}/x", "chapter": "{stems[-1]}", "description": "d", "source": "s", '
         '"expected": "1", "measured": 1.0, "tolerance": "atol 1", "passed": true, '
-            '"rival": 3.0, "rival_source": "r", "margin": 2.0}]')
+        '"rival": 3.0, "rival_source": "r", "margin": 2.0}]'
+    )
     page = booktools.claims_markdown(tmp_path, root=ROOT)
     n = len(stems)
     assert page.startswith(f"{n} of {n} claims pass in {n} chapters: {n} predictions")
@@ -205,15 +231,20 @@ def test_claims_page_needs_records_from_every_chapter(tmp_path, monkeypatch, fre
 
 def test_claims_page_refuses_unguarded_predictions_and_too_many_identities(tmp_path, fresh_claims):
     stems = [md.stem for md in CHAPTERS]
-    base = '"description": "d", "source": "s", "expected": "1", "measured": 1.0, "tolerance": "t", ' \
-           '"passed": true'
+    base = (
+        '"description": "d", "source": "s", "expected": "1", "measured": 1.0, "tolerance": "t", '
+        '"passed": true'
+    )
     for stem in stems:
-        (tmp_path / f"{stem}.json").write_text(f'[{{"id": "{stem}/x", "chapter": "{stem}", {base}}}]')
+        (tmp_path / f"{stem}.json").write_text(
+            f'[{{"id": "{stem}/x", "chapter": "{stem}", {base}}}]'
+        )
     with pytest.raises(RuntimeError, match="without a rival or a powered test"):
         booktools.claims_markdown(tmp_path, root=ROOT)
     for stem in stems:
         (tmp_path / f"{stem}.json").write_text(
-            f'[{{"id": "{stem}/x", "chapter": "{stem}", {base}, "kind": "identity"}}]')
+            f'[{{"id": "{stem}/x", "chapter": "{stem}", {base}, "kind": "identity"}}]'
+        )
     with pytest.raises(RuntimeError, match="identities"):
         booktools.claims_markdown(tmp_path, root=ROOT)
 
@@ -236,19 +267,29 @@ def test_sources_get_the_pinned_install_and_the_generated_lists(monkeypatch):
 
 
 def _launch_context():
-    return {"header_buttons": [
-        {"label": "download-buttons", "buttons": []},
-        {"label": "launch-buttons", "buttons": [
-            {"text": "Colab", "url": "https://colab.research.google.com/github/o/r/blob/main/book/x.md"},
-        ]},
-    ]}
+    return {
+        "header_buttons": [
+            {"label": "download-buttons", "buttons": []},
+            {
+                "label": "launch-buttons",
+                "buttons": [
+                    {
+                        "text": "Colab",
+                        "url": "https://colab.research.google.com/github/o/r/blob/main/book/x.md",
+                    },
+                ],
+            },
+        ]
+    }
 
 
 def test_colab_button_points_at_the_committed_notebook():
     app = type("App", (), {"srcdir": str(ROOT)})()
     ctx = _launch_context()
     booktools._colab_button(app, "book/meanfield", "page.html", ctx, None)
-    assert ctx["header_buttons"][1]["buttons"][0]["url"] == booktools.colab_url("book/meanfield", ROOT)
+    assert ctx["header_buttons"][1]["buttons"][0]["url"] == booktools.colab_url(
+        "book/meanfield", ROOT
+    )
     assert booktools.notebook_path("book/meanfield", ROOT).is_file()
     for page in ("book/figures", "book/claims"):
         ctx = _launch_context()
@@ -264,7 +305,9 @@ def test_repeated_inline_scripts_are_dropped_from_the_pages(tmp_path):
     page = tmp_path / "book" / "x.html"
     page.parent.mkdir()
     script = '    <script>const THEBE_JS_URL = "u";</script>'
-    page.write_text(f"<head>\n{script}\n<script src=\"a.js\"></script>\n{script}\n</head>")
-    app = type("App", (), {"outdir": str(tmp_path), "builder": type("B", (), {"format": "html"})()})()
+    page.write_text(f'<head>\n{script}\n<script src="a.js"></script>\n{script}\n</head>')
+    app = type(
+        "App", (), {"outdir": str(tmp_path), "builder": type("B", (), {"format": "html"})()}
+    )()
     booktools._dedupe_inline_scripts(app, None)
     assert page.read_text().count("THEBE_JS_URL") == 1 and 'src="a.js"' in page.read_text()

@@ -11,9 +11,14 @@ from hypothesis import strategies as st
 
 from dltheory import _checks as checks
 
-not_a_number = st.one_of(st.text(max_size=3), st.none(), st.booleans(), st.lists(st.floats(), max_size=2),
-                         st.complex_numbers(allow_nan=False).filter(lambda z: z.imag != 0),
-                         st.dictionaries(st.text(max_size=1), st.integers(), max_size=1))
+not_a_number = st.one_of(
+    st.text(max_size=3),
+    st.none(),
+    st.booleans(),
+    st.lists(st.floats(), max_size=2),
+    st.complex_numbers(allow_nan=False).filter(lambda z: z.imag != 0),
+    st.dictionaries(st.text(max_size=1), st.integers(), max_size=1),
+)
 
 
 @settings(max_examples=60, deadline=None)
@@ -51,7 +56,9 @@ def test_ranges_and_open_ends_are_named():
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.one_of(st.floats(), st.text(max_size=2), st.booleans(), st.none(), st.just(np.float64(2.0))))
+@given(
+    st.one_of(st.floats(), st.text(max_size=2), st.booleans(), st.none(), st.just(np.float64(2.0)))
+)
 def test_integer_refuses_non_integers_with_a_type_error(value):
     with pytest.raises(TypeError, match=r"^depth must be an integer >= 1; got"):
         checks.integer("depth", value)
@@ -76,7 +83,9 @@ def test_boolean_choice_function():
     with pytest.raises(TypeError, match="flag must be True or False"):
         checks.boolean("flag", 1)
     assert checks.choice("activation", "relu", ["tanh", "relu"]) == "relu"
-    with pytest.raises(ValueError, match="unknown activation 'elu'; valid names are 'tanh', 'relu'"):
+    with pytest.raises(
+        ValueError, match="unknown activation 'elu'; valid names are 'tanh', 'relu'"
+    ):
         checks.choice("activation", "elu", ["tanh", "relu"])
     with pytest.raises(TypeError, match="activation must be a string"):
         checks.choice("activation", 3, ["tanh"])
@@ -119,7 +128,9 @@ def test_tensor_accepts_lists_and_checks_shape_and_values():
 
 def test_labels_same_dtype_and_size():
     assert checks.labels("y", [0, 1, 1], n_classes=2, n=3).dtype == torch.long
-    with pytest.raises(ValueError, match=r"y must be class labels in \[0, 1\]; got values in \[0, 5\]"):
+    with pytest.raises(
+        ValueError, match=r"y must be class labels in \[0, 1\]; got values in \[0, 5\]"
+    ):
         checks.labels("y", [0, 5], n_classes=2)
     with pytest.raises(ValueError, match="one label per sample"):
         checks.labels("y", [0], n_classes=2, n=4)

@@ -7,12 +7,10 @@ import itertools
 
 import numpy as np
 import pytest
-import scipy.linalg
 import torch
 
 from dltheory.control import ddp as D
 from dltheory.control import experiments as E
-from dltheory.control import experiments_training as ET
 from dltheory.control import lq, lr, msa, pmp
 
 
@@ -45,7 +43,9 @@ def test_costate_is_gradient_of_hamiltonian_in_x(net):
     ps = pmp.costates(model, W, b, xs, y)
     t = 2
     xt = xs[t].clone().requires_grad_(True)
-    (gx,) = torch.autograd.grad(pmp.hamiltonian(model, xt, ps[t + 1], W[t], torch.zeros_like(b[t]) + b[t]), xt)
+    (gx,) = torch.autograd.grad(
+        pmp.hamiltonian(model, xt, ps[t + 1], W[t], torch.zeros_like(b[t]) + b[t]), xt
+    )
     # H is a batch mean, so its x-gradient is p_t / N
     assert torch.allclose(gx * x.shape[0], ps[t], atol=1e-12)
 
@@ -65,7 +65,10 @@ def test_ddp_first_order_on_lq_matches_finite_difference():
     A, B, Q, R, Qf, x0 = E._lq_instance(3, 2, seed=3)
     p = D.LQProblem(A=A, B=B, Q=Q, R=R, Qf=Qf, T=6)
     us = np.random.default_rng(0).standard_normal((6, 2))
-    J = lambda u: D.total_cost(p, D.rollout(p, x0, u), u)
+
+    def J(u):
+        return D.total_cost(p, D.rollout(p, x0, u), u)
+
     g_fd = np.zeros_like(us)
     for i, j in itertools.product(range(6), range(2)):
         e = np.zeros_like(us)
@@ -97,11 +100,13 @@ def test_riccati_rate_is_the_squared_closed_loop_radius():
 
 def test_richardson_slope_of_a_known_expansion():
     hs = 0.2 / 2.0 ** np.arange(6)
-    r = E.RiccatiContinuum(hs=hs, errors=3 * hs + 5 * hs**2, slope=1.0, n_fit=4, t_end=2.0,
-                           P0=np.eye(1))
+    r = E.RiccatiContinuum(
+        hs=hs, errors=3 * hs + 5 * hs**2, slope=1.0, n_fit=4, t_end=2.0, P0=np.eye(1)
+    )
     assert r.richardson_slope == pytest.approx(2.0, abs=1e-9)  # 2e(h/2) - e(h) = -5h^2/2 exactly
-    r = E.RiccatiContinuum(hs=hs, errors=3 * hs + 5 * hs**1.5, slope=1.0, n_fit=4, t_end=2.0,
-                           P0=np.eye(1))
+    r = E.RiccatiContinuum(
+        hs=hs, errors=3 * hs + 5 * hs**1.5, slope=1.0, n_fit=4, t_end=2.0, P0=np.eye(1)
+    )
     assert r.richardson_slope == pytest.approx(1.5, abs=1e-9)
 
 
@@ -117,12 +122,12 @@ def test_ddp_converges_on_pendulum_and_its_records_are_consistent():
     r = D.ddp(p, np.zeros(2), np.zeros((40, 1)), max_iter=60, tol=0.0)
     assert r.converged
     # the recorded costs are those of the recorded controls, recomputed independently
-    for J, u in zip(r.costs, r.controls):
+    for J, u in zip(r.costs, r.controls, strict=False):
         assert J == pytest.approx(D.total_cost(p, D.rollout(p, np.zeros(2), u), u), rel=1e-12)
     np.testing.assert_allclose(r.actual, r.costs[:-1] - r.costs[1:])
     assert r.alphas.size == r.predicted.size == r.costs.size - 1
     # gradient at the optimum vanishes: first-order step does not move the controls
-    g = (r.us - D.first_order_step(p, np.zeros(2), r.us, lr=1.0))
+    g = r.us - D.first_order_step(p, np.zeros(2), r.us, lr=1.0)
     assert np.max(np.abs(g)) < 1e-6
 
 
@@ -138,14 +143,22 @@ def test_newton_step_solves_lq_exactly_from_any_controls():
 
 
 def test_quadratic_ratios_separate_quadratic_from_linear_convergence():
-    quad = [0.9 * 0.5 ** (2**k - 1) for k in range(5)]  # quadratic: e_{k+1} / e_k^2 = 1 / 1.8 for all k
+    quad = [
+        0.9 * 0.5 ** (2**k - 1) for k in range(5)
+    ]  # quadratic: e_{k+1} / e_k^2 = 1 / 1.8 for all k
     r = D.quadratic_ratios(quad, [1.0] * 4, [0.0] * 4, floor=1e-12)
-    np.testing.assert_allclose(r, [q1 / q0**2 for q0, q1 in zip(quad, quad[1:])])
+    np.testing.assert_allclose(r, [q1 / q0**2 for q0, q1 in zip(quad, quad[1:], strict=False)])
     assert r.max() <= 1.2
     lin = [0.5 * 0.8**k for k in range(30)]  # linear: e_{k+1}/e_k^2 = 0.8 / e_k grows without bound
     assert D.quadratic_ratios(lin, [1.0] * 29, [0.0] * 29, floor=1e-12).max() > 100
     # regularised or damped steps and errors below the floor are excluded
-    r, ks = D.quadratic_ratios([0.5, 0.1, 0.01, 1e-4, 1e-13], [1.0, 0.5, 1.0, 1.0], [0.0, 0.0, 0.1, 0.0], floor=1e-10, return_index=True)
+    r, ks = D.quadratic_ratios(
+        [0.5, 0.1, 0.01, 1e-4, 1e-13],
+        [1.0, 0.5, 1.0, 1.0],
+        [0.0, 0.0, 0.1, 0.0],
+        floor=1e-10,
+        return_index=True,
+    )
     assert ks.tolist() == [0] and r.tolist() == [0.1 / 0.25]
 
 
@@ -199,14 +212,21 @@ def test_augmented_hamiltonian_gradient_at_current_theta_is_minus_loss_gradient(
 
 def test_optimal_schedule_solves_the_sme_ode():
     kw = dict(a=1.5, eta=0.1, sigma=0.8, m0=2.0)
-    u_fb = lambda t, m: min(1.0, kw["a"] * m / (kw["eta"] * kw["sigma"] ** 2))
+
+    def u_fb(t, m):
+        return min(1.0, kw["a"] * m / (kw["eta"] * kw["sigma"] ** 2))
+
     t, m = lr.sme_second_moment(u_fb, t_end=20.0, n_steps=40000, **kw)
     np.testing.assert_allclose(m, lr.optimal_second_moment(t, **kw), rtol=1e-6)
     u = lr.optimal_lr_schedule(t, **kw)
-    np.testing.assert_allclose(u, np.minimum(1, kw["a"] * m / (kw["eta"] * kw["sigma"] ** 2)), rtol=1e-5)
+    np.testing.assert_allclose(
+        u, np.minimum(1, kw["a"] * m / (kw["eta"] * kw["sigma"] ** 2)), rtol=1e-5
+    )
     # no schedule in a family does better at T
     for c in (0.5, 0.8, 1.0):
-        _, m2 = lr.sme_second_moment(lambda t, mm: min(1.0, c / (1 + kw["a"] * t)), t_end=20.0, n_steps=4000, **kw)
+        _, m2 = lr.sme_second_moment(
+            lambda t, mm, c=c: min(1.0, c / (1 + kw["a"] * t)), t_end=20.0, n_steps=4000, **kw
+        )
         assert m2[-1] >= m[-1] * (1 - 1e-6)
 
 
@@ -220,7 +240,9 @@ def test_simulated_sgd_matches_exact_moment_statistically():
     from scipy import stats
 
     u = lr.optimal_lr_schedule(np.arange(200) * 0.1, a=1.0, eta=0.1, sigma=1.0, m0=4.0)
-    f = lr.simulate_sgd_quadratic(u, a=1.0, b=0.0, eta=0.1, sigma=1.0, x0=2.0, n_paths=20000, seed=0)
+    f = lr.simulate_sgd_quadratic(
+        u, a=1.0, b=0.0, eta=0.1, sigma=1.0, x0=2.0, n_paths=20000, seed=0
+    )
     exact = 0.5 * lr.discrete_second_moment(u, a=1.0, eta=0.1, sigma=1.0, m0=4.0)[-1]
     z = (f[-1].mean() - exact) / (f[-1].std(ddof=1) / np.sqrt(f.shape[1]))
     assert 2 * stats.norm.sf(abs(z)) > 1e-3  # alpha = 1e-3
@@ -230,26 +252,101 @@ def test_simulated_sgd_matches_exact_moment_statistically():
     "call, exc, match",
     [
         (lambda: lr.switch_time(a=-1.0, eta=0.1, sigma=1.0, m0=1.0), ValueError, "a must be"),
-        (lambda: lr.optimal_lr_schedule([-1.0], a=1.0, eta=0.1, sigma=1.0, m0=1.0), ValueError, "t must be"),
-        (lambda: lr.constant_rate_stationary_loss(a=1.0, eta=2.5, sigma=1.0), ValueError, "eta \\* a < 2"),
-        (lambda: lr.simulate_sgd_quadratic([2.0], a=1.0, b=0.0, eta=0.1, sigma=1.0, x0=0.0, n_paths=2, seed=0), ValueError, "in \\[0, 1\\]"),
-        (lambda: lr.simulate_sgd_quadratic([1.0], a=1.0, b=0.0, eta=0.1, sigma=1.0, x0=0.0, n_paths=2, seed=-1), ValueError, "seed"),
-        (lambda: lq.riccati(np.eye(2), np.ones((3, 1)), np.eye(2), np.eye(1), np.eye(2), 5), ValueError, "B must have shape"),
-        (lambda: lq.riccati(np.eye(2), np.ones((2, 1)), np.eye(2), -np.eye(1), np.eye(2), 5), ValueError, "R must be positive definite"),
-        (lambda: lq.riccati(np.eye(2), np.ones((2, 1)), np.eye(2), np.eye(1), np.eye(2), 0), ValueError, "T must be"),
-        (lambda: lq.lq_pmp(np.eye(2), np.ones((2, 1)), np.eye(2), np.eye(1), np.eye(2), 3, [1.0]), ValueError, "x0 must have shape"),
-        (lambda: D.ddp(D.Pendulum(T=3), np.zeros(2), np.zeros((4, 1))), ValueError, "us0 must have shape"),
+        (
+            lambda: lr.optimal_lr_schedule([-1.0], a=1.0, eta=0.1, sigma=1.0, m0=1.0),
+            ValueError,
+            "t must be",
+        ),
+        (
+            lambda: lr.constant_rate_stationary_loss(a=1.0, eta=2.5, sigma=1.0),
+            ValueError,
+            "eta \\* a < 2",
+        ),
+        (
+            lambda: lr.simulate_sgd_quadratic(
+                [2.0], a=1.0, b=0.0, eta=0.1, sigma=1.0, x0=0.0, n_paths=2, seed=0
+            ),
+            ValueError,
+            "in \\[0, 1\\]",
+        ),
+        (
+            lambda: lr.simulate_sgd_quadratic(
+                [1.0], a=1.0, b=0.0, eta=0.1, sigma=1.0, x0=0.0, n_paths=2, seed=-1
+            ),
+            ValueError,
+            "seed",
+        ),
+        (
+            lambda: lq.riccati(np.eye(2), np.ones((3, 1)), np.eye(2), np.eye(1), np.eye(2), 5),
+            ValueError,
+            "B must have shape",
+        ),
+        (
+            lambda: lq.riccati(np.eye(2), np.ones((2, 1)), np.eye(2), -np.eye(1), np.eye(2), 5),
+            ValueError,
+            "R must be positive definite",
+        ),
+        (
+            lambda: lq.riccati(np.eye(2), np.ones((2, 1)), np.eye(2), np.eye(1), np.eye(2), 0),
+            ValueError,
+            "T must be",
+        ),
+        (
+            lambda: lq.lq_pmp(
+                np.eye(2), np.ones((2, 1)), np.eye(2), np.eye(1), np.eye(2), 3, [1.0]
+            ),
+            ValueError,
+            "x0 must have shape",
+        ),
+        (
+            lambda: D.ddp(D.Pendulum(T=3), np.zeros(2), np.zeros((4, 1))),
+            ValueError,
+            "us0 must have shape",
+        ),
         (lambda: D.Pendulum(dt=0.0), ValueError, "dt must be"),
-        (lambda: D.first_order_step(D.Pendulum(T=1), np.zeros(2), np.zeros((1, 1)), lr=0), ValueError, "lr must be"),
+        (
+            lambda: D.first_order_step(D.Pendulum(T=1), np.zeros(2), np.zeros((1, 1)), lr=0),
+            ValueError,
+            "lr must be",
+        ),
         (lambda: msa.ternary_argmax(np.ones(3), 0.1), TypeError, "torch tensor"),
-        (lambda: D.quadratic_ratios([1.0, 0.5], [1.0], [0.0], floor=0.0), ValueError, "floor must be"),
-        (lambda: D.quadratic_ratios([1.0, 0.5], [1.0, 1.0], [0.0], floor=1e-9), ValueError, "alphas and mus"),
-        (lambda: D.quadratic_ratios([1.0, np.nan], [1.0], [0.0], floor=1e-9), ValueError, "err must"),
+        (
+            lambda: D.quadratic_ratios([1.0, 0.5], [1.0], [0.0], floor=0.0),
+            ValueError,
+            "floor must be",
+        ),
+        (
+            lambda: D.quadratic_ratios([1.0, 0.5], [1.0, 1.0], [0.0], floor=1e-9),
+            ValueError,
+            "alphas and mus",
+        ),
+        (
+            lambda: D.quadratic_ratios([1.0, np.nan], [1.0], [0.0], floor=1e-9),
+            ValueError,
+            "err must",
+        ),
         (lambda: msa.ternary_argmax(torch.ones(3), -0.1), ValueError, "lam must be"),
         (lambda: pmp.ResNetControl(C=torch.eye(2), h=0.0), ValueError, "h must be"),
-        (lambda: pmp.forward_states(pmp.ResNetControl(C=torch.eye(2)), torch.zeros(2, 2, 3), torch.zeros(2, 2), torch.zeros(1, 2)), ValueError, "W must have shape"),
-        (lambda: msa.gradient_train(None, None, None, None, None, method="newton"), ValueError, "unknown method"),
-        (lambda: lr.csgd_softmax([0.0], x=torch.zeros(4, 2), y=[0, 1, 0, 1]), ValueError, "lrs must be"),
+        (
+            lambda: pmp.forward_states(
+                pmp.ResNetControl(C=torch.eye(2)),
+                torch.zeros(2, 2, 3),
+                torch.zeros(2, 2),
+                torch.zeros(1, 2),
+            ),
+            ValueError,
+            "W must have shape",
+        ),
+        (
+            lambda: msa.gradient_train(None, None, None, None, None, method="newton"),
+            ValueError,
+            "unknown method",
+        ),
+        (
+            lambda: lr.csgd_softmax([0.0], x=torch.zeros(4, 2), y=[0, 1, 0, 1]),
+            ValueError,
+            "lrs must be",
+        ),
     ],
 )
 def test_errors(call, exc, match):

@@ -132,17 +132,20 @@ def test_hand_derived_augmented_hamiltonian_gradient_equals_autograd(small):
 
 def test_msa_pairs_of_rho_and_inner_step_equal_separate_runs_and_record_the_gain(small):
     model, W, b, x, y = small
-    both = msa.msa_train(model, W, b, x, y, rho=[0.0, 3.0], inner_lr=[0.1, 0.3], n_iter=2, n_inner=4)
+    both = msa.msa_train(
+        model, W, b, x, y, rho=[0.0, 3.0], inner_lr=[0.1, 0.3], n_iter=2, n_inner=4
+    )
     assert both.inner_lr.tolist() == [0.1, 0.3] and both.gain.shape == (2, 2)
-    for j, (rho, lr) in enumerate(((0.0, 0.1), (3.0, 0.3))):
-        one = msa.msa_train(model, W, b, x, y, rho=rho, inner_lr=lr, n_iter=2, n_inner=4)
+    for j, (rho, inner_lr) in enumerate(((0.0, 0.1), (3.0, 0.3))):
+        one = msa.msa_train(model, W, b, x, y, rho=rho, inner_lr=inner_lr, n_iter=2, n_inner=4)
         np.testing.assert_allclose(both.loss[:, j], one.loss[:, 0], rtol=1e-12)
     # the gain of the first iteration is H~(theta_1) - H~(theta_0) at the initial states/costates
     one = msa.msa_train(model, W, b, x, y, rho=3.0, inner_lr=0.3, n_iter=1, n_inner=4)
     xs = pmp.forward_states(model, W, b, x)
     ps = pmp.costates(model, W, b, xs, y)
-    gain = (msa.augmented_hamiltonian(model, one.W[0], one.b[0], xs, ps, rho=3.0)
-            - msa.augmented_hamiltonian(model, W, b, xs, ps, rho=3.0))
+    gain = msa.augmented_hamiltonian(
+        model, one.W[0], one.b[0], xs, ps, rho=3.0
+    ) - msa.augmented_hamiltonian(model, W, b, xs, ps, rho=3.0)
     np.testing.assert_allclose(one.gain[0, 0], float(gain), rtol=1e-10)
     with pytest.raises(ValueError, match="same length"):
         msa.msa_train(model, W, b, x, y, rho=[0.0, 1.0, 3.0], inner_lr=[0.1, 0.3], n_iter=1)
@@ -179,9 +182,10 @@ def test_scale_changes_the_sizes_of_the_experiments(monkeypatch):
     assert len(full.seeds) > len(book.seeds) and full.n_train > book.n_train
     assert full.n_iter > book.n_iter and full.n_inner > book.n_inner
     # lr schedule: more simulated paths (a 1-step horizon keeps the full scale cheap)
-    assert ET.lr_schedule_experiment(scale="full", t_end=0.1).n_paths > ET.lr_schedule_experiment(
-        scale="book", t_end=0.1
-    ).n_paths
+    assert (
+        ET.lr_schedule_experiment(scale="full", t_end=0.1).n_paths
+        > ET.lr_schedule_experiment(scale="book", t_end=0.1).n_paths
+    )
     # ternary and cSGD: capture the iteration counts instead of training
     seen = {}
 
@@ -207,9 +211,21 @@ def test_scale_changes_the_sizes_of_the_experiments(monkeypatch):
     assert seen["ternary"][1] > seen["ternary"][0] and seen["csgd"][1] > seen["csgd"][0]
 
 
-@pytest.mark.parametrize("fn", [E.lq_three_ways, E.riccati_continuum, E.ddp_convergence, E.costate_check,
-                                E.first_order_check, ET.msa_experiment, ET.ternary_experiment,
-                                ET.lr_schedule_experiment, ET.csgd_experiment, ET.msa_sizes])
+@pytest.mark.parametrize(
+    "fn",
+    [
+        E.lq_three_ways,
+        E.riccati_continuum,
+        E.ddp_convergence,
+        E.costate_check,
+        E.first_order_check,
+        ET.msa_experiment,
+        ET.ternary_experiment,
+        ET.lr_schedule_experiment,
+        ET.csgd_experiment,
+        ET.msa_sizes,
+    ],
+)
 def test_experiments_reject_unknown_scale(fn):
     with pytest.raises(ValueError, match="scale"):
         fn(scale="huge")
@@ -218,12 +234,15 @@ def test_experiments_reject_unknown_scale(fn):
 
 
 # ------------------------------------------------------------------------------- figures
-@pytest.mark.parametrize("compute, plot", [
-    (E.lq_three_ways, E._plot_lq),
-    (E.riccati_continuum, E._plot_riccati_continuum),
-    (E.ddp_convergence, E._plot_ddp),
-    (ET.lr_schedule_experiment, ET._plot_lr_schedule),
-])
+@pytest.mark.parametrize(
+    "compute, plot",
+    [
+        (E.lq_three_ways, E._plot_lq),
+        (E.riccati_continuum, E._plot_riccati_continuum),
+        (E.ddp_convergence, E._plot_ddp),
+        (ET.lr_schedule_experiment, ET._plot_lr_schedule),
+    ],
+)
 def test_control_figures_rebuild_identically(compute, plot):
     fps = []
     for _ in range(2):
@@ -239,45 +258,108 @@ def _lqp():
     return D.LQProblem(A=[[1.0]], B=[[1.0]], Q=[[1.0]], R=[[1.0]], Qf=[[1.0]], T=3)
 
 
-@pytest.mark.parametrize("call, exc, match", [
-    (lambda: D.ddp(_lqp(), [np.nan], np.zeros((3, 1))), ValueError, "x0"),
-    (lambda: D.ddp(D.Pendulum(T=3), [np.inf, 0.0], np.zeros((3, 1))), ValueError, "x0"),
-    (lambda: D.ddp(_lqp(), [1.0], np.zeros((3, 1)), second_order=1), TypeError, "second_order"),
-    (lambda: D.ddp(object(), [1.0], np.zeros((3, 1))), TypeError, "problem must provide"),
-    (lambda: D.ddp(_lqp(), [1.0], np.zeros((3, 1)), mu_factor=1.0), ValueError, "mu_factor"),
-    (lambda: lq.lq_cost([[1.0], [1.0]], [[0.0]], np.eye(2), [[1.0]], [[1.0]]), ValueError, "Q must have"),
-    (lambda: lq.lq_cost([[1.0], [1.0]], [[0.0]], [[1.0]], [[1.0]], [["a"]]), TypeError, "Qf"),
-    (lambda: lq.riccati([[np.nan]], [[1.0]], [[1.0]], [[1.0]], [[1.0]], 2), ValueError, "A must"),
-    (lambda: lq.riccati([[1.0]], [[1.0]], [[1.0]], [[1.0]], [[1.0]], 2.0), TypeError, "T must"),
-    (lambda: lq.riccati(np.eye(3000), np.ones((3000, 1)), np.eye(3000), [[1.0]], np.eye(3000), 2),
-     ValueError, "state dimension"),
-    (lambda: lq.lq_rollout([[1.0]], [[1.0]], [[[0.5]]], [1.0, 2.0]), ValueError, "x0 must"),
-    (lambda: lq.riccati_ode(0.0, 1.0, 1.0, 1.0, 0.0, t_end=-1.0), ValueError, "t_end"),
-    (lambda: lq.euler_lq(0.0, 1.0, 1.0, 1.0, h=np.nan), ValueError, "h must"),
-    (lambda: msa.accuracy(pmp.ResNetControl(C=torch.eye(2, dtype=torch.float64)),
-                          *pmp.init_params(T=1, d=2), torch.ones(3, 2, dtype=torch.float64), [0]),
-     ValueError, "one label per sample"),
-    (lambda: msa.accuracy(pmp.ResNetControl(C=torch.eye(2, dtype=torch.float64)),
-                          *pmp.init_params(T=1, d=2), torch.ones(2, 2, dtype=torch.float64), [0, 5]),
-     ValueError, "class labels"),
-    (lambda: pmp.total_loss(pmp.ResNetControl(C=torch.eye(2, dtype=torch.float64)),
-                            *pmp.init_params(T=1, d=2), torch.ones(2, 2, dtype=torch.float32), [0, 1]),
-     TypeError, "share one dtype"),
-    (lambda: pmp.init_params(T=10_000, d=100_000), ValueError, "limit"),
-    (lambda: pmp.ResNetControl(C="abc"), TypeError, "C must"),
-    (lambda: pmp.digits_data(n_features=65), ValueError, "n_features"),
-    (lambda: msa.msa_train(pmp.ResNetControl(C=torch.eye(2, dtype=torch.float64)),
-                           *pmp.init_params(T=1, d=2), torch.eye(2, dtype=torch.float64), [0, 1],
-                           rho=[1.0, -1.0]), ValueError, "rho"),
-    (lambda: msa.gradient_train(pmp.ResNetControl(C=torch.eye(2, dtype=torch.float64)),
-                                *pmp.init_params(T=1, d=2), torch.eye(2, dtype=torch.float64), [0, 1],
-                                method="sgd"), ValueError, "batch_size"),
-    (lambda: lr.csgd_softmax([0.1], x=torch.zeros(4, 2, dtype=torch.float64), y=[0, 5, 0, 5]),
-     ValueError, "every class"),
-    (lambda: lr.simulate_sgd_quadratic([1.0] * 10, a=1.0, b=0.0, eta=0.1, sigma=1.0, x0=0.0,
-                                       n_paths=10**8, seed=0), ValueError, "limit"),
-    (lambda: D.model_agreement([1.0, 0.5], [1.0, 0.5], [0.5], [0.5, 0.1]), ValueError, "len"),
-])
+@pytest.mark.parametrize(
+    "call, exc, match",
+    [
+        (lambda: D.ddp(_lqp(), [np.nan], np.zeros((3, 1))), ValueError, "x0"),
+        (lambda: D.ddp(D.Pendulum(T=3), [np.inf, 0.0], np.zeros((3, 1))), ValueError, "x0"),
+        (lambda: D.ddp(_lqp(), [1.0], np.zeros((3, 1)), second_order=1), TypeError, "second_order"),
+        (lambda: D.ddp(object(), [1.0], np.zeros((3, 1))), TypeError, "problem must provide"),
+        (lambda: D.ddp(_lqp(), [1.0], np.zeros((3, 1)), mu_factor=1.0), ValueError, "mu_factor"),
+        (
+            lambda: lq.lq_cost([[1.0], [1.0]], [[0.0]], np.eye(2), [[1.0]], [[1.0]]),
+            ValueError,
+            "Q must have",
+        ),
+        (lambda: lq.lq_cost([[1.0], [1.0]], [[0.0]], [[1.0]], [[1.0]], [["a"]]), TypeError, "Qf"),
+        (
+            lambda: lq.riccati([[np.nan]], [[1.0]], [[1.0]], [[1.0]], [[1.0]], 2),
+            ValueError,
+            "A must",
+        ),
+        (lambda: lq.riccati([[1.0]], [[1.0]], [[1.0]], [[1.0]], [[1.0]], 2.0), TypeError, "T must"),
+        (
+            lambda: lq.riccati(
+                np.eye(3000), np.ones((3000, 1)), np.eye(3000), [[1.0]], np.eye(3000), 2
+            ),
+            ValueError,
+            "state dimension",
+        ),
+        (lambda: lq.lq_rollout([[1.0]], [[1.0]], [[[0.5]]], [1.0, 2.0]), ValueError, "x0 must"),
+        (lambda: lq.riccati_ode(0.0, 1.0, 1.0, 1.0, 0.0, t_end=-1.0), ValueError, "t_end"),
+        (lambda: lq.euler_lq(0.0, 1.0, 1.0, 1.0, h=np.nan), ValueError, "h must"),
+        (
+            lambda: msa.accuracy(
+                pmp.ResNetControl(C=torch.eye(2, dtype=torch.float64)),
+                *pmp.init_params(T=1, d=2),
+                torch.ones(3, 2, dtype=torch.float64),
+                [0],
+            ),
+            ValueError,
+            "one label per sample",
+        ),
+        (
+            lambda: msa.accuracy(
+                pmp.ResNetControl(C=torch.eye(2, dtype=torch.float64)),
+                *pmp.init_params(T=1, d=2),
+                torch.ones(2, 2, dtype=torch.float64),
+                [0, 5],
+            ),
+            ValueError,
+            "class labels",
+        ),
+        (
+            lambda: pmp.total_loss(
+                pmp.ResNetControl(C=torch.eye(2, dtype=torch.float64)),
+                *pmp.init_params(T=1, d=2),
+                torch.ones(2, 2, dtype=torch.float32),
+                [0, 1],
+            ),
+            TypeError,
+            "share one dtype",
+        ),
+        (lambda: pmp.init_params(T=10_000, d=100_000), ValueError, "limit"),
+        (lambda: pmp.ResNetControl(C="abc"), TypeError, "C must"),
+        (lambda: pmp.digits_data(n_features=65), ValueError, "n_features"),
+        (
+            lambda: msa.msa_train(
+                pmp.ResNetControl(C=torch.eye(2, dtype=torch.float64)),
+                *pmp.init_params(T=1, d=2),
+                torch.eye(2, dtype=torch.float64),
+                [0, 1],
+                rho=[1.0, -1.0],
+            ),
+            ValueError,
+            "rho",
+        ),
+        (
+            lambda: msa.gradient_train(
+                pmp.ResNetControl(C=torch.eye(2, dtype=torch.float64)),
+                *pmp.init_params(T=1, d=2),
+                torch.eye(2, dtype=torch.float64),
+                [0, 1],
+                method="sgd",
+            ),
+            ValueError,
+            "batch_size",
+        ),
+        (
+            lambda: lr.csgd_softmax(
+                [0.1], x=torch.zeros(4, 2, dtype=torch.float64), y=[0, 5, 0, 5]
+            ),
+            ValueError,
+            "every class",
+        ),
+        (
+            lambda: lr.simulate_sgd_quadratic(
+                [1.0] * 10, a=1.0, b=0.0, eta=0.1, sigma=1.0, x0=0.0, n_paths=10**8, seed=0
+            ),
+            ValueError,
+            "limit",
+        ),
+        (lambda: D.model_agreement([1.0, 0.5], [1.0, 0.5], [0.5], [0.5, 0.1]), ValueError, "len"),
+    ],
+)
 def test_bad_input_raises_a_clear_error(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
@@ -287,17 +369,27 @@ def test_lists_are_accepted_for_tensors():
     m = pmp.ResNetControl(C=[[1.0, 0.0], [0.0, 1.0]])
     W, b = pmp.init_params(T=1, d=2)
     J = pmp.total_loss(m, W.tolist(), b.tolist(), [[1.0, 0.0], [0.0, 1.0]], [0, 1])
-    assert float(J) == pytest.approx(float(pmp.total_loss(m, W, b, torch.eye(2, dtype=torch.float64),
-                                                          torch.tensor([0, 1]))))
+    assert float(J) == pytest.approx(
+        float(pmp.total_loss(m, W, b, torch.eye(2, dtype=torch.float64), torch.tensor([0, 1])))
+    )
 
 
 # ------------------------------------------------------------------------- bad input: properties
 BAD_COUNT = st.one_of(
-    st.integers(max_value=0), st.floats(allow_nan=True), st.booleans(), st.text(max_size=3), st.none(),
+    st.integers(max_value=0),
+    st.floats(allow_nan=True),
+    st.booleans(),
+    st.text(max_size=3),
+    st.none(),
 )
 BAD_POSITIVE = st.one_of(
-    st.floats(max_value=0.0), st.just(float("nan")), st.just(float("inf")), st.booleans(),
-    st.text(max_size=3), st.none(), st.lists(st.floats(), max_size=2),
+    st.floats(max_value=0.0),
+    st.just(float("nan")),
+    st.just(float("inf")),
+    st.booleans(),
+    st.text(max_size=3),
+    st.none(),
+    st.lists(st.floats(), max_size=2),
 )
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -306,7 +398,9 @@ def _raises_clearly(call):
     with pytest.raises((TypeError, ValueError)) as err:
         call()
     # the error is ours (it names an argument), not one from deep inside torch or numpy
-    assert "must" in str(err.value) or "unknown" in str(err.value) or "need" in str(err.value), err.value
+    assert "must" in str(err.value) or "unknown" in str(err.value) or "need" in str(err.value), (
+        err.value
+    )
 
 
 @SETTINGS
@@ -319,8 +413,11 @@ def test_counts_reject_bad_values(v):
     _raises_clearly(lambda: msa.gradient_train(model, W, b, x, [0, 1], n_iter=v))
     _raises_clearly(lambda: lq.riccati([[1.0]], [[1.0]], [[1.0]], [[1.0]], [[1.0]], v))
     _raises_clearly(lambda: D.ddp(_lqp(), [1.0], np.zeros((3, 1)), max_iter=v))
-    _raises_clearly(lambda: lr.simulate_sgd_quadratic([1.0], a=1.0, b=0.0, eta=0.1, sigma=1.0, x0=0.0,
-                                                      n_paths=v, seed=0))
+    _raises_clearly(
+        lambda: lr.simulate_sgd_quadratic(
+            [1.0], a=1.0, b=0.0, eta=0.1, sigma=1.0, x0=0.0, n_paths=v, seed=0
+        )
+    )
     _raises_clearly(lambda: pmp.init_params(T=v, d=2))
 
 
@@ -344,9 +441,12 @@ def test_positive_reals_reject_bad_values(v):
 @SETTINGS
 @given(
     v=st.one_of(
-        st.lists(st.floats(allow_nan=True, allow_infinity=True), min_size=1, max_size=4)
-        .filter(lambda l: len(l) != 2 or not all(np.isfinite(l))),
-        st.text(max_size=3), st.none(), st.booleans(),
+        st.lists(st.floats(allow_nan=True, allow_infinity=True), min_size=1, max_size=4).filter(
+            lambda l: len(l) != 2 or not all(np.isfinite(l))
+        ),
+        st.text(max_size=3),
+        st.none(),
+        st.booleans(),
     )
 )
 def test_state_vectors_reject_bad_values(v):
@@ -355,8 +455,11 @@ def test_state_vectors_reject_bad_values(v):
 
 
 @SETTINGS
-@given(scale=st.one_of(st.text(max_size=5).filter(lambda s: s not in ("book", "full")), st.integers(),
-                       st.none()))
+@given(
+    scale=st.one_of(
+        st.text(max_size=5).filter(lambda s: s not in ("book", "full")), st.integers(), st.none()
+    )
+)
 def test_scale_rejects_bad_values(scale):
     _raises_clearly(lambda: ET.msa_sizes(scale))
     _raises_clearly(lambda: E.lq_three_ways(scale=scale))

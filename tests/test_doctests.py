@@ -1,10 +1,11 @@
 """Doctests that survive last-bit differences between CPUs.
 
 Every docstring example runs under ``--doctest-modules`` with pytest's NUMBER flag (pyproject.toml):
-a float in the expected output is compared to the precision it is written with. This test takes every
-example's expected output, perturbs each float in it by a relative 1e-12 (and turns 0.0 into -0.0),
-and checks that the doctest checker still accepts it: an example that prints a raw 17-digit float or
-depends on the sign of a zero fails here, on every machine, not only on the one whose CPU differs.
+a float in the expected output is compared to the precision it is written with. This test takes
+every example's expected output, perturbs each float in it by a relative 1e-12 (and turns 0.0 into
+-0.0), and checks that the doctest checker still accepts it: an example that prints a raw 17-digit
+float or depends on the sign of a zero fails here, on every machine, not only on the one whose CPU
+differs.
 """
 
 import doctest
@@ -51,7 +52,8 @@ def test_doctest_passes_when_the_result_differs_in_the_last_bits(example, pytest
     perturbed = _perturb(example.want)
     assert checker.check_output(example.want, perturbed, flags), (
         f"this doctest depends on the last bits of a float: expected {example.want!r}, "
-        f"a neighbouring result prints {perturbed!r}; round the value or print fewer digits")
+        f"a neighbouring result prints {perturbed!r}; round the value or print fewer digits"
+    )
 
 
 def test_the_perturbation_catches_a_fragile_doctest(pytestconfig):

@@ -30,9 +30,17 @@ def test_euler_stack_is_matrix_power_and_rk4_is_taylor_polynomial():
     h = T / L
     I = torch.eye(A.shape[0], dtype=F64)
     euler = dyn.residual_stack(lambda t, x: x @ A.T, x0, T=T, L=L, method="euler")
-    torch.testing.assert_close(euler, x0 @ torch.linalg.matrix_power(I + h * A, L).T, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(
+        euler, x0 @ torch.linalg.matrix_power(I + h * A, L).T, rtol=1e-12, atol=1e-12
+    )
     # any 4-stage 4th-order RK step on a linear field is the degree-4 Taylor polynomial of expm(hA)
-    P = I + h * A + (h * A) @ (h * A) / 2 + torch.linalg.matrix_power(h * A, 3) / 6 + torch.linalg.matrix_power(h * A, 4) / 24
+    P = (
+        I
+        + h * A
+        + (h * A) @ (h * A) / 2
+        + torch.linalg.matrix_power(h * A, 3) / 6
+        + torch.linalg.matrix_power(h * A, 4) / 24
+    )
     rk4 = dyn.residual_stack(lambda t, x: x @ A.T, x0, T=T, L=L, method="rk4")
     torch.testing.assert_close(rk4, x0 @ torch.linalg.matrix_power(P, L).T, rtol=1e-12, atol=1e-12)
 
@@ -60,7 +68,11 @@ def test_fit_loglog_slope_exact_power_law():
         ({"T": 1.0, "L": 0}, ValueError, "L must be an integer >= 1"),
         ({"T": 1.0, "L": 2.5}, TypeError, "L must be an integer >= 1"),
         ({"T": 1.0, "L": 2.0}, TypeError, "L must be an integer >= 1"),
-        ({"T": 1.0, "L": 4, "method": "heun9"}, ValueError, "unknown method 'heun9'; valid names are 'euler'"),
+        (
+            {"T": 1.0, "L": 4, "method": "heun9"},
+            ValueError,
+            "unknown method 'heun9'; valid names are 'euler'",
+        ),
     ],
 )
 def test_residual_stack_validates(kwargs, exc, match):
@@ -95,7 +107,9 @@ def test_discretisation_errors_shape_mismatch():
     with pytest.raises(ValueError, match="x0 must have shape"):
         dyn.discretisation_errors(A, torch.ones(2, 3, dtype=F64), T=1.0, depths=[4])
     with pytest.raises(ValueError, match="square matrix"):
-        dyn.discretisation_errors(torch.ones(2, 3, dtype=F64), torch.ones(2, 3, dtype=F64), T=1.0, depths=[4])
+        dyn.discretisation_errors(
+            torch.ones(2, 3, dtype=F64), torch.ones(2, 3, dtype=F64), T=1.0, depths=[4]
+        )
 
 
 # ---------------------------------------------------------------- stability
@@ -131,14 +145,17 @@ def test_linear_antisymmetric_map_norm_equals_predicted_power():
 
 
 def test_perturbation_growth_linear_matches_power_along_eigenvector():
-    # for a normal W and the linear activation, a perturbation along the top eigen-plane grows as amp^j
+    # for a normal W and the linear activation, a perturbation along the top eigen-plane grows as
+    # amp^j
     K = torch.randn(4, 4, generator=torch.Generator().manual_seed(0), dtype=F64)
     W = dyn.antisymmetric_matrix(K, 0.2)
     h = 0.3
     lam, V = torch.linalg.eig(W)
     k = int(torch.argmax((1 + h * lam).abs()))
     d0 = V[:, k].real.unsqueeze(0)
-    g = dyn.perturbation_growth(W, torch.zeros(1, 4, dtype=F64), h=h, L=20, activation="linear", delta0=d0)
+    g = dyn.perturbation_growth(
+        W, torch.zeros(1, 4, dtype=F64), h=h, L=20, activation="linear", delta0=d0
+    )
     amp = float((1 + h * lam[k]).abs())
     np.testing.assert_allclose(g[:, 0].numpy(), amp ** np.arange(21), rtol=1e-10)
 
@@ -149,7 +166,9 @@ def test_stability_validation():
     with pytest.raises(ValueError, match="omega must be non-empty"):
         dyn.stability_analysis(h=0.1, gamma=0.1, omega=[])
     with pytest.raises(ValueError, match="unknown activation 'relu6'"):
-        dyn.perturbation_growth(torch.eye(2, dtype=F64), torch.zeros(1, 2, dtype=F64), h=0.1, L=2, activation="relu6")
+        dyn.perturbation_growth(
+            torch.eye(2, dtype=F64), torch.zeros(1, 2, dtype=F64), h=0.1, L=2, activation="relu6"
+        )
     with pytest.raises(ValueError, match="does not match W"):
         dyn.perturbation_growth(torch.eye(2, dtype=F64), torch.zeros(1, 3, dtype=F64), h=0.1, L=2)
     with pytest.raises(ValueError, match="square matrix"):
@@ -190,7 +209,9 @@ def test_hamiltonian_validation():
     with pytest.raises(ValueError, match="h must be a finite real number > 0"):
         dyn.hamiltonian_inverse(torch.ones(2, dtype=F64), torch.ones(2, dtype=F64), p, h=-0.1)
     with pytest.raises(ValueError, match="params lacks"):
-        dyn.hamiltonian_forward(torch.ones(2, dtype=F64), torch.ones(2, dtype=F64), {"K1": p["K1"]}, h=0.1)
+        dyn.hamiltonian_forward(
+            torch.ones(2, dtype=F64), torch.ones(2, dtype=F64), {"K1": p["K1"]}, h=0.1
+        )
 
 
 # ---------------------------------------------------------------- neural ODEs and the adjoint
@@ -256,16 +277,20 @@ def test_classifier_shapes_augmentation_and_nfe_counter():
     assert m(x).shape == (6,)
     traj = m.flow(x, n_times=3)
     assert traj.shape == (3, 6, 4)
-    torch.testing.assert_close(traj[0, :, 2:], torch.zeros(6, 2))  # augmented dimensions start at zero
+    torch.testing.assert_close(
+        traj[0, :, 2:], torch.zeros(6, 2)
+    )  # augmented dimensions start at zero
     m.func.reset_nfe()
     m(x)
     assert m.func.nfe == 4 * 5  # four stages per RK4 step
 
 
 def test_plain_flow_preserves_winding_number():
-    # an (untrained, random) planar flow maps the counter-clockwise unit circle to a loop that still winds
-    # +1 times around the image of 0 (homeomorphism and orientation preserving)
-    m = dyn.NeuralODEClassifier(dim=2, augment=0, hidden=16, rtol=1e-8, atol=1e-8, adjoint=False, seed=4)
+    # an (untrained, random) planar flow maps the counter-clockwise unit circle to a loop that still
+    # winds +1 times around the image of 0 (homeomorphism and orientation preserving)
+    m = dyn.NeuralODEClassifier(
+        dim=2, augment=0, hidden=16, rtol=1e-8, atol=1e-8, adjoint=False, seed=4
+    )
     th = np.linspace(0, 2 * np.pi, 400, endpoint=False)
     ring = torch.tensor(np.stack([np.cos(th), np.sin(th)], 1), dtype=torch.float32)
     with torch.no_grad():
@@ -277,7 +302,9 @@ def test_plain_flow_preserves_winding_number():
 def test_winding_numbers_closed_form():
     th = np.linspace(0, 2 * np.pi, 50, endpoint=False)
     twice = np.stack([np.cos(2 * th), np.sin(2 * th)], 1)
-    np.testing.assert_array_equal(dyn.winding_numbers(twice, np.array([[0.1, 0.0], [3.0, 0.0]])), [2.0, 0.0])
+    np.testing.assert_array_equal(
+        dyn.winding_numbers(twice, np.array([[0.1, 0.0], [3.0, 0.0]])), [2.0, 0.0]
+    )
     with pytest.raises(ValueError, match="loop must have shape"):
         dyn.winding_numbers(np.zeros((2, 2)), np.zeros((1, 2)))
 
@@ -286,7 +313,9 @@ def test_make_dataset_is_seeded_and_validates():
     X1, y1 = dyn.make_dataset("circles", n=20, seed=5)
     X2, y2 = dyn.make_dataset("circles", n=20, seed=5)
     assert torch.equal(X1, X2) and torch.equal(y1, y2)
-    with pytest.raises(ValueError, match="unknown name 'spirals'; valid names are 'moons', 'circles'"):
+    with pytest.raises(
+        ValueError, match="unknown name 'spirals'; valid names are 'moons', 'circles'"
+    ):
         dyn.make_dataset("spirals")
 
 
@@ -300,7 +329,9 @@ def test_neural_ode_validation():
     with pytest.raises(ValueError, match=r"x must have shape \(n, 2\)"):
         dyn.NeuralODEClassifier().flow(torch.zeros(3, 5))
     with pytest.raises(ValueError, match="aT must have the shape"):
-        dyn.adjoint_state(lambda t, z: z, torch.zeros(2, dtype=F64), T=1.0, aT=torch.zeros(3, dtype=F64))
+        dyn.adjoint_state(
+            lambda t, z: z, torch.zeros(2, dtype=F64), T=1.0, aT=torch.zeros(3, dtype=F64)
+        )
     m = dyn.NeuralODEClassifier(method="euler", adjoint=False)
     with pytest.raises(ValueError, match="one label per sample"):
         dyn.train_classifier(m, torch.zeros(3, 2), torch.zeros(4), iters=1)
@@ -313,7 +344,7 @@ def test_experiments_validate_sizes():
         dyn.euler_convergence(n=2.5)
 
 
-# ---------------------------------------------------------------- layout, scale, issue-10 regressions
+# -------------------------------------------------------------- layout, scale, issue-10 regressions
 THEORY = ("euler", "stability", "reversible", "node", "costate")
 
 
@@ -354,8 +385,11 @@ def test_every_experiment_has_two_scales_that_differ():
 def test_experiments_read_their_sizes_from_scale(monkeypatch):
     # a small "full" scale, so that the test sees each experiment obey it without running it big
     small = {
-        "euler": {"n": 3}, "stability": {"n": 5}, "reversibility": {"n": 6, "L": 7},
-        "adjoint": {"hidden": 5, "n": 4}, "moons": {"n": 12, "iters": 2},
+        "euler": {"n": 3},
+        "stability": {"n": 5},
+        "reversibility": {"n": 6, "L": 7},
+        "adjoint": {"hidden": 5, "n": 4},
+        "moons": {"n": 12, "iters": 2},
         "circles": {"n": 10, "iters": 1, "loop_points": 40},
         "costate": {"depths": (8, 16, 32)},
     }
@@ -399,8 +433,9 @@ def test_issue_10_examples_raise_clear_errors():
         dyn.discretisation_errors(A, torch.zeros(1, 6, dtype=F64), T=1.0, depths=[4])
     W = dyn.antisymmetric_matrix(torch.eye(3, dtype=F64), 0.1)
     with pytest.raises(ValueError, match="delta0 must have no zero row"):
-        dyn.perturbation_growth(W, torch.zeros(2, 3, dtype=F64), h=0.1, L=2,
-                                delta0=torch.zeros(2, 3, dtype=F64))
+        dyn.perturbation_growth(
+            W, torch.zeros(2, 3, dtype=F64), h=0.1, L=2, delta0=torch.zeros(2, 3, dtype=F64)
+        )
     with pytest.raises(ValueError, match="n must be an integer >= 2"):
         dyn.make_dataset("moons", n=1)
     with pytest.raises(ValueError, match="rtol must be a finite real number > 0"):
@@ -436,7 +471,7 @@ def test_lists_are_accepted_where_tensors_are_expected():
     assert 0.0 <= dyn.accuracy(m, [[0.0, 1.0], [1.0, 0.0]], [0, 1]) <= 1.0
 
 
-# ---------------------------------------------------------------- issue 17: rivals and new experiments
+# ------------------------------------------------------------- issue 17: rivals and new experiments
 def test_stability_experiment_settings_as_attributes_and_sign_test():
     r = dyn.stability_experiment(L=10)
     assert r.stable is r.settings["antisymmetric, stable"]
@@ -475,14 +510,20 @@ def test_train_classifiers_trains_each_model_on_its_own_data():
     h2 = dyn.train_classifiers(batched, X[None], y[None], iters=3, lr=0.05)[0]
     # one model in a batch is the same training (same steps, same Adam)
     np.testing.assert_allclose(h2.loss, h1.loss, rtol=1e-4)
-    for a, b in zip(single.parameters(), batched[0].parameters()):
+    for a, b in zip(single.parameters(), batched[0].parameters(), strict=False):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
     with pytest.raises(ValueError, match="adjoint=False"):
         dyn.train_classifiers([dyn.NeuralODEClassifier()], X[None], y[None], iters=1)
     with pytest.raises(ValueError, match="share"):
-        dyn.train_classifiers([dyn.NeuralODEClassifier(adjoint=False),
-                               dyn.NeuralODEClassifier(augment=1, adjoint=False)],
-                              torch.stack([X, X]), torch.stack([y, y]), iters=1)
+        dyn.train_classifiers(
+            [
+                dyn.NeuralODEClassifier(adjoint=False),
+                dyn.NeuralODEClassifier(augment=1, adjoint=False),
+            ],
+            torch.stack([X, X]),
+            torch.stack([y, y]),
+            iters=1,
+        )
 
 
 def test_linear_baseline_cannot_separate_circles_but_nearly_moons():
@@ -510,8 +551,10 @@ def test_adjoint_stretch_grows_with_the_contraction():
     assert r.reconstruction[0, 2] > 10 * r.tol
     f = dyn.ContractedField(dyn.ODEFunc(2, 4, dtype=F64), k=2.0)
     z = torch.tensor([[1.0, 0.0]], dtype=F64)
-    torch.testing.assert_close(f(torch.tensor(0.0), z), f.field(torch.tensor(0.0), z)
-                               - torch.tensor([[2.0, 0.0]], dtype=F64))
+    torch.testing.assert_close(
+        f(torch.tensor(0.0), z),
+        f.field(torch.tensor(0.0), z) - torch.tensor([[2.0, 0.0]], dtype=F64),
+    )
     with pytest.raises(ValueError, match="fit_from"):
         dyn.adjoint_stretch_experiment(ks=(0.0, 1.0), seeds=(0,))
     with pytest.raises(TypeError, match="ODEFunc"):

@@ -37,21 +37,51 @@ bad_positive = st.one_of(
     st.booleans(),
     st.text(max_size=3),
     st.none(),
-    st.complex_numbers(min_magnitude=1e-3, allow_nan=False, allow_infinity=False)
-    .filter(lambda z: z.imag != 0),
+    st.complex_numbers(min_magnitude=1e-3, allow_nan=False, allow_infinity=False).filter(
+        lambda z: z.imag != 0
+    ),
 )
 # values that are not a real number
-bad_real = st.one_of(st.just(math.nan), st.just(math.inf), st.just(-math.inf), st.booleans(),
-                     st.text(max_size=3), st.none())
+bad_real = st.one_of(
+    st.just(math.nan),
+    st.just(math.inf),
+    st.just(-math.inf),
+    st.booleans(),
+    st.text(max_size=3),
+    st.none(),
+)
 # values that are not a tensor of real numbers
-bad_tensor = st.one_of(st.text(max_size=3), st.none(), st.just([["a", "b"]]), st.just(object()),
-                       st.just(torch.tensor([True, False])), st.just(torch.tensor([1 + 1j, 2j])),
-                       st.just(torch.tensor([math.nan, 1.0], dtype=F64)))
-bad_names = st.one_of(st.text(max_size=8).filter(lambda s: s not in ("euler", "midpoint", "rk4",
-                                                                     "tanh", "linear", "moons",
-                                                                     "circles", "dopri5", "bosh3",
-                                                                     "adaptive_heun", "dopri8")),
-                      st.integers(), st.none())
+bad_tensor = st.one_of(
+    st.text(max_size=3),
+    st.none(),
+    st.just([["a", "b"]]),
+    st.just(object()),
+    st.just(torch.tensor([True, False])),
+    st.just(torch.tensor([1 + 1j, 2j])),
+    st.just(torch.tensor([math.nan, 1.0], dtype=F64)),
+)
+bad_names = st.one_of(
+    st.text(max_size=8).filter(
+        lambda s: (
+            s
+            not in (
+                "euler",
+                "midpoint",
+                "rk4",
+                "tanh",
+                "linear",
+                "moons",
+                "circles",
+                "dopri5",
+                "bosh3",
+                "adaptive_heun",
+                "dopri8",
+            )
+        )
+    ),
+    st.integers(),
+    st.none(),
+)
 
 A = dyn.linear_test_field(seed=0)
 X0 = torch.ones(2, 6, dtype=F64)
@@ -118,8 +148,11 @@ def test_stability_analysis_bad_numbers(gamma, h):
 
 
 @SETTINGS
-@given(omega=st.one_of(st.just([]), st.just([math.nan]), st.just([math.inf]), st.just(["a"]),
-                       st.just([1j])))
+@given(
+    omega=st.one_of(
+        st.just([]), st.just([math.nan]), st.just([math.inf]), st.just(["a"]), st.just([1j])
+    )
+)
 def test_stability_analysis_bad_spectrum(omega):
     with pytest.raises(BAD):
         dyn.stability_analysis(h=0.1, gamma=0.1, omega=omega)
@@ -196,8 +229,15 @@ XM, YM = dyn.make_dataset("moons", n=8)
 
 
 @SETTINGS
-@given(y=st.one_of(st.just([0.0]), st.just([0, 1, 2, 0, 1, 0, 1, 0]), st.just([0.5] * 8),
-                   st.just(np.zeros((8, 1))), bad_tensor))
+@given(
+    y=st.one_of(
+        st.just([0.0]),
+        st.just([0, 1, 2, 0, 1, 0, 1, 0]),
+        st.just([0.5] * 8),
+        st.just(np.zeros((8, 1))),
+        bad_tensor,
+    )
+)
 def test_accuracy_and_training_bad_labels(y):
     with pytest.raises(BAD):
         dyn.accuracy(MODEL, XM, y)
@@ -206,8 +246,10 @@ def test_accuracy_and_training_bad_labels(y):
 
 
 @SETTINGS
-@given(X=st.one_of(bad_tensor, st.just(torch.zeros(8, 3)), st.just(torch.zeros(8, 2, dtype=F64))),
-       lr=bad_positive)
+@given(
+    X=st.one_of(bad_tensor, st.just(torch.zeros(8, 3)), st.just(torch.zeros(8, 2, dtype=F64))),
+    lr=bad_positive,
+)
 def test_training_bad_data_or_rate(X, lr):
     with pytest.raises(BAD):
         dyn.train_classifier(MODEL, X, YM, iters=1)
@@ -235,9 +277,12 @@ def test_costate_functions_bad(L, T):
 
 
 @SETTINGS
-@given(scale=st.one_of(st.text(max_size=5).filter(lambda s: s not in ("book", "full")),
-                       st.none(), st.integers()),
-       n=bad_counts.filter(lambda v: v is not None))  # None means "the size of the scale"
+@given(
+    scale=st.one_of(
+        st.text(max_size=5).filter(lambda s: s not in ("book", "full")), st.none(), st.integers()
+    ),
+    n=bad_counts.filter(lambda v: v is not None),
+)  # None means "the size of the scale"
 def test_experiments_bad_scale_or_size(scale, n):
     with pytest.raises(BAD):
         dyn.stability_experiment(scale=scale, L=2)

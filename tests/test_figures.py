@@ -1,4 +1,5 @@
-"""The figure registry: registration rules, building, saving, the CLI and determinism of every figure."""
+"""The figure registry: registration rules, building, saving, the CLI and determinism of every
+figure."""
 
 import json
 import subprocess
@@ -52,6 +53,7 @@ def test_scoped_registry_restores_the_book_figures(demo_figure):
 
 def test_duplicate_id_from_another_function_is_refused(demo_figure):
     with pytest.raises(ValueError, match="registered twice"):
+
         @figures.register("demo/walk")
         def _other(data):  # pragma: no cover - never called
             return None
@@ -96,7 +98,11 @@ def test_fingerprint_without_x_ignores_only_the_x_data(demo_figure):
 
     a, b, c = walk([0, 1, 2], [1, 2, 3]), walk([0, 1.5, 2.2], [1, 2, 3]), walk([0, 1, 2], [1, 2, 4])
     assert figures.fingerprint(a) != figures.fingerprint(b)
-    assert figures.fingerprint(a, x=False) == figures.fingerprint(b, x=False) != figures.fingerprint(c, x=False)
+    assert (
+        figures.fingerprint(a, x=False)
+        == figures.fingerprint(b, x=False)
+        != figures.fingerprint(c, x=False)
+    )
     plt.close("all")
 
 
@@ -111,7 +117,9 @@ def test_save_writes_identical_files(demo_figure, tmp_path, fmt):
 
 
 def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "dltheory", *args], capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "dltheory", *args], capture_output=True, text=True, timeout=600
+    )
 
 
 def test_cli_list_prints_every_figure():
@@ -155,18 +163,23 @@ def test_every_chapter_has_figures():
 
 @pytest.mark.parametrize("fid", figures.ids())
 def test_each_figure_is_reproducible(fid, tmp_path):
-    """Rebuilding a figure from its seeded experiment draws identical data, and its data export holds it.
+    """Rebuilding a figure from its seeded experiment draws identical data, and its data export
+    holds it.
 
     Under ``make test`` the chapters run first and record the fingerprint of each figure they show
-    (``DLTHEORY_FIGURES_DIR``); the figure is rebuilt here, in another process, and compared with that.
-    Run alone, the test builds the figure twice.
+    (``DLTHEORY_FIGURES_DIR``); the figure is rebuilt here, in another process, and compared with
+    that. Run alone, the test builds the figure twice.
     """
-    x = not figures.get(fid).wall_clock  # measured seconds differ from run to run; all else must not
+    x = not figures.get(
+        fid
+    ).wall_clock  # measured seconds differ from run to run; all else must not
     recorded = figures.recorded_fingerprint(fid)
     a = figures.build(fid)
     try:
-        assert all(ax.get_xlabel() or ax.get_ylabel() or not ax.get_visible() or not ax.has_data()
-                   for ax in a.get_axes()), f"{fid}: an axis with data has no label"
+        assert all(
+            ax.get_xlabel() or ax.get_ylabel() or not ax.get_visible() or not ax.has_data()
+            for ax in a.get_axes()
+        ), f"{fid}: an axis with data has no label"
         if recorded is None:
             b = figures.build(fid)
             recorded = figures.fingerprint(b, x=x)
@@ -178,25 +191,37 @@ def test_each_figure_is_reproducible(fid, tmp_path):
 
 
 def _check_data_export(fid, fig, folder):
-    """``figures data`` writes every plotted line and point of ``fig``, and the CSVs read back equal."""
+    """``figures data`` writes every plotted line and point of ``fig``, and the CSVs read back
+    equal."""
     import csv
 
     paths = figures.write_data(fid, folder, fig=fig)
     manifest = json.loads(next(p for p in paths if p.suffix == ".json").read_text())
     assert manifest["id"] == fid and manifest["rebuild"].endswith(fid)
     assert len(manifest["panels"]) == len(fig.get_axes())
-    for ax, panel in zip(fig.get_axes(), manifest["panels"]):
+    for ax, panel in zip(fig.get_axes(), manifest["panels"], strict=False):
         rows = list(csv.DictReader((folder / panel["csv"]).open()))
         lines = [r for r in rows if r["kind"] == "line"]
-        drawn = np.concatenate([ln.get_xydata() for ln in ax.get_lines()]) if ax.get_lines() else \
-            np.zeros((0, 2))
+        drawn = (
+            np.concatenate([ln.get_xydata() for ln in ax.get_lines()])
+            if ax.get_lines()
+            else np.zeros((0, 2))
+        )
         got = np.array([[float(r["x"]), float(r["y"])] for r in lines]).reshape(-1, 2)
-        np.testing.assert_allclose(got, np.ma.filled(np.ma.asarray(drawn, float), np.nan),
-                                   rtol=1e-9, equal_nan=True, err_msg=f"{fid}: {panel['csv']}")
-        for name, im in zip(panel["images"], ax.get_images()):
-            np.testing.assert_allclose(np.loadtxt(folder / name, delimiter=",", ndmin=2),
-                                       np.atleast_2d(np.ma.filled(np.ma.asarray(im.get_array(), float),
-                                                                  np.nan)), rtol=1e-9, equal_nan=True)
+        np.testing.assert_allclose(
+            got,
+            np.ma.filled(np.ma.asarray(drawn, float), np.nan),
+            rtol=1e-9,
+            equal_nan=True,
+            err_msg=f"{fid}: {panel['csv']}",
+        )
+        for name, im in zip(panel["images"], ax.get_images(), strict=False):
+            np.testing.assert_allclose(
+                np.loadtxt(folder / name, delimiter=",", ndmin=2),
+                np.atleast_2d(np.ma.filled(np.ma.asarray(im.get_array(), float), np.nan)),
+                rtol=1e-9,
+                equal_nan=True,
+            )
 
 
 def test_data_export_of_a_figure(demo_figure, tmp_path):
@@ -209,12 +234,16 @@ def test_cli_writes_figure_data(demo_figure, tmp_path, capsys):
     from dltheory.__main__ import main
 
     assert main(["figures", "data", "demo/walk", "--out", str(tmp_path)]) == 0
-    assert (tmp_path / "demo-walk-data.json").is_file() and (tmp_path / "demo-walk-panel0.csv").is_file()
+    assert (tmp_path / "demo-walk-data.json").is_file() and (
+        tmp_path / "demo-walk-panel0.csv"
+    ).is_file()
     assert "demo-walk-panel0.csv" in capsys.readouterr().out
 
 
 def test_show_records_the_fingerprint_for_the_rebuild_test(demo_figure, tmp_path, monkeypatch):
     monkeypatch.setenv(figures.FINGERPRINTS_ENV_VAR, str(tmp_path))
     figures.show("demo/walk")
-    assert figures.recorded_fingerprint("demo/walk") == figures.fingerprint(figures.build("demo/walk"))
+    assert figures.recorded_fingerprint("demo/walk") == figures.fingerprint(
+        figures.build("demo/walk")
+    )
     plt.close("all")

@@ -1,5 +1,5 @@
-"""Tests of the information topic: the surrogate data, the MI estimators, the linear closed form, the
-batched network trainer and the experiments' sizes."""
+"""Tests of the information topic: the surrogate data, the MI estimators, the linear closed form,
+the batched network trainer and the experiments' sizes."""
 
 import ast
 import math
@@ -12,12 +12,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from dltheory.information import data, estimators as est, experiments, linear, network
+from dltheory.information import data, experiments, linear, network
+from dltheory.information import estimators as est
 
 PKG = Path(__file__).resolve().parent.parent / "dltheory" / "information"
 
 
-# --- the surrogate data set ------------------------------------------------------------------------
+# --- the surrogate data set -----------------------------------------------------------------------
+
 
 def test_surrogate_statistics_are_exact():
     d = data.surrogate()
@@ -47,7 +49,8 @@ def test_surrogate_is_deterministic_and_threshold_has_no_ties():
         assert pos.min() - neg.max() > 1e-4  # a strict, robust threshold of the smooth score
 
 
-# --- binning ---------------------------------------------------------------------------------------
+# --- binning --------------------------------------------------------------------------------------
+
 
 def _x_pm1():
     return torch.tensor(2 * data.surrogate().x - 1)
@@ -86,7 +89,9 @@ def test_binning_entropy_matches_counting_and_is_batched():
             joint = np.unique(np.c_[idx, y.numpy()], axis=0, return_counts=True)[1]
             hy = stats.entropy(np.bincount(y.numpy()), base=2)
             assert float(ixt[i, j]) == pytest.approx(h, abs=1e-12)
-            assert float(ity[i, j]) == pytest.approx(h + hy - stats.entropy(joint, base=2), abs=1e-12)
+            assert float(ity[i, j]) == pytest.approx(
+                h + hy - stats.entropy(joint, base=2), abs=1e-12
+            )
 
 
 def test_wide_codes_are_exact_beyond_int64_range():
@@ -108,8 +113,9 @@ def test_adaptive_range_per_batch_entry():
 
 
 def test_binning_breaks_data_processing_only_through_discretisation():
-    # T2 = T1 exactly would satisfy DPI with equality; a deterministic function of the *binned* T1 can
-    # only lose information: check H(f(T1_bin)) <= H(T1_bin) on random data (an identity of counting).
+    # T2 = T1 exactly would satisfy DPI with equality; a deterministic function of the *binned* T1
+    # can only lose information: check H(f(T1_bin)) <= H(T1_bin) on random data (an identity of
+    # counting).
     g = torch.Generator().manual_seed(2)
     t1 = torch.rand(2000, 3, generator=g, dtype=torch.float64) * 2 - 1
     y = torch.zeros(2000, dtype=torch.long)
@@ -120,7 +126,8 @@ def test_binning_breaks_data_processing_only_through_discretisation():
     assert float(est.binned_information(t1, y, bins=8)[0]) == pytest.approx(float(h1), abs=1e-12)
 
 
-# --- KDE bounds on Gaussian mixtures ---------------------------------------------------------------
+# --- KDE bounds on Gaussian mixtures --------------------------------------------------------------
+
 
 @pytest.mark.parametrize("var", [1e-3, 0.05, 0.5, 5.0])
 def test_pairwise_bounds_bracket_the_monte_carlo_entropy(var):
@@ -147,8 +154,10 @@ def test_kde_information_is_the_mixture_bound_minus_the_noise_entropy():
     ixt, ity = est.kde_information(t, y, noise_var=1e-3)
     assert float(ixt) == pytest.approx(up - hz, abs=1e-10)
     # I(T;Y) = H_up(T) - sum_c p_c H_up(T | Y = c)
-    cond = sum((y == c).double().mean() * (est.mixture_entropy_bounds(t[y == c], var=1e-3)[1] - hz)
-               for c in (0, 1))
+    cond = sum(
+        (y == c).double().mean() * (est.mixture_entropy_bounds(t[y == c], var=1e-3)[1] - hz)
+        for c in (0, 1)
+    )
     assert float(ity) == pytest.approx(float(ixt - cond), abs=1e-10)
     # float32 activations are computed in float64; the row subsample is unbiased
     ixt32, _ = est.kde_information(t.float(), y, noise_var=1e-3)
@@ -166,7 +175,8 @@ def test_kde_separated_clusters_and_bounds():
     assert float(ity) == pytest.approx(data.label_entropy(d.y), abs=1e-6)
 
 
-# --- linear closed form ----------------------------------------------------------------------------
+# --- linear closed form ---------------------------------------------------------------------------
+
 
 def test_gaussian_information_against_an_independent_computation():
     g = torch.Generator().manual_seed(6)
@@ -181,7 +191,8 @@ def test_gaussian_information_against_an_independent_computation():
         assert float(got[k]) == pytest.approx(ref, abs=1e-10)
     s = np.linalg.svd(w[0].numpy(), compute_uv=False)
     assert float(linear.gaussian_information(w[0], noise_var=0.3)) == pytest.approx(
-        0.5 * np.log2(1 + s**2 / 0.3).sum(), abs=1e-10)
+        0.5 * np.log2(1 + s**2 / 0.3).sum(), abs=1e-10
+    )
 
 
 def test_gaussian_information_against_monte_carlo_entropy():
@@ -205,11 +216,13 @@ def test_linear_student_learns_and_information_grows():
     assert r.ixt[-1] - r.ixt[0] > 1.0
 
 
-# --- the batched trainer ---------------------------------------------------------------------------
+# --- the batched trainer --------------------------------------------------------------------------
+
 
 def test_hand_written_gradients_match_autograd():
-    m = network.BatchedMLP.init([12, 10, 7, 5, 4, 3, 2], ["tanh", "relu", "tanh"], [0, 1, 2],
-                                dtype=torch.float64)
+    m = network.BatchedMLP.init(
+        [12, 10, 7, 5, 4, 3, 2], ["tanh", "relu", "tanh"], [0, 1, 2], dtype=torch.float64
+    )
     g = torch.Generator().manual_seed(8)
     x = torch.randn(3, 40, 12, generator=g, dtype=torch.float64)
     y = torch.randint(0, 2, (3, 40), generator=g)
@@ -219,7 +232,7 @@ def test_hand_written_gradients_match_autograd():
     logits = network.BatchedMLP(tuple(ws), tuple(bs), m.activations).forward(x)[-1]
     loss = sum(torch.nn.functional.cross_entropy(logits[k], y[k]) for k in range(3))
     auto = torch.autograd.grad(loss, ws + bs)
-    for a, b in zip(auto, gw + gb):
+    for a, b in zip(auto, gw + gb, strict=False):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
 
 
@@ -228,7 +241,9 @@ def test_batched_adam_matches_torch_adam_for_one_model():
     x = _x_pm1()[:64]
     y = torch.tensor(data.surrogate().y[:64])
     idx = torch.arange(64)[None]
-    out = network.train_batched(m, x, y, train_idx=idx, epochs=5, lr=1e-2, batch_size=None, seeds=[0])
+    out = network.train_batched(
+        m, x, y, train_idx=idx, epochs=5, lr=1e-2, batch_size=None, seeds=[0]
+    )
     params = [p[0].clone().requires_grad_(True) for p in (*m.weights, *m.biases)]
     opt = torch.optim.Adam(params, lr=1e-2)
     for _ in range(5):
@@ -264,15 +279,18 @@ def test_log_epochs_and_scale_change_sizes():
 
 
 TINY = {
-    "book": experiments.Sizes(epochs=4, seeds=(0,), n_record=3, dense_every=2, n_kde=2,
-                              kde_rows=16, linear_epochs=10),
-    "full": experiments.Sizes(epochs=8, seeds=(0, 1), n_record=5, dense_every=2, n_kde=3,
-                              kde_rows=32, linear_epochs=20),
+    "book": experiments.Sizes(
+        epochs=4, seeds=(0,), n_record=3, dense_every=2, n_kde=2, kde_rows=16, linear_epochs=10
+    ),
+    "full": experiments.Sizes(
+        epochs=8, seeds=(0, 1), n_record=5, dense_every=2, n_kde=3, kde_rows=32, linear_epochs=20
+    ),
 }
 
 
 def test_experiments_follow_the_scale(monkeypatch):
-    """The experiment functions take their sizes from the scale (run here at tiny stand-in sizes)."""
+    """The experiment functions take their sizes from the scale (run here at tiny stand-in
+    sizes)."""
     monkeypatch.setattr(experiments, "_SIZES", TINY)
     out = {}
     for scale in ("book", "full"):
@@ -282,9 +300,13 @@ def test_experiments_follow_the_scale(monkeypatch):
         sz = TINY[scale]
         for p in (nets.tanh, nets.relu, fb):
             assert p.epochs[-1] == sz.epochs and p.seeds == sz.seeds
-            assert p.ixt.shape == (len(p.epochs), len(sz.seeds), 5) and len(p.kde_epochs) <= sz.n_kde
+            assert (
+                p.ixt.shape == (len(p.epochs), len(sz.seeds), 5) and len(p.kde_epochs) <= sz.n_kde
+            )
         assert fb.batch_size is None and nets.tanh.batch_size == 256
-        assert nets.relu.ixt_adaptive.shape == nets.relu.ixt.shape and nets.tanh.ixt_adaptive is None
+        assert (
+            nets.relu.ixt_adaptive.shape == nets.relu.ixt.shape and nets.tanh.ixt_adaptive is None
+        )
         assert nets.tanh.ixt_equal.shape == nets.tanh.ixt.shape and nets.relu.ixt_equal is None
         assert nets.tanh.exact_ixt.shape == nets.tanh.exact_ixt32.shape == nets.tanh.ixt.shape[:2]
         assert lin.epochs[-1] == sz.linear_epochs
@@ -310,15 +332,16 @@ def test_figures_draw_from_tiny_runs(monkeypatch):
         (experiments.plot_full_batch, experiments.FullBatchComparison(nets.tanh, nets.tanh)),
         (experiments.plot_linear, experiments.run_linear(n_kde=50)),
     ]
-    for plot, data in cases:
+    for plot, result in cases:
         with figures.style():
-            fig = plot(data)
+            fig = plot(result)
         assert all(ax.get_xlabel() and ax.get_ylabel() for ax in fig.get_axes())
         fig.canvas.draw()  # mathtext in labels and legends must parse
         plt.close(fig)
 
 
-# --- the layout rule -------------------------------------------------------------------------------
+# --- the layout rule ------------------------------------------------------------------------------
+
 
 def test_theory_modules_do_not_import_matplotlib_or_figures():
     for path in PKG.glob("*.py"):
@@ -334,7 +357,7 @@ def test_theory_modules_do_not_import_matplotlib_or_figures():
         assert not any("matplotlib" in n or n.endswith("figures") for n in names), path.name
 
 
-# --- bad input -------------------------------------------------------------------------------------
+# --- bad input ------------------------------------------------------------------------------------
 
 T_OK = torch.zeros(10, 2)
 Y_OK = torch.zeros(10, dtype=torch.long)
@@ -362,7 +385,10 @@ def test_noise_variance_and_width_must_be_positive(v):
 @given(st.lists(st.integers(0, 3), min_size=0, max_size=1))
 def test_activations_of_the_wrong_shape(shape):
     t = torch.zeros(shape)
-    for fn in (lambda: est.binned_information(t, Y_OK, bins=30), lambda: est.kde_information(t, Y_OK)):
+    for fn in (
+        lambda: est.binned_information(t, Y_OK, bins=30),
+        lambda: est.kde_information(t, Y_OK),
+    ):
         with pytest.raises(ValueError, match="t must"):
             fn()
 
@@ -398,7 +424,7 @@ def test_wrong_types_are_type_errors():
         network.BatchedMLP.init([12, 2], ["sigmoid"], [0])
 
 
-# --- Shwartz-Ziv & Tishby's binning, exact entropy, float64 recording, one run per process ---------
+# --- Shwartz-Ziv & Tishby's binning, exact entropy, float64 recording, one run per process --------
 def test_sz_edges_are_numpy_digitize_of_30_edges():
     rng = np.random.default_rng(0)
     t = np.concatenate([np.tanh(3 * rng.normal(size=(500, 3))), [[1.0, -1.0, 0.0]]])
@@ -426,10 +452,19 @@ def test_record_dtype_hands_float64_activations():
     m = network.BatchedMLP.init([2, 3, 2], ["tanh"], [0])
     x, y = torch.tensor([[0.0, 1.0], [1.0, 0.0]]), torch.tensor([0, 1])
     seen = []
-    network.train_batched(m, x, y, train_idx=torch.tensor([[0, 1]]), epochs=1, lr=0.1,
-                          batch_size=None, seeds=[0], record_epochs=[0],
-                          on_record=lambda e, h, a, b: seen.append(h[0].dtype),
-                          record_dtype=torch.float64)
+    network.train_batched(
+        m,
+        x,
+        y,
+        train_idx=torch.tensor([[0, 1]]),
+        epochs=1,
+        lr=0.1,
+        batch_size=None,
+        seeds=[0],
+        record_epochs=[0],
+        on_record=lambda e, h, a, b: seen.append(h[0].dtype),
+        record_dtype=torch.float64,
+    )
     assert seen == [torch.float64]
 
 
@@ -441,5 +476,11 @@ def test_bit_networks_are_computed_once_per_process(monkeypatch):
 
 
 def test_k_of_n_rule_and_fit_measures():
-    assert [experiments.count_verdict(c, 8) for c in (8, 6, 5, 3, 2, 0)] == \
-        ["holds", "holds", "seed-dependent", "seed-dependent", "absent", "absent"]
+    assert [experiments.count_verdict(c, 8) for c in (8, 6, 5, 3, 2, 0)] == [
+        "holds",
+        "holds",
+        "seed-dependent",
+        "seed-dependent",
+        "absent",
+        "absent",
+    ]

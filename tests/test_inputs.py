@@ -1,9 +1,10 @@
-"""Bad input at the public entry points of every topic (issue 20): no hang, no silent NaN, no wrong answer.
+"""Bad input at the public entry points of every topic (issue 20): no hang, no silent NaN, no wrong
+answer.
 
-One section per pattern: work limits (each call that used to hang is refused in well under a second),
-divergence named by its step size, distributions/grids/matrices that are what they claim, the families
-that skipped the checks, dtypes and devices, documented edge behaviour, and messages that name the
-user's argument. The same cases, and a sweep over every docstring example, are in
+One section per pattern: work limits (each call that used to hang is refused in well under a
+second), divergence named by its step size, distributions/grids/matrices that are what they claim,
+the families that skipped the checks, dtypes and devices, documented edge behaviour, and messages
+that name the user's argument. The same cases, and a sweep over every docstring example, are in
 ``benchmarks/bad_inputs.py``.
 """
 
@@ -18,12 +19,11 @@ from hypothesis import strategies as st
 
 from dltheory import _checks as checks
 from dltheory import adversarial as adv
-from dltheory import bayes, figures
+from dltheory import bayes, figures, meta, sgd
 from dltheory import control as ctl
 from dltheory import dynamics as dyn
 from dltheory import information as inf
 from dltheory import meanfield as mf
-from dltheory import meta, sgd
 from dltheory.control import lr as clr
 from dltheory.control import msa, pmp
 from dltheory.information import data as idata
@@ -47,7 +47,11 @@ def problem():
 
 @pytest.fixture(scope="module")
 def batched():
-    return inf.BatchedMLP.init([12, 5, 2], ["tanh"], [0]), torch.rand(8, 12), torch.randint(0, 2, (8,))
+    return (
+        inf.BatchedMLP.init([12, 5, 2], ["tanh"], [0]),
+        torch.rand(8, 12),
+        torch.randint(0, 2, (8,)),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +65,9 @@ def resnet():
 
 
 def test_work_check_names_the_argument_and_the_limit():
-    with pytest.raises(ValueError, match=r"^n_steps asks for about 1e\+12 steps x .* limit of 1e\+12 \(dltheory"):
+    with pytest.raises(
+        ValueError, match=r"^n_steps asks for about 1e\+12 steps x .* limit of 1e\+12 \(dltheory"
+    ):
         checks.work("n_steps", 10**12, 10)
     assert checks.work("n_steps", 1000, 10**6) == 1e9
 
@@ -72,34 +78,94 @@ def test_sgd_simulations_refuse_endless_runs(n):
     _fast_refusal(lambda: sgd.simulate_linear_sgd(I1, I1, 0.1, n_chains=2, n_steps=n), "n_steps")
     _fast_refusal(lambda: sgd.simulate_double_well(0.1, 0.01, n_chains=2, n_steps=n), "n_steps")
     _fast_refusal(lambda: sgd.simulate_escapes([0.25], 0.02, chains=[2], n_steps=n), "n_steps")
-    _fast_refusal(lambda: sgd.simulate_basin_escapes(I2, [I2], 0.05, 0.05, chains=2, n_steps=n), "n_steps")
+    _fast_refusal(
+        lambda: sgd.simulate_basin_escapes(I2, [I2], 0.05, 0.05, chains=2, n_steps=n), "n_steps"
+    )
     _fast_refusal(lambda: sgd.descend(sgd.TwoBasins(), [0.0], n_steps=n), "n_steps")
 
 
 def test_listed_hanging_calls_are_refused_at_once(problem, batched, resnet):
     model, xb, yb = batched
     cases = [
-        ("n_steps", lambda: sgd.simulate_regression_sgd(problem, 0.01, 5, n_chains=2, n_steps=10**12)),
-        ("n_steps", lambda: bayes.sgld_linreg(np.ones((4, 1)), np.ones(4), sigma=1.0, tau=1.0, eps=1e-3,
-                                              batch_size=2, n_chains=2, n_steps=10**12, n_keep=1)),
-        ("epochs", lambda: inf.train_linear_student(d_in=2, d_hidden=2, n_train=4, epochs=10**12, lr=0.01,
-                                                    init_scale=0.1, noise_std=0.1, record_epochs=[0], seed=0)),
-        ("epochs", lambda: inf.train_batched(model, xb, yb, train_idx=torch.arange(8)[None], epochs=10**12,
-                                             lr=0.01, batch_size=None, seeds=[0])),
-        ("L", lambda: dyn.perturbation_growth(torch.zeros(4, 4, dtype=torch.float64),
-                                              torch.ones(3, 4, dtype=torch.float64), h=0.1, L=10**7)),
+        (
+            "n_steps",
+            lambda: sgd.simulate_regression_sgd(problem, 0.01, 5, n_chains=2, n_steps=10**12),
+        ),
+        (
+            "n_steps",
+            lambda: bayes.sgld_linreg(
+                np.ones((4, 1)),
+                np.ones(4),
+                sigma=1.0,
+                tau=1.0,
+                eps=1e-3,
+                batch_size=2,
+                n_chains=2,
+                n_steps=10**12,
+                n_keep=1,
+            ),
+        ),
+        (
+            "epochs",
+            lambda: inf.train_linear_student(
+                d_in=2,
+                d_hidden=2,
+                n_train=4,
+                epochs=10**12,
+                lr=0.01,
+                init_scale=0.1,
+                noise_std=0.1,
+                record_epochs=[0],
+                seed=0,
+            ),
+        ),
+        (
+            "epochs",
+            lambda: inf.train_batched(
+                model,
+                xb,
+                yb,
+                train_idx=torch.arange(8)[None],
+                epochs=10**12,
+                lr=0.01,
+                batch_size=None,
+                seeds=[0],
+            ),
+        ),
+        (
+            "L",
+            lambda: dyn.perturbation_growth(
+                torch.zeros(4, 4, dtype=torch.float64),
+                torch.ones(3, 4, dtype=torch.float64),
+                h=0.1,
+                L=10**7,
+            ),
+        ),
         ("L", lambda: dyn.stability_experiment(L=10**7)),
         ("T", lambda: ctl.riccati(A3, A3, A3, A3, A3, 10**7)),
         ("t_end", lambda: ctl.riccati_ode(A3, A3, A3, A3, A3, t_end=1e6)),
-        ("n_steps", lambda: clr.sme_second_moment(lambda t, m: 1.0, t_end=1.0, a=1.0, eta=0.1, sigma=1.0,
-                                                  m0=1.0, n_steps=10**8)),
+        (
+            "n_steps",
+            lambda: clr.sme_second_moment(
+                lambda t, m: 1.0, t_end=1.0, a=1.0, eta=0.1, sigma=1.0, m0=1.0, n_steps=10**8
+            ),
+        ),
         ("n_steps", lambda: meta.greedy_optimal_schedule(10**7, a=1.0, eta=0.1, sigma=1.0, m0=1.0)),
         ("t_end", lambda: sgd.hamilton_jacobi(np.zeros(101), np.linspace(-1, 1, 101), 1e5)),
-        ("depth", lambda: mf.jacobian_spectrum("tanh", sigma_w2=1.0, sigma_b2=0.0, width=400, depth=10**5)),
+        (
+            "depth",
+            lambda: mf.jacobian_spectrum(
+                "tanh", sigma_w2=1.0, sigma_b2=0.0, width=400, depth=10**5
+            ),
+        ),
         ("t", lambda: inf.kde_information(torch.rand(10**5, 3), torch.randint(0, 2, (10**5,)))),
         ("n", lambda: inf.log_epochs(10**9, 10**9)),
-        ("steps", lambda: meta.adapt(meta.init_net(hidden=8), torch.rand(5, 1), torch.rand(5, 1), alpha=0.01,
-                                     steps=10**9)),
+        (
+            "steps",
+            lambda: meta.adapt(
+                meta.init_net(hidden=8), torch.rand(5, 1), torch.rand(5, 1), alpha=0.01, steps=10**9
+            ),
+        ),
         ("rho", lambda: msa.msa_train(*resnet, rho=np.zeros(10**8))),
     ]
     for name, call in cases:
@@ -120,17 +186,58 @@ def test_divergence_names_the_step_size(batched, resnet):
     model, xb, yb = batched
     x = bayes.mixture_data(n=20)
     cases = [
-        ("eps", lambda: bayes.sgld_linreg(np.ones((4, 1)), np.ones(4), sigma=1.0, tau=1.0, eps=10.0,
-                                          batch_size=2, n_chains=2, n_steps=200, n_keep=1)),
+        (
+            "eps",
+            lambda: bayes.sgld_linreg(
+                np.ones((4, 1)),
+                np.ones(4),
+                sigma=1.0,
+                tau=1.0,
+                eps=10.0,
+                batch_size=2,
+                n_chains=2,
+                n_steps=200,
+                n_keep=1,
+            ),
+        ),
         ("eps", lambda: bayes.sgld_mixture(x, n_chains=2, eps=[1e10] * 50, n_keep=5)),
-        ("lr", lambda: inf.train_linear_student(d_in=2, d_hidden=2, n_train=4, epochs=100, lr=100.0,
-                                                init_scale=0.1, noise_std=0.1, record_epochs=[99], seed=0)),
-        ("lrs", lambda: meta.unroll_quadratic(torch.full((2,), 2.0, dtype=torch.float64),
-                                              torch.eye(2, dtype=torch.float64).expand(100, 2, 2),
-                                              torch.ones(100, 2, dtype=torch.float64),
-                                              torch.full((100,), 1e200, dtype=torch.float64))),
-        ("betas", lambda: inf.train_batched(model, xb, yb, train_idx=torch.arange(8)[None], epochs=3,
-                                            lr=0.01, batch_size=None, seeds=[0], betas=(math.nan, 0.9))),
+        (
+            "lr",
+            lambda: inf.train_linear_student(
+                d_in=2,
+                d_hidden=2,
+                n_train=4,
+                epochs=100,
+                lr=100.0,
+                init_scale=0.1,
+                noise_std=0.1,
+                record_epochs=[99],
+                seed=0,
+            ),
+        ),
+        (
+            "lrs",
+            lambda: meta.unroll_quadratic(
+                torch.full((2,), 2.0, dtype=torch.float64),
+                torch.eye(2, dtype=torch.float64).expand(100, 2, 2),
+                torch.ones(100, 2, dtype=torch.float64),
+                torch.full((100,), 1e200, dtype=torch.float64),
+            ),
+        ),
+        (
+            "betas",
+            lambda: inf.train_batched(
+                model,
+                xb,
+                yb,
+                train_idx=torch.arange(8)[None],
+                epochs=3,
+                lr=0.01,
+                batch_size=None,
+                seeds=[0],
+                betas=(math.nan, 0.9),
+            ),
+        ),
         ("lr", lambda: msa.gradient_train(*resnet, lr=1e300, n_iter=5)),
     ]
     for name, call in cases:
@@ -141,7 +248,8 @@ def test_divergence_names_the_step_size(batched, resnet):
 # 3. distributions, grids, matrices ----------------------------------------------------------------
 
 weights = st.lists(st.floats(min_value=0.0, max_value=10.0), min_size=2, max_size=6).filter(
-    lambda w: abs(sum(w) - 1) > 1e-3)
+    lambda w: abs(sum(w) - 1) > 1e-3
+)
 
 
 @settings(max_examples=30, deadline=None)
@@ -155,7 +263,9 @@ def test_weights_that_do_not_sum_to_one_are_refused(w):
 
 
 @settings(max_examples=20, deadline=None)
-@given(st.lists(st.floats(-5, 5), min_size=3, max_size=8, unique=True).filter(lambda g: g != sorted(g)))
+@given(
+    st.lists(st.floats(-5, 5), min_size=3, max_size=8, unique=True).filter(lambda g: g != sorted(g))
+)
 def test_unsorted_grids_are_refused(g):
     with pytest.raises(ValueError, match="theta1_grid must be strictly increasing"):
         bayes.grid_posterior(g, [0.0, 1.0], bayes.mixture_data(n=5))
@@ -186,20 +296,38 @@ def test_negative_widths_and_scales_are_refused(batched, v):
     with pytest.raises(ValueError, match="h must be"):
         sgd.double_well(0.0, h=v)
     with pytest.raises(ValueError, match="eps must be"):
-        inf.train_batched(model, xb, yb, train_idx=torch.arange(8)[None], epochs=1, lr=0.01,
-                          batch_size=None, seeds=[0], eps=v)
+        inf.train_batched(
+            model,
+            xb,
+            yb,
+            train_idx=torch.arange(8)[None],
+            epochs=1,
+            lr=0.01,
+            batch_size=None,
+            seeds=[0],
+            eps=v,
+        )
 
 
 @settings(max_examples=20, deadline=None)
 @given(st.floats(min_value=1.001, max_value=100) | st.floats(min_value=-100, max_value=-0.001))
 def test_multipliers_outside_zero_one_are_refused(u):
     with pytest.raises(ValueError, match="^u must be"):
-        clr.sme_second_moment(lambda t, m: u, t_end=1.0, a=1.0, eta=0.1, sigma=1.0, m0=1.0, n_steps=10)
+        clr.sme_second_moment(
+            lambda t, m: u, t_end=1.0, a=1.0, eta=0.1, sigma=1.0, m0=1.0, n_steps=10
+        )
     with pytest.raises(ValueError, match="^u must be"):
         meta.expected_final_loss([0.5, u], a=1.0, eta=0.1, sigma=1.0, m0=1.0)
     with pytest.raises(ValueError, match="^u must be"):
-        meta.unrolled_sgd_loss(torch.tensor([0.5, u]), a=1.0, eta=0.1, sigma=1.0, m0=1.0, n_paths=4,
-                               generator=torch.Generator())
+        meta.unrolled_sgd_loss(
+            torch.tensor([0.5, u]),
+            a=1.0,
+            eta=0.1,
+            sigma=1.0,
+            m0=1.0,
+            n_paths=4,
+            generator=torch.Generator(),
+        )
 
 
 @settings(max_examples=20, deadline=None)
@@ -274,8 +402,11 @@ def test_figures_refuse_bad_ids_figures_and_data(tmp_path):
 
 @pytest.mark.parametrize("dtype", [torch.int64, torch.int32, torch.bool])
 def test_integer_dtypes_are_refused(dtype):
-    for call in (lambda: mf.hermite_rule(8, dtype=dtype), lambda: sgd.load_digits(dtype=dtype),
-                 lambda: sgd.init_mlps([0], dtype=dtype)):
+    for call in (
+        lambda: mf.hermite_rule(8, dtype=dtype),
+        lambda: sgd.load_digits(dtype=dtype),
+        lambda: sgd.init_mlps([0], dtype=dtype),
+    ):
         with pytest.raises(ValueError, match="^dtype must be a floating dtype"):
             call()
 
@@ -284,7 +415,9 @@ def test_devices_go_through_the_device_rules():
     with pytest.raises(ValueError, match="^device='tpu' is not"):
         mf.load_digits_tensor(device="tpu")
     if not torch.cuda.is_available():
-        with pytest.raises(ValueError, match="^device='cuda' was requested but CUDA is not available"):
+        with pytest.raises(
+            ValueError, match="^device='cuda' was requested but CUDA is not available"
+        ):
             dyn.euler_convergence(device="cuda")
     p = adv.init_mlp([4, 3, 2], seed=0)
     with pytest.raises(ValueError, match="^x is on device meta"):
@@ -321,7 +454,9 @@ def test_callbacks_that_return_nan_are_named():
     with pytest.raises(ValueError, match="^activation returned NaN"):
         mf.length_map(lambda z: z * math.nan, 1.0, 1.0, 0.0)
     with pytest.raises(ValueError, match="^u returned NaN"):
-        clr.sme_second_moment(lambda t, m: math.nan, t_end=1.0, a=1.0, eta=0.1, sigma=1.0, m0=1.0, n_steps=10)
+        clr.sme_second_moment(
+            lambda t, m: math.nan, t_end=1.0, a=1.0, eta=0.1, sigma=1.0, m0=1.0, n_steps=10
+        )
 
 
 # 7. messages --------------------------------------------------------------------------------------

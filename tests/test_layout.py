@@ -1,5 +1,5 @@
-"""The layout every topic shares (CONTRIBUTING.md): theory modules free of plotting, one front door per
-topic, experiments that register the figures, registries reset only through their public API."""
+"""The layout every topic shares (CONTRIBUTING.md): theory modules free of plotting, one front door
+per topic, experiments that register the figures, registries reset only through their public API."""
 
 import ast
 import subprocess
@@ -42,7 +42,9 @@ def test_there_are_topics():
 @pytest.mark.parametrize("path", list(_theory_modules()), ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_theory_modules_do_not_plot(path):
     bad = sorted(n for n in _imports(path) if n.startswith(PLOTTING) or n == "dltheory.figures")
-    assert not bad, f"{path.name} is a theory module but imports {bad}: plotting belongs in experiments.py"
+    assert not bad, (
+        f"{path.name} is a theory module but imports {bad}: plotting belongs in experiments.py"
+    )
 
 
 @pytest.mark.parametrize("topic", TOPICS)
@@ -50,7 +52,9 @@ def test_each_topic_has_a_front_door_and_experiments(topic):
     init = PKG / topic / "__init__.py"
     tree = ast.parse(init.read_text())
     kinds = {type(n).__name__ for n in tree.body}
-    assert kinds <= {"Expr", "Import", "ImportFrom", "Assign"}, f"{topic}/__init__.py holds code: {kinds}"
+    assert kinds <= {"Expr", "Import", "ImportFrom", "Assign"}, (
+        f"{topic}/__init__.py holds code: {kinds}"
+    )
     assigned = [t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets]
     assert assigned == ["__all__"], f"{topic}/__init__.py must define __all__ and nothing else"
     assert list((PKG / topic).glob("experiments*.py")), f"{topic} has no experiments module"
@@ -71,20 +75,31 @@ def test_importing_a_topic_does_not_import_matplotlib(topic):
 
 def test_tests_use_the_public_registry_resets():
     here = Path(__file__).resolve().parent
-    offenders = [p.name for p in here.glob("*.py") if p.name != Path(__file__).name
-                 and ("._RECORDS" in p.read_text() or "._REGISTRY" in p.read_text())]
+    offenders = [
+        p.name
+        for p in here.glob("*.py")
+        if p.name != Path(__file__).name
+        and ("._RECORDS" in p.read_text() or "._REGISTRY" in p.read_text())
+    ]
     assert not offenders, f"use claims.scoped() / figures.scoped() instead: {offenders}"
 
 
 def test_one_input_checking_module():
     """Argument checks live in dltheory/_checks.py; no topic keeps validators of its own."""
-    private = [p for p in PKG.rglob("_*.py") if p.name not in ("__init__.py", "__main__.py", "_checks.py")]
-    validators = [p for p in private if "raise TypeError" in p.read_text() or "raise ValueError" in p.read_text()]
+    private = [
+        p for p in PKG.rglob("_*.py") if p.name not in ("__init__.py", "__main__.py", "_checks.py")
+    ]
+    validators = [
+        p
+        for p in private
+        if "raise TypeError" in p.read_text() or "raise ValueError" in p.read_text()
+    ]
     assert not validators, f"validators outside dltheory/_checks.py: {validators}"
 
 
 def _validates(fn, module, seen=None) -> bool:
-    """Whether ``fn`` reaches ``dltheory._checks`` (directly, or through functions/classes of its module)."""
+    """Whether ``fn`` reaches ``dltheory._checks`` (directly, or through functions/classes of its
+    module)."""
     import inspect
     import textwrap
 
@@ -101,8 +116,11 @@ def _validates(fn, module, seen=None) -> bool:
         return True
     for name in names:
         other = getattr(module, name, None)
-        if (inspect.isfunction(other) or inspect.isclass(other)) and getattr(other, "__module__", "").startswith(
-                "dltheory") and _validates(other, importlib_module(other), seen):
+        if (
+            (inspect.isfunction(other) or inspect.isclass(other))
+            and getattr(other, "__module__", "").startswith("dltheory")
+            and _validates(other, importlib_module(other), seen)
+        ):
             return True
     return False
 
@@ -122,12 +140,20 @@ def _public_functions():
         for name in mod.__all__:
             fn = getattr(mod, name)
             fn = getattr(fn, "__wrapped__", fn)
-            if inspect.isfunction(fn) and fn.__module__.startswith("dltheory") and inspect.signature(fn).parameters:
+            if (
+                inspect.isfunction(fn)
+                and fn.__module__.startswith("dltheory")
+                and inspect.signature(fn).parameters
+            ):
                 yield f"{topic}.{name}", fn
 
 
-@pytest.mark.parametrize("name,fn", list(_public_functions()), ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize(
+    "name,fn", list(_public_functions()), ids=lambda v: v if isinstance(v, str) else ""
+)
 def test_public_functions_validate_their_arguments(name, fn):
-    """Every public function of a topic that takes arguments checks them through dltheory/_checks.py."""
+    """Every public function of a topic that takes arguments checks them through
+    dltheory/_checks.py."""
     assert _validates(fn, importlib_module(fn)), (
-        f"{name} takes arguments but never calls dltheory._checks: validate them at the top")
+        f"{name} takes arguments but never calls dltheory._checks: validate them at the top"
+    )

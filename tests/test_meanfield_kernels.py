@@ -30,23 +30,31 @@ def erf_map(c, sw, sb, q):
 @pytest.mark.parametrize("sw", SW)
 @pytest.mark.parametrize("sb", SB)
 def test_closed_form_maps_relu_erf(q, sw, sb):
-    np.testing.assert_allclose(mf.correlation_map("relu", C, sw, sb, q=q), relu_map(C, sw, sb, q), atol=1e-10)
-    np.testing.assert_allclose(mf.correlation_map("erf", C, sw, sb, q=q), erf_map(C, sw, sb, q), atol=1e-10)
+    np.testing.assert_allclose(
+        mf.correlation_map("relu", C, sw, sb, q=q), relu_map(C, sw, sb, q), atol=1e-10
+    )
+    np.testing.assert_allclose(
+        mf.correlation_map("erf", C, sw, sb, q=q), erf_map(C, sw, sb, q), atol=1e-10
+    )
     assert mf.length_map("relu", q, sw, sb) == pytest.approx(sw * q / 2 + sb, abs=1e-10)
     erf_len = sw * 2 / np.pi * np.arcsin(2 * q / (1 + 2 * q)) + sb
     assert mf.length_map("erf", q, sw, sb) == pytest.approx(erf_len, abs=1e-10)
 
 
 def _brentq_cstar(f):
-    """Stable fixed point c* < 1 of a correlation map f by brentq on [0, 1 - 1e-9] (f(0) > 0 chaotic)."""
+    """Stable fixed point c* < 1 of a correlation map f by brentq on [0, 1 - 1e-9] (f(0) > 0
+    chaotic)."""
     return optimize.brentq(lambda c: f(c) - c, -1 + 1e-12, 1 - 1e-7, xtol=1e-15, rtol=1e-15)
 
 
 @pytest.mark.parametrize("sw", (2.5, 4.0))
 @pytest.mark.parametrize("sb", (0.0, 0.05, 0.3))
 def test_erf_cstar_chi_c_and_relu_chi_c(sw, sb):
-    # erf: q* by brentq on the closed-form length map, c* by brentq on the closed-form correlation map
-    q = optimize.brentq(lambda x: sw * 2 / np.pi * np.arcsin(2 * x / (1 + 2 * x)) + sb - x, 1e-3, 100, xtol=1e-15)
+    # erf: q* by brentq on the closed-form length map, c* by brentq on the closed-form correlation
+    # map
+    q = optimize.brentq(
+        lambda x: sw * 2 / np.pi * np.arcsin(2 * x / (1 + 2 * x)) + sb - x, 1e-3, 100, xtol=1e-15
+    )
     assert mf.q_star("erf", sw, sb) == pytest.approx(q, abs=1e-10)
     cs = _brentq_cstar(lambda c: erf_map(c, sw, sb, q))
     assert mf.c_star("erf", sw, sb) == pytest.approx(cs, abs=1e-10)
@@ -67,7 +75,8 @@ def _clip_mean(m, s):
 
 
 def _hard_tanh_pair(q, c, deriv=False):
-    """E[g(u1) g(u2)] with g = hard tanh (or its derivative): inner integral closed form, outer scipy quad."""
+    """E[g(u1) g(u2)] with g = hard tanh (or its derivative): inner integral closed form, outer
+    scipy quad."""
     sq, s = math.sqrt(q), math.sqrt(max(1 - c * c, 0.0))
 
     def outer(z):
@@ -81,8 +90,10 @@ def _hard_tanh_pair(q, c, deriv=False):
 
     pts = sorted({-1 / sq, 1 / sq})
     edges = [-12.0, *[p for p in pts if abs(p) < 12], 12.0]
-    return sum(integrate.quad(outer, a, b, epsabs=1e-13, epsrel=1e-13, limit=200)[0]
-               for a, b in zip(edges[:-1], edges[1:]))
+    return sum(
+        integrate.quad(outer, a, b, epsabs=1e-13, epsrel=1e-13, limit=200)[0]
+        for a, b in zip(edges[:-1], edges[1:], strict=True)
+    )
 
 
 @pytest.mark.parametrize("q", QS)
@@ -98,13 +109,24 @@ def test_hard_tanh_maps_against_scipy(q):
 def test_hard_tanh_cstar_chi_c_and_xi_q_against_scipy():
     sw, sb = 3.0, 0.1
     q = mf.q_star("hard_tanh", sw, sb)
-    ref_q = optimize.brentq(lambda x: sw * reference.expect(lambda u: max(-1.0, min(1.0, u)) ** 2, x,
-                                                            points=(-1, 1)) + sb - x, 0.05, 10, xtol=1e-14)
+    ref_q = optimize.brentq(
+        lambda x: (
+            sw * reference.expect(lambda u: max(-1.0, min(1.0, u)) ** 2, x, points=(-1, 1)) + sb - x
+        ),
+        0.05,
+        10,
+        xtol=1e-14,
+    )
     assert q == pytest.approx(ref_q, abs=1e-9)
-    cs = optimize.brentq(lambda c: (sw * _hard_tanh_pair(q, c) + sb) / q - c, 0.0, 0.999, xtol=1e-13)
+    cs = optimize.brentq(
+        lambda c: (sw * _hard_tanh_pair(q, c) + sb) / q - c, 0.0, 0.999, xtol=1e-13
+    )
     assert mf.c_star("hard_tanh", sw, sb) == pytest.approx(cs, abs=1e-8)
-    assert mf.chi_c("hard_tanh", sw, sb) == pytest.approx(sw * _hard_tanh_pair(q, cs, deriv=True), abs=1e-8)
-    # slope of the length map at q* by a central difference of the scipy length map (kink terms included)
+    assert mf.chi_c("hard_tanh", sw, sb) == pytest.approx(
+        sw * _hard_tanh_pair(q, cs, deriv=True), abs=1e-8
+    )
+    # slope of the length map at q* by a central difference of the scipy length map (kink terms
+    # included)
     F = lambda x: sw * reference.expect(lambda u: max(-1.0, min(1.0, u)) ** 2, x, points=(-1, 1))  # noqa: E731
     h = 1e-4
     slope = (F(q + h) - F(q - h)) / (2 * h)
@@ -112,9 +134,17 @@ def test_hard_tanh_cstar_chi_c_and_xi_q_against_scipy():
 
 
 def test_custom_kinked_activation_uses_split_rule():
-    act = mf.Activation("my_relu", torch.relu, lambda x: (x > 0).to(x.dtype), torch.zeros_like, smooth=False,
-                        kinks=(0.0,))
-    np.testing.assert_allclose(mf.correlation_map(act, C, 2.0, 0.0, q=1.0), relu_map(C, 2.0, 0.0, 1.0), atol=1e-12)
+    act = mf.Activation(
+        "my_relu",
+        torch.relu,
+        lambda x: (x > 0).to(x.dtype),
+        torch.zeros_like,
+        smooth=False,
+        kinks=(0.0,),
+    )
+    np.testing.assert_allclose(
+        mf.correlation_map(act, C, 2.0, 0.0, q=1.0), relu_map(C, 2.0, 0.0, 1.0), atol=1e-12
+    )
 
 
 def test_relu_issue_table():

@@ -1,6 +1,7 @@
 """Tests of dltheory.meta: the unrolled costate recursion against autograd and the explicit product
 formula (float64), MAML's batched meta-gradient against torch.func's, the exact and greedy-optimal
-learning-rate schedules, a Monte Carlo check at an explicit alpha, the scale switch and bad input."""
+learning-rate schedules, a Monte Carlo check at an explicit alpha, the scale switch and bad
+input."""
 
 from __future__ import annotations
 
@@ -45,7 +46,9 @@ def test_costates_recursion_shape_and_terminal():
 
 def test_maml_batched_meta_gradient_equals_torch_func():
     p = {k: v.double() for k, v in M.init_net(hidden=8, seed=0).items()}
-    tasks = M.sample_tasks(5, k_shot=4, n_query=6, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    tasks = M.sample_tasks(
+        5, k_shot=4, n_query=6, generator=torch.Generator().manual_seed(1), dtype=torch.float64
+    )
     for steps in (1, 2):
         g1, l1 = M.meta_gradient(p, tasks, alpha=0.05, inner_steps=steps)
         g2, l2 = M.meta_gradient_vmap(p, tasks, alpha=0.05, inner_steps=steps)
@@ -148,7 +151,9 @@ def test_bad_learning_rates(lr):
     with pytest.raises(ValueError, match="lrs"):
         M.unrolled_meta_gradient(theta0, A, b, bad, At, bt)
     with pytest.raises(ValueError, match="alpha"):
-        M.adaptation_curves(M.init_net(hidden=2), M.sample_tasks(1, generator=torch.Generator()), alpha=lr)
+        M.adaptation_curves(
+            M.init_net(hidden=2), M.sample_tasks(1, generator=torch.Generator()), alpha=lr
+        )
 
 
 @settings(max_examples=25, deadline=None)
@@ -175,8 +180,12 @@ def test_bad_types_and_values():
     with pytest.raises(TypeError):
         M.meta_gradient(M.init_net(hidden=2), "tasks")
     with pytest.raises(ValueError, match="steps"):
-        M.adaptation_curves(M.init_net(hidden=2), M.sample_tasks(1, generator=torch.Generator()), steps=-1)
+        M.adaptation_curves(
+            M.init_net(hidden=2), M.sample_tasks(1, generator=torch.Generator()), steps=-1
+        )
     with pytest.raises(ValueError, match="sigma"):
         M.expected_final_loss([1.0], a=1.0, eta=0.1, sigma=0.0, m0=1.0)
     with pytest.raises(TypeError):
-        M.unrolled_sgd_loss([1.0], a=1.0, eta=0.1, sigma=1.0, m0=1.0, n_paths=2, generator=torch.Generator())
+        M.unrolled_sgd_loss(
+            [1.0], a=1.0, eta=0.1, sigma=1.0, m0=1.0, n_paths=2, generator=torch.Generator()
+        )

@@ -4,9 +4,10 @@
 import ast
 import re
 import sys
-import tomllib
 from importlib.metadata import packages_distributions
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -19,7 +20,9 @@ def _imported_top_level_modules() -> set[str]:
                 names |= {a.name.split(".")[0] for a in node.names}
             elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
                 names.add(node.module.split(".")[0])
-    return {n for n in names if n not in sys.stdlib_module_names and n not in ("dltheory", "__future__")}
+    return {
+        n for n in names if n not in sys.stdlib_module_names and n not in ("dltheory", "__future__")
+    }
 
 
 def _declared() -> set[str]:

@@ -41,8 +41,12 @@ def test_lyapunov_solutions_satisfy_their_equations():
     Sc = sgd.lyapunov_continuous(A, C, lr, B)
     assert np.abs(A @ Sc + Sc @ A - lr / B * C).max() < 1e-12
     # the two agree to first order: relative gap / eta tends to a constant
-    gaps = [np.linalg.norm(sgd.lyapunov_discrete(A, C, e) - sgd.lyapunov_continuous(A, C, e))
-            / np.linalg.norm(sgd.lyapunov_discrete(A, C, e)) / e for e in (1e-3, 1e-4)]
+    gaps = [
+        np.linalg.norm(sgd.lyapunov_discrete(A, C, e) - sgd.lyapunov_continuous(A, C, e))
+        / np.linalg.norm(sgd.lyapunov_discrete(A, C, e))
+        / e
+        for e in (1e-3, 1e-4)
+    ]
     assert gaps[1] == pytest.approx(gaps[0], rel=0.01)
 
 
@@ -78,9 +82,12 @@ def test_quartic_second_order_beats_first():
 # ----------------------------------------------------------------------------- escape
 def test_kramers_closed_form_and_low_temperature_limit():
     assert escape.kramers_time(2.0, -1.0, 0.25, 0.0625) == pytest.approx(
-        2 * math.pi / math.sqrt(2) * math.exp(4), rel=1e-12)
-    ratios = [escape.mfpt_exact(0.25 / b) / escape.kramers_time(2.0, -1.0, 0.25, 0.25 / b)
-              for b in (3.0, 6.0, 10.0)]
+        2 * math.pi / math.sqrt(2) * math.exp(4), rel=1e-12
+    )
+    ratios = [
+        escape.mfpt_exact(0.25 / b) / escape.kramers_time(2.0, -1.0, 0.25, 0.25 / b)
+        for b in (3.0, 6.0, 10.0)
+    ]
     assert ratios[0] > ratios[1] > ratios[2] > 1.0  # corrections O(T / Delta L) shrink
     assert ratios[2] < 1.06
 
@@ -97,18 +104,27 @@ def test_gibbs_cdf_properties_and_sgd_samples_it():
 def test_escape_rate_against_exact_first_passage():
     T = np.array([0.125])
     exact = escape.mfpt_exact(0.125, target=0.5)
-    c = escape.simulate_escapes(T, 0.01, target=0.5, chains=[1500], n_steps=3000, burn_in=500, seed=4)
+    c = escape.simulate_escapes(
+        T, 0.01, target=0.5, chains=[1500], n_steps=3000, burn_in=500, seed=4
+    )
     assert c.escapes[0] > 900
-    # 4 standard errors, plus 7% for what separates the two quantities: the rate is measured from the
-    # quasi-stationary state in the well (the MFPT adds the relaxation from x = -1) and SGD has an O(eta)
-    # discretisation bias
+    # 4 standard errors, plus 7% for what separates the two quantities: the rate is measured from
+    # the quasi-stationary state in the well (the MFPT adds the relaxation from x = -1) and SGD has
+    # an O(eta) discretisation bias
     assert abs(c.mean_time[0] / exact - 1) < 4 * c.rel_se[0] + 0.07
 
 
 def test_aligned_noise_escapes_faster_small():
     H = np.diag([4.0, 0.25])
-    c = escape.simulate_basin_escapes(H, np.stack([0.5 * np.eye(2), np.diag([1.0, 0.0])]), 0.05, 0.05,
-                                      chains=300, n_steps=400, seed=0)
+    c = escape.simulate_basin_escapes(
+        H,
+        np.stack([0.5 * np.eye(2), np.diag([1.0, 0.0])]),
+        0.05,
+        0.05,
+        chains=300,
+        n_steps=400,
+        seed=0,
+    )
     r, lo, hi = escape.rate_ratio_interval(c, 0, 1)
     assert lo > 1.0 and lo < r < hi
 
@@ -172,7 +188,9 @@ def test_exact_covariance_tends_to_ou_and_kl_identities():
     b = bayes.ou_covariance(p, 1e-5, 5)
     assert np.abs(a - b).max() / np.abs(b).max() < 1e-3
     assert bayes.gaussian_kl(b, b) == pytest.approx(0.0, abs=1e-12)
-    assert bayes.gaussian_kl(np.eye(3), 2 * np.eye(3)) == pytest.approx(1.5 * (0.5 - 1 + math.log(2)))
+    assert bayes.gaussian_kl(np.eye(3), 2 * np.eye(3)) == pytest.approx(
+        1.5 * (0.5 - 1 + math.log(2))
+    )
     assert bayes.mandt_lr(p, 5) == pytest.approx(2 * 5 * 3 / (300 * np.trace(p.C)), rel=1e-12)
     H = np.linalg.inv(p.C)
     es = bayes.mandt_lr(p, 5, precond=H)
@@ -204,15 +222,15 @@ def test_hvp_symmetric_and_sharpness_is_top_eigenvalue(digits64):
     gen = torch.Generator().manual_seed(0)
     u = [torch.randn(t.shape, generator=gen, dtype=torch.float64) for t in net.tensors()]
     v = [torch.randn(t.shape, generator=gen, dtype=torch.float64) for t in net.tensors()]
-    uHv = sum((a * b).sum() for a, b in zip(u, nets.hvp(net, x, y, v)))
-    vHu = sum((a * b).sum() for a, b in zip(v, nets.hvp(net, x, y, u)))
+    uHv = sum((a * b).sum() for a, b in zip(u, nets.hvp(net, x, y, v), strict=False))
+    vHu = sum((a * b).sum() for a, b in zip(v, nets.hvp(net, x, y, u), strict=False))
     assert abs(uHv - vHu) < 1e-10 * abs(uHv)
     shapes = [t.shape for t in net.tensors()]
     sizes = [t.numel() for t in net.tensors()]
     from dltheory.sgd.nets import _losses
 
     def f(flat):
-        parts = [p.reshape(s) for p, s in zip(torch.split(flat, sizes), shapes)]
+        parts = [p.reshape(s) for p, s in zip(torch.split(flat, sizes), shapes, strict=False)]
         return _losses(parts, x, y).sum()
 
     Hfull = torch.autograd.functional.hessian(f, torch.cat([t.reshape(-1) for t in net.tensors()]))
@@ -231,7 +249,7 @@ def test_rescaling_invariance_and_hessian_blocks(digits64):
         na = nets.rescale(net, a)
         assert (nets.outputs(na, x) - nets.outputs(net, x)).abs().max() < 1e-12
         d = [a, a, 1 / a, 1.0]
-        ha = nets.hvp(na, x, y, [vi * di for vi, di in zip(v, d)])
+        ha = nets.hvp(na, x, y, [vi * di for vi, di in zip(v, d, strict=False)])
         for k in range(4):
             assert ((ha[k] - h0[k] / d[k]).abs().max() / (h0[k] / d[k]).abs().max()) < 1e-10
 
@@ -241,7 +259,9 @@ def test_spectrum_rank_and_tail_index():
     g = torch.as_tensor(rng.standard_normal((200, 3)) @ np.diag([3.0, 1.0, 0.0]))
     lam = nets.spectrum(g)
     c = g - g.mean(0)
-    assert np.allclose(np.sort(lam)[::-1][:3], np.sort(np.linalg.eigvalsh((c.T @ c / 200).numpy()))[::-1])
+    assert np.allclose(
+        np.sort(lam)[::-1][:3], np.sort(np.linalg.eigvalsh((c.T @ c / 200).numpy()))[::-1]
+    )
     assert nets.effective_rank([4.0, 1.0, 0.0]) == (2, 25 / 17)
     assert abs(nets.tail_index(rng.standard_normal(200_000)) - 2) < 0.1
     assert abs(nets.tail_index(rng.standard_cauchy(200_000)) - 1) < 0.1
@@ -254,10 +274,12 @@ def test_training_reduces_loss(digits64):
     assert (nets.loss(net, d.x_train, d.y_train) < nets.loss(net0, d.x_train, d.y_train)).all()
 
 
-# ----------------------------------------------------------------------------- power of the chapter's tests
+# --------------------------------------------------------------------- power of the chapter's tests
 def test_covariance_test_power_is_calibrated_and_grows():
     c = np.array([[2.0, 0.3], [0.3, 1.0]])
-    assert linear.covariance_test_power(c, c, 2000, alpha=0.05, reps=2000, seed=0) == pytest.approx(0.05, abs=0.02)
+    assert linear.covariance_test_power(c, c, 2000, alpha=0.05, reps=2000, seed=0) == pytest.approx(
+        0.05, abs=0.02
+    )
     assert linear.covariance_test_power(c, 1.1 * c, 2000, alpha=0.01, seed=0) > 0.8
 
 
@@ -272,7 +294,9 @@ def test_variance_test_exact_and_its_power():
 
 
 def test_gibbs_ks_power_size_and_power():
-    assert escape.gibbs_ks_power(0.125, 0.125, 1000, alpha=0.05, reps=1000) == pytest.approx(0.05, abs=0.025)
+    assert escape.gibbs_ks_power(0.125, 0.125, 1000, alpha=0.05, reps=1000) == pytest.approx(
+        0.05, abs=0.025
+    )
     assert escape.gibbs_ks_power(0.125, 0.25, 2000, alpha=0.01) > 0.95
 
 

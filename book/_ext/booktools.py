@@ -1,4 +1,5 @@
-"""The book's machinery: table of contents, generated pages and the Sphinx extension (not the package).
+"""The book's machinery: table of contents, generated pages and the Sphinx extension (not the
+package).
 
 Nothing here computes theory. It connects the MyST chapters in ``book/`` to the Sphinx build, to the
 Figures and Claims pages and to the Colab notebooks (``colab.py`` beside this file):
@@ -24,9 +25,11 @@ from typing import Any
 
 #: Pages made from the package's registries; read last, without a Colab notebook.
 GENERATED_PAGES = ("book/figures", "book/claims")
-#: Token in a chapter's install cell, replaced by the pinned install address (:func:`install_target`).
+#: Token in a chapter's install cell, replaced by the pinned install address
+#: (:func:`install_target`).
 URL_TOKEN = "{{ repository_url }}"
-#: Placeholders in the generated pages, replaced by :func:`figures_markdown` / :func:`claims_markdown`.
+#: Placeholders in the generated pages, replaced by :func:`figures_markdown`
+#: / :func:`claims_markdown`.
 FIGURES_TOKEN = "<!-- figures-list -->"
 CLAIMS_TOKEN = "<!-- claims-list -->"
 
@@ -41,7 +44,9 @@ def find_root(start: str | os.PathLike | None = None) -> Path:
     for folder in (here, *here.parents):
         if (folder / "_toc.yml").is_file() and (folder / "_config.yml").is_file():
             return folder
-    raise FileNotFoundError(f"no _toc.yml/_config.yml at or above {here}: run from the book's repository")
+    raise FileNotFoundError(
+        f"no _toc.yml/_config.yml at or above {here}: run from the book's repository"
+    )
 
 
 def _yaml(path: Path) -> dict[str, Any]:
@@ -63,7 +68,9 @@ def repository_url(root: str | os.PathLike | None = None) -> str:
     """
     url = (config(root).get("repository") or {}).get("url", "")
     if not isinstance(url, str) or not url.startswith("https://github.com/") or url.count("/") != 4:
-        raise ValueError(f"_config.yml repository.url must be https://github.com/ORG/REPO; got {url!r}")
+        raise ValueError(
+            f"_config.yml repository.url must be https://github.com/ORG/REPO; got {url!r}"
+        )
     return url.rstrip("/")
 
 
@@ -107,17 +114,26 @@ def package_commit(root: str | os.PathLike | None = None) -> str:
 
     base = find_root(root)
     try:
-        out = subprocess.run(["git", "-C", str(base), "log", "-1", "--format=%H", "--", *PACKAGE_PATHS],
-                             capture_output=True, text=True, check=True).stdout.strip()
+        out = subprocess.run(
+            ["git", "-C", str(base), "log", "-1", "--format=%H", "--", *PACKAGE_PATHS],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError) as err:
-        raise RuntimeError(f"the install cell pins a git commit; {base} must be a git checkout ({err})")
+        raise RuntimeError(
+            f"the install cell pins a git commit; {base} must be a git checkout ({err})"
+        ) from err
     if not re.fullmatch(r"[0-9a-f]{40}", out):
-        raise RuntimeError(f"no commit changed {', '.join(PACKAGE_PATHS)} in {base}: commit the package")
+        raise RuntimeError(
+            f"no commit changed {', '.join(PACKAGE_PATHS)} in {base}: commit the package"
+        )
     return out
 
 
 def pin_problem(ref: str, root: str | os.PathLike | None = None) -> str | None:
-    """Why the install reference ``ref`` cannot install this checkout's package, or ``None`` if it can.
+    """Why the install reference ``ref`` cannot install this checkout's package, or ``None`` if it
+    can.
 
     ``ref`` must name a commit of this repository (a tag that was never created does not), and the
     package there must equal the package at ``HEAD``.
@@ -125,12 +141,16 @@ def pin_problem(ref: str, root: str | os.PathLike | None = None) -> str | None:
     import subprocess
 
     base = str(find_root(root))
-    exists = subprocess.run(["git", "-C", base, "cat-file", "-e", f"{ref}^{{commit}}"],
-                            capture_output=True, text=True)
+    exists = subprocess.run(
+        ["git", "-C", base, "cat-file", "-e", f"{ref}^{{commit}}"], capture_output=True, text=True
+    )
     if exists.returncode != 0:
         return f"{ref!r} names no commit of the repository (a tag never created?)"
-    same = subprocess.run(["git", "-C", base, "diff", "--quiet", ref, "HEAD", "--", *PACKAGE_PATHS],
-                          capture_output=True, text=True)
+    same = subprocess.run(
+        ["git", "-C", base, "diff", "--quiet", ref, "HEAD", "--", *PACKAGE_PATHS],
+        capture_output=True,
+        text=True,
+    )
     if same.returncode != 0:
         return f"the package at {ref[:12]} differs from the package at HEAD: run make notebooks"
     return None
@@ -146,7 +166,8 @@ def _branch(root: Path) -> str:
 
 
 def toc_files(root: str | os.PathLike | None = None) -> list[str]:
-    """Every file named in ``_toc.yml`` (root first), as paths without suffix relative to the root."""
+    """Every file named in ``_toc.yml`` (root first), as paths without suffix relative to the
+    root."""
     toc = _yaml(find_root(root) / "_toc.yml")
     out = [toc["root"]]
 
@@ -178,12 +199,15 @@ def chapters(root: str | os.PathLike | None = None) -> list[Path]:
     return [
         base / f"{name}.md"
         for name in toc_files(base)
-        if name not in GENERATED_PAGES and (base / f"{name}.md").is_file() and _is_notebook(base / f"{name}.md")
+        if name not in GENERATED_PAGES
+        and (base / f"{name}.md").is_file()
+        and _is_notebook(base / f"{name}.md")
     ]
 
 
 def notebook_path(chapter: str | os.PathLike, root: str | os.PathLike | None = None) -> Path:
-    """Where the Colab notebook of ``chapter`` (a path or a stem) lives: ``notebooks/<stem>.ipynb``."""
+    """Where the Colab notebook of ``chapter`` (a path or a stem) lives:
+    ``notebooks/<stem>.ipynb``."""
     return find_root(root) / "notebooks" / f"{Path(chapter).stem}.ipynb"
 
 
@@ -213,9 +237,16 @@ def figure_cells(md: str | os.PathLike) -> list[dict[str, str]]:
             continue
         found = re.search(r'figures\.show\(\s*"([^"]+)"', cell.source)
         if not found or not meta.get("name") or not str(meta.get("caption", "")).strip():
-            raise ValueError(f"{Path(md).name}: a figure cell needs a name, a caption and figures.show(id)")
-        out.append({"id": found.group(1), "label": str(meta["name"]),
-                    "caption": " ".join(str(meta["caption"]).split())})
+            raise ValueError(
+                f"{Path(md).name}: a figure cell needs a name, a caption and figures.show(id)"
+            )
+        out.append(
+            {
+                "id": found.group(1),
+                "label": str(meta["name"]),
+                "caption": " ".join(str(meta["caption"]).split()),
+            }
+        )
     return out
 
 
@@ -223,7 +254,8 @@ def figure_cells(md: str | os.PathLike) -> list[dict[str, str]]:
 
 
 def figures_markdown(root: str | os.PathLike | None = None) -> str:
-    """MyST listing of every figure of the book, in book order, with its caption and rebuild command.
+    """MyST listing of every figure of the book, in book order, with its caption and rebuild
+    command.
 
     Raises:
         RuntimeError: if a registered figure is shown by no chapter (its caption would be missing).
@@ -257,21 +289,25 @@ def figures_markdown(root: str | os.PathLike | None = None) -> str:
 MAX_IDENTITY_SHARE = 0.25
 
 
-def claims_markdown(folder: str | os.PathLike | None = None, root: str | os.PathLike | None = None) -> str:
+def claims_markdown(
+    folder: str | os.PathLike | None = None, root: str | os.PathLike | None = None
+) -> str:
     """MyST listing of every claim the chapters checked during this build.
 
     Args:
         folder: where the chapters wrote their records (default: ``$DLTHEORY_CLAIMS_DIR``).
 
     Raises:
-        RuntimeError: if the folder is not set, or a chapter of the table of contents left no records.
+        RuntimeError: if the folder is not set, or a chapter of the table of contents left no
+        records.
     """
     from dltheory import claims
 
     folder = folder or os.environ.get(claims.ENV_VAR)
     if not folder:
         raise RuntimeError(
-            f"the Claims page is made by the book build: set {claims.ENV_VAR} and execute the chapters "
+            f"the Claims page is made by the book build: set {claims.ENV_VAR} and execute "
+            "the chapters "
             "first (make book)"
         )
     records = claims.load(folder)
@@ -289,11 +325,13 @@ def claims_markdown(folder: str | os.PathLike | None = None, root: str | os.Path
     if len(records) - len(preds) > MAX_IDENTITY_SHARE * len(records):
         raise RuntimeError(
             f"{len(records) - len(preds)} of {len(records)} claims are identities: more than "
-            f"{MAX_IDENTITY_SHARE:.0%} of the book's checks would be checks of the code, not evidence"
+            f"{MAX_IDENTITY_SHARE:.0%} of the book's checks would be checks of the code, not "
+            "evidence"
         )
     summary = (
         f"{sum(c.passed for c in records)} of {len(records)} claims pass in {len(seen)} chapters: "
-        f"{len(preds)} predictions and exercise answers, each with a rival outside its tolerance or a "
+        f"{len(preds)} predictions and exercise answers, each with a rival outside its "
+        "tolerance or a "
         f"test with its power against a named alternative; "
         f"{len(records) - len(preds)} identities (checks of the code, not evidence); "
         f"{sum(c.settled_after_data for c in records)} with a setting chosen after seeing data (†)."

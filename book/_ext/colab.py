@@ -9,8 +9,9 @@ Colab renders plain Jupyter Markdown, not MyST, so each chapter's notebook is re
   the page;
 * ``{glue:...}`` numbers become a pointer to the value the notebook prints where it computes it;
 * each figure cell is followed by a Markdown cell with its caption;
-* the install cell installs the package at the commit that last changed it (booktools.package_commit),
-  not the moving default branch and not a tag that may never have been created.
+* the install cell installs the package at the commit that last changed it
+  (booktools.package_commit), not the moving default branch and not a tag that may never have been
+  created.
 
 Any MyST role or directive left after the rewrite is an error, so a new construct in a chapter is
 caught by the test that keeps the notebooks in sync. Run as a script::
@@ -25,8 +26,8 @@ import os
 import re
 import sys
 from functools import lru_cache
-from urllib.parse import quote_plus
 from pathlib import Path
+from urllib.parse import quote_plus
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -124,11 +125,13 @@ def markdown_for_colab(text: str, root: str | os.PathLike, cited: list[str]) -> 
         if name == "footbibliography":
             return "\0REFERENCES\0"
         if name in ("math",):
-            body = "\n".join(l for l in body.splitlines() if not l.startswith(":"))
+            body = "\n".join(ln for ln in body.splitlines() if not ln.startswith(":"))
             return f"$$\n{body.strip()}\n$$"
         if name in ("note", "tip", "important", "warning", "admonition", "seealso"):
-            body = "\n".join(l for l in body.splitlines() if not l.startswith(":"))
-            return "\n".join("> " + l for l in ([f"**{name.capitalize()}.**"] + body.strip().splitlines()))
+            body = "\n".join(ln for ln in body.splitlines() if not ln.startswith(":"))
+            return "\n".join(
+                "> " + ln for ln in ([f"**{name.capitalize()}.**"] + body.strip().splitlines())
+            )
         raise ValueError(f"no Colab rendering for the MyST directive {{{name}}}")
 
     def role(m: re.Match) -> str:
@@ -176,8 +179,10 @@ def render_notebook(source: str | os.PathLike, root: str | os.PathLike | None = 
     nb = jupytext.read(source)
     code = [c for c in nb.cells if c.cell_type == "code"]
     if not code or booktools.URL_TOKEN not in code[0].source:
-        raise ValueError(f"{source}: the first code cell must be the install cell containing "
-                         f"{booktools.URL_TOKEN!r}")
+        raise ValueError(
+            f"{source}: the first code cell must be the install cell containing "
+            f"{booktools.URL_TOKEN!r}"
+        )
     cited: list[str] = []
     cells = []
     for cell in nb.cells:
@@ -191,7 +196,9 @@ def render_notebook(source: str | os.PathLike, root: str | os.PathLike | None = 
         meta = cell.metadata.get("mystnb", {}).get("figure") if cell.cell_type == "code" else None
         if meta:
             label = str(meta.get("name", ""))
-            caption = markdown_for_colab(" ".join(str(meta.get("caption", "")).split()), base, cited)
+            caption = markdown_for_colab(
+                " ".join(str(meta.get("caption", "")).split()), base, cited
+            )
             cells.append(new_markdown_cell(f"**Figure** (`{label}`). {caption}"))
     refs = "## References\n\n" + _reference_list(str(base), cited) if cited else ""
     for cell in cells:
@@ -204,7 +211,9 @@ def render_notebook(source: str | os.PathLike, root: str | os.PathLike | None = 
         if cell.cell_type == "markdown":
             left = _ROLE.search(cell.source) or re.search(r"^(```|:::)\{", cell.source, re.M)
             if left:
-                raise ValueError(f"{source.name}: MyST left in the Colab notebook: {left.group(0)!r}")
+                raise ValueError(
+                    f"{source.name}: MyST left in the Colab notebook: {left.group(0)!r}"
+                )
     nb.cells = cells
     for i, cell in enumerate(nb.cells):
         cell.id = f"{source.stem}-{i}"  # stable ids: regenerating gives the same file
@@ -228,21 +237,26 @@ def sync_notebooks(root: str | os.PathLike | None = None) -> list[Path]:
 
 
 def stale_notebooks(root: str | os.PathLike | None = None) -> list[str]:
-    """Messages for every chapter whose Colab notebook is missing or out of sync (empty when all good)."""
+    """Messages for every chapter whose Colab notebook is missing or out of sync (empty when all
+    good)."""
     problems = []
     for md in booktools.chapters(root):
         path = booktools.notebook_path(md, root)
         if not path.is_file():
             problems.append(f"{path} is missing: run `make notebooks` and commit it")
         elif path.read_text() != render_notebook(md, root):
-            problems.append(f"{path} is out of sync with {md.name}: run `make notebooks` and commit it")
+            problems.append(
+                f"{path} is out of sync with {md.name}: run `make notebooks` and commit it"
+            )
     return problems
 
 
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python book/_ext/colab.py", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python book/_ext/colab.py", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("action", choices=["sync", "check"])
     args = parser.parse_args(argv)
     if args.action == "sync":

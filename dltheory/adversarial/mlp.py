@@ -1,24 +1,28 @@
-"""A tanh multilayer perceptron with hand-derived costates, batched over independent networks (seeds).
+"""A tanh multilayer perceptron with hand-derived costates, batched over independent networks
+(seeds).
 
 Layers are time steps of a discrete control system (the control chapter's view):
 
-    x_{l+1} = f_l(x_l, theta_l) = tanh(x_l W_l + b_l),   l = 0..L-2,     x_L = x_{L-1} W_{L-1} + b_{L-1},
+    x_{l+1} = f_l(x_l, theta_l) = tanh(x_l W_l + b_l),   l = 0..L-2,
+    x_L = x_{L-1} W_{L-1} + b_{L-1},
 
-with terminal loss ``Phi(x_L, y) = mean_i CE(x^i_L, y^i)``. The costates of Pontryagin's principle are
-``p_L = -grad_{x_L} Phi`` and ``p_l = (df_l/dx)' p_{l+1}``; for the tanh layer, with
-``s_l = 1 - x_{l+1}^2``, ``p_l = (s_l * p_{l+1}) W_l'``. The gradient of the loss with respect to the
-weights is ``-grad_theta H_l`` with ``grad_{W_l} H_l = x_l' (s_l * p_{l+1})``.
+with terminal loss ``Phi(x_L, y) = mean_i CE(x^i_L, y^i)``. The costates of Pontryagin's principle
+are ``p_L = -grad_{x_L} Phi`` and ``p_l = (df_l/dx)' p_{l+1}``; for the tanh layer, with
+``s_l = 1 - x_{l+1}^2``, ``p_l = (s_l * p_{l+1}) W_l'``. The gradient of the loss with respect to
+the weights is ``-grad_theta H_l`` with ``grad_{W_l} H_l = x_l' (s_l * p_{l+1})``.
 
-An adversarial perturbation ``eta`` of the input enters only layer 0, ``x_1 = f_0(x_0 + eta, theta_0)``,
-so by the same principle (Zhang et al. 2019, "You only propagate once")
+An adversarial perturbation ``eta`` of the input enters only layer 0,
+``x_1 = f_0(x_0 + eta, theta_0)``, so by the same principle (Zhang et al. 2019, "You only propagate
+once")
 
     grad_eta Phi = -(df_0/dx)' p_1 = -(s_0 * p_1) W_0',
 
 which needs the costate ``p_1`` at layer 1 and nothing else of the network.
 
-Every array carries a leading axis of ``S`` independent networks (seeds), so three seeds train in one
-batched matrix product per layer. All products are ``torch.bmm`` calls, whose floating-point operations
-``torch.utils.flop_counter.FlopCounterMode`` counts; nothing else in the passes multiplies matrices.
+Every array carries a leading axis of ``S`` independent networks (seeds), so three seeds train in
+one batched matrix product per layer. All products are ``torch.bmm`` calls, whose floating-point
+operations ``torch.utils.flop_counter.FlopCounterMode`` counts; nothing else in the passes
+multiplies matrices.
 """
 
 from __future__ import annotations
@@ -57,7 +61,8 @@ class PassCounter:
 
 
 def init_mlp(sizes, *, n_nets: int = 1, seed: int = 0, dtype=torch.float64) -> list[torch.Tensor]:
-    """Parameters ``[W_0, b_0, W_1, b_1, ...]`` of ``n_nets`` MLPs: ``W_l`` is ``(S, d_l, d_{l+1})``.
+    """Parameters ``[W_0, b_0, W_1, b_1, ...]`` of ``n_nets`` MLPs: ``W_l`` is
+    ``(S, d_l, d_{l+1})``.
 
     Weights are Gaussian with variance ``1 / d_l`` (LeCun), biases zero.
 
@@ -74,31 +79,43 @@ def init_mlp(sizes, *, n_nets: int = 1, seed: int = 0, dtype=torch.float64) -> l
         raise TypeError(f"sizes must be a tuple of at least two layer widths; got {sizes!r}")
     sizes = [checks.integer(f"sizes[{i}]", s, high=1 << 16) for i, s in enumerate(sizes)]
     S = checks.integer("n_nets", n_nets, high=1024)
-    checks.size("the weights", S * sum(a * b for a, b in zip(sizes[:-1], sizes[1:])))
+    checks.size("the weights", S * sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True)))
     g = torch.Generator().manual_seed(checks.seed(seed))
     params = []
-    for a, b in zip(sizes[:-1], sizes[1:]):
+    for a, b in zip(sizes[:-1], sizes[1:], strict=True):
         params.append(torch.randn(S, a, b, generator=g, dtype=dtype) / a**0.5)
         params.append(torch.zeros(S, 1, b, dtype=dtype))
     return params
 
 
 def _check_params(params, x, y=None, *, name="x"):
-    if not isinstance(params, (list, tuple)) or len(params) < 2 or len(params) % 2 or not all(
-            isinstance(p, torch.Tensor) for p in params):
-        raise TypeError("params must be a list [W_0, b_0, W_1, b_1, ...] of tensors as made by init_mlp")
+    if (
+        not isinstance(params, (list, tuple))
+        or len(params) < 2
+        or len(params) % 2
+        or not all(isinstance(p, torch.Tensor) for p in params)
+    ):
+        raise TypeError(
+            "params must be a list [W_0, b_0, W_1, b_1, ...] of tensors as made by init_mlp"
+        )
     S, d0 = params[0].shape[0], params[0].shape[1]
     checks.on_device(name, x, params[0].device)
     if x.ndim != 3 or x.shape[0] != S or x.shape[2] != d0:
-        raise ValueError(f"{name} must have shape (S, B, d_0) = ({S}, B, {d0}); got {tuple(x.shape)}")
+        raise ValueError(
+            f"{name} must have shape (S, B, d_0) = ({S}, B, {d0}); got {tuple(x.shape)}"
+        )
     checks.nonempty(name, x, axis=1)
     if y is not None:
-        return checks.on_device("y", checks.labels("y", y, n_classes=params[-1].shape[-1], n=x.shape[1]),
-                                params[0].device)
+        return checks.on_device(
+            "y",
+            checks.labels("y", y, n_classes=params[-1].shape[-1], n=x.shape[1]),
+            params[0].device,
+        )
 
 
 def forward(params, x: torch.Tensor) -> list[torch.Tensor]:
-    """States ``[x_0, x_1, ..., x_L]`` of the network (``x_L`` are the logits), each ``(S, B, d_l)``.
+    """States ``[x_0, x_1, ..., x_L]`` of the network (``x_L`` are the logits), each
+    ``(S, B, d_l)``.
 
     Example:
         >>> p = init_mlp((4, 3, 2), n_nets=2)
@@ -145,7 +162,10 @@ def loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     logits = checks.tensor("logits", logits, ndim=3)
     y = checks.labels("y", y, n_classes=logits.shape[-1], n=logits.shape[1]).to(logits.device)
     y = y.expand(logits.shape[:2])
-    return torch.nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="sum") / logits.shape[1]
+    return (
+        torch.nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="sum")
+        / logits.shape[1]
+    )
 
 
 def _terminal_costate(logits, y):
@@ -158,7 +178,8 @@ def costates(params, states, y) -> list[torch.Tensor]:
     """Costates ``[p_0, ..., p_L]`` by the hand-derived backward recursion (no autograd).
 
     ``p_L = -(softmax(x_L) - onehot(y)) / B`` (the loss is a batch mean) and
-    ``p_l = (s_l * p_{l+1}) W_l'`` for tanh layers, ``p_{L-1} = p_L W_{L-1}'`` for the linear read-out.
+    ``p_l = (s_l * p_{l+1}) W_l'`` for tanh layers, ``p_{L-1} = p_L W_{L-1}'`` for the linear
+    read-out.
 
     Example:
         >>> p = init_mlp((4, 3, 2), n_nets=1)
@@ -200,7 +221,8 @@ def first_layer_costate(params, x0, eta, y) -> torch.Tensor:
 
 
 def input_gradient(params, x0, eta, y) -> torch.Tensor:
-    """``grad_eta Phi = -(df_0/dx)' p_1 = -(s_0 * p_1) W_0'``, from the hand-derived costate ``p_1``.
+    """``grad_eta Phi = -(df_0/dx)' p_1 = -(s_0 * p_1) W_0'``, from the hand-derived costate
+    ``p_1``.
 
     Example:
         >>> p = init_mlp((4, 3, 2), n_nets=1)
@@ -218,7 +240,8 @@ def _first_layer_grad(params, x, p1):
 
 
 def first_layer_input_gradient(params, x, p1) -> torch.Tensor:
-    """One first-layer pass: forward layer 0 at ``x`` and return ``-(s_0 * p_1) W_0'`` for a given ``p_1``.
+    """One first-layer pass: forward layer 0 at ``x`` and return ``-(s_0 * p_1) W_0'`` for a given
+    ``p_1``.
 
     Example:
         >>> p = init_mlp((4, 3, 2), n_nets=1)
@@ -229,12 +252,15 @@ def first_layer_input_gradient(params, x, p1) -> torch.Tensor:
     x, p1 = checks.tensor("x", x, ndim=3), checks.tensor("p1", p1, ndim=3)
     _check_params(params, x)
     if p1.shape != (*x.shape[:2], params[0].shape[2]):
-        raise ValueError(f"p1 must have shape {(*x.shape[:2], params[0].shape[2])}; got {tuple(p1.shape)}")
+        raise ValueError(
+            f"p1 must have shape {(*x.shape[:2], params[0].shape[2])}; got {tuple(p1.shape)}"
+        )
     return _first_layer_grad(params, x, p1)
 
 
 def weight_gradients(params, states, ps) -> list[torch.Tensor]:
-    """``dPhi/dtheta_l = -grad_theta H_l``: ``dW_l = -x_l' (s_l * p_{l+1})``, ``db_l = -sum_i s_l * p_{l+1}``.
+    """``dPhi/dtheta_l = -grad_theta H_l``: ``dW_l = -x_l' (s_l * p_{l+1})``,
+    ``db_l = -sum_i s_l * p_{l+1}``.
 
     Args:
         states: from :func:`forward`; ps: costates ``p_1..p_L`` (at least) from :func:`costates`.
@@ -265,6 +291,9 @@ def layer_flops(sizes, batch_size: int, n_nets: int = 1) -> list[int]:
         >>> layer_flops((4, 3, 2), batch_size=5)
         [120, 60]
     """
-    sizes = [checks.integer(f"sizes[{i}]", s) for i, s in enumerate(checks.sequence("sizes", sizes, min_len=2))]
+    sizes = [
+        checks.integer(f"sizes[{i}]", s)
+        for i, s in enumerate(checks.sequence("sizes", sizes, min_len=2))
+    ]
     B, S = checks.integer("batch_size", batch_size), checks.integer("n_nets", n_nets)
-    return [2 * S * B * a * b for a, b in zip(sizes[:-1], sizes[1:])]
+    return [2 * S * B * a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True)]

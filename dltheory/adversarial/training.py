@@ -2,14 +2,14 @@
 
 Robust training solves ``min_theta E max_{|eta|_inf <= epsilon} Phi(x_0 + eta, y; theta)``.
 
-* **PGD-K** approximates the inner maximum by ``K`` steps of projected sign-gradient ascent from a random
-  start, each needing a full forward and backward pass for ``grad_eta Phi``, then takes one weight step
-  (one more full pass): ``K + 1`` full passes per minibatch.
+* **PGD-K** approximates the inner maximum by ``K`` steps of projected sign-gradient ascent from a
+  random start, each needing a full forward and backward pass for ``grad_eta Phi``, then takes one
+  weight step (one more full pass): ``K + 1`` full passes per minibatch.
 * **YOPO-m-n** uses the maximum principle: the adversary enters only layer 0, so with the costate
-  ``p_1`` frozen it can be updated ``n`` times by first-layer passes alone; layer 0 itself is trained by
-  the Hamiltonian ``H_0(x_0 + eta^{j,n}, p_1)`` after those steps (the paper's ``U_2``). ``m`` full passes
-  (each giving a fresh ``p_1`` and the gradient of layers ``1..L-1``) and ``m (n + 1)`` first-layer
-  passes per minibatch.
+  ``p_1`` frozen it can be updated ``n`` times by first-layer passes alone; layer 0 itself is
+  trained by the Hamiltonian ``H_0(x_0 + eta^{j,n}, p_1)`` after those steps (the paper's ``U_2``).
+  ``m`` full passes (each giving a fresh ``p_1`` and the gradient of layers ``1..L-1``) and
+  ``m (n + 1)`` first-layer passes per minibatch.
 
 All networks of the seed axis train at once. The passes are counted in a :class:`PassCounter`.
 """
@@ -28,7 +28,15 @@ from dltheory.adversarial.mlp import (
     weight_gradients,
 )
 
-__all__ = ["pgd_attack", "robust_accuracy", "accuracy", "adversarial_step", "train_epoch", "adversarial_train", "step_flops"]
+__all__ = [
+    "pgd_attack",
+    "robust_accuracy",
+    "accuracy",
+    "adversarial_step",
+    "train_epoch",
+    "adversarial_train",
+    "step_flops",
+]
 
 METHODS = ("pgd", "yopo")
 
@@ -59,15 +67,28 @@ def _pgd(params, x0, y, epsilon, steps, alpha, generator, counter):
     for _ in range(steps):
         states = _forward(params, x0 + eta)
         p1 = _costates(params, states, y, stop=1)[0]
-        g = torch.bmm((1 - states[1] ** 2) * p1, params[0].transpose(1, 2))  # = -grad_eta Phi (x_1 reused)
+        g = torch.bmm(
+            (1 - states[1] ** 2) * p1, params[0].transpose(1, 2)
+        )  # = -grad_eta Phi (x_1 reused)
         if counter is not None:
             counter.full += 1
         eta = _project(eta - alpha * torch.sign(g), box)
     return eta
 
 
-def pgd_attack(params, x0, y, *, epsilon: float, steps: int, alpha: float | None = None, seed: int = 0, counter: PassCounter | None = None) -> torch.Tensor:
-    """PGD: ``eta <- Proj(eta + alpha sign(grad_eta Phi))`` from a uniform random start in the ``epsilon``-box.
+def pgd_attack(
+    params,
+    x0,
+    y,
+    *,
+    epsilon: float,
+    steps: int,
+    alpha: float | None = None,
+    seed: int = 0,
+    counter: PassCounter | None = None,
+) -> torch.Tensor:
+    """PGD: ``eta <- Proj(eta + alpha sign(grad_eta Phi))`` from a uniform random start in the
+    ``epsilon``-box.
 
     Args:
         params: from :func:`~dltheory.adversarial.mlp.init_mlp`.
@@ -113,14 +134,29 @@ def accuracy(params, x, y) -> torch.Tensor:
         return (_forward(params, x)[-1].argmax(-1) == y).to(x.dtype).mean(1)
 
 
-def robust_accuracy(params, x0, y, *, epsilon: float, steps: int = 20, restarts: int = 5, alpha: float | None = None, seed: int = 0) -> torch.Tensor:
-    """Accuracy under PGD-``steps`` with ``restarts`` random starts: a point counts only if it survives all.
+def robust_accuracy(
+    params,
+    x0,
+    y,
+    *,
+    epsilon: float,
+    steps: int = 20,
+    restarts: int = 5,
+    alpha: float | None = None,
+    seed: int = 0,
+) -> torch.Tensor:
+    """Accuracy under PGD-``steps`` with ``restarts`` random starts: a point counts only if it
+    survives all.
 
     Example:
         >>> from dltheory.adversarial.mlp import init_mlp
         >>> p = init_mlp((4, 2), n_nets=2)
         >>> x, y = torch.full((2, 5, 4), 0.5, dtype=torch.float64), torch.zeros(5, dtype=torch.long)
-        >>> bool((robust_accuracy(p, x, y, epsilon=0.1, steps=2, restarts=2) <= accuracy(p, x, y)).all())
+        >>> bool(
+        ...     (
+        ...         robust_accuracy(p, x, y, epsilon=0.1, steps=2, restarts=2) <= accuracy(p, x, y)
+        ...     ).all()
+        ... )
         True
     """
     x0 = checks.tensor("x0", x0, ndim=3)
@@ -138,19 +174,32 @@ def robust_accuracy(params, x0, y, *, epsilon: float, steps: int = 20, restarts:
     return ok.to(x0.dtype).mean(1)
 
 
-def adversarial_step(params, x0, y, *, method: str, epsilon: float, K: int = 10, m: int = 3, n: int = 5, alpha: float | None = None, generator: torch.Generator, counter: PassCounter | None = None) -> list[torch.Tensor]:
+def adversarial_step(
+    params,
+    x0,
+    y,
+    *,
+    method: str,
+    epsilon: float,
+    K: int = 10,
+    m: int = 3,
+    n: int = 5,
+    alpha: float | None = None,
+    generator: torch.Generator,
+    counter: PassCounter | None = None,
+) -> list[torch.Tensor]:
     """The weight gradient of one adversarial-training minibatch, by PGD-K or YOPO-m-n.
 
     PGD-K: ``K`` full passes for the attack, one for the gradient at the attacked input.
-    YOPO-m-n (Zhang et al. 2019, Algorithm 1): ``m`` full passes at ``eta^{j,0}`` (each gives ``p_1`` and
-    the weight gradient of layers ``1..L-1``), each followed by ``n`` updates of ``eta`` by first-layer
-    passes with ``p_1`` frozen and one more first-layer pass that gives layer 0's weight gradient
-    ``-grad_theta0 H_0(x0 + eta^{j,n}, p_1)`` (``_yopo_first_layer_update``). The ``m`` gradients are
-    averaged (the paper sums them, a factor ``m`` in the learning rate).
+    YOPO-m-n (Zhang et al. 2019, Algorithm 1): ``m`` full passes at ``eta^{j,0}`` (each gives
+    ``p_1`` and the weight gradient of layers ``1..L-1``), each followed by ``n`` updates of ``eta``
+    by first-layer passes with ``p_1`` frozen and one more first-layer pass that gives layer 0's
+    weight gradient ``-grad_theta0 H_0(x0 + eta^{j,n}, p_1)`` (``_yopo_first_layer_update``). The
+    ``m`` gradients are averaged (the paper sums them, a factor ``m`` in the learning rate).
 
     Args:
-        alpha: adversary's step (default ``2.5 epsilon / K`` for PGD, ``2.5 epsilon / (m n)`` for YOPO).
-        generator: the random start's generator.
+        alpha: adversary's step (default ``2.5 epsilon / K`` for PGD, ``2.5 epsilon / (m n)`` for
+        YOPO). generator: the random start's generator.
 
     Returns:
         The gradients ``[dW_0, db_0, ...]``.
@@ -187,12 +236,13 @@ def adversarial_step(params, x0, y, *, method: str, epsilon: float, K: int = 10,
         grads = _yopo_first_layer_update(params, x0, eta_start, eta, ps[0]) + rest
         if counter is not None:
             counter.first_layer += 1
-        total = grads if total is None else [a + b for a, b in zip(total, grads)]
+        total = grads if total is None else [a + b for a, b in zip(total, grads, strict=False)]
     return [t / m for t in total]
 
 
 def _weight_gradients_after_first(params, states, ps):
-    """``dPhi/dtheta_l`` for the layers ``l = 1..L-1`` only (the full pass of YOPO skips layer 0's)."""
+    """``dPhi/dtheta_l`` for the layers ``l = 1..L-1`` only (the full pass of YOPO skips layer
+    0's)."""
     L = len(params) // 2
     grads = []
     for l in range(1, L):
@@ -203,20 +253,22 @@ def _weight_gradients_after_first(params, states, ps):
 
 
 def _yopo_first_layer_update(params, x0, eta_start, eta_end, p1) -> list[torch.Tensor]:
-    """The first layer's weight gradient of one outer YOPO iteration, ``-grad_theta0 H_0(x0 + eta^{j,n}, p_1)``.
+    """The first layer's weight gradient of one outer YOPO iteration,
+    ``-grad_theta0 H_0(x0 + eta^{j,n}, p_1)``.
 
-    In Zhang et al. (2019, Algorithm 1, ``U_2``) and their code (the ``Hamiltonian`` backward after the
-    ``n`` inner steps of ``FastGradientLayerOneTrainer``), the first layer is not trained by the full
-    pass at ``eta^{j,0}`` but by the Hamiltonian ``H_0 = p_1 . f_0(x, theta_0)`` with the frozen costate
-    ``p_1`` at the adversary's point after the ``n`` first-layer steps, ``eta^{j,n}``. For the tanh layer,
-    with ``s = 1 - x_1^2`` at ``x = x0 + eta_end``: ``dW_0 = -x' (s * p_1)``, ``db_0 = -sum_i s * p_1``:
-    one first-layer forward and one weight product.
+    In Zhang et al. (2019, Algorithm 1, ``U_2``) and their code (the ``Hamiltonian`` backward after
+    the ``n`` inner steps of ``FastGradientLayerOneTrainer``), the first layer is not trained by the
+    full pass at ``eta^{j,0}`` but by the Hamiltonian ``H_0 = p_1 . f_0(x, theta_0)`` with the
+    frozen costate ``p_1`` at the adversary's point after the ``n`` first-layer steps,
+    ``eta^{j,n}``. For the tanh layer, with ``s = 1 - x_1^2`` at ``x = x0 + eta_end``:
+    ``dW_0 = -x' (s * p_1)``, ``db_0 = -sum_i s * p_1``: one first-layer forward and one weight
+    product.
 
     Args:
         params: the network's parameters.
         x0: clean inputs ``(S, B, d_0)``.
-        eta_start: ``eta^{j,0}``, where the costate was computed (unused by the paper's update; kept so
-            that the update's inputs are explicit).
+        eta_start: ``eta^{j,0}``, where the costate was computed (unused by the paper's update; kept
+            so that the update's inputs are explicit).
         eta_end: ``eta^{j,n}``, the adversary after the ``n`` inner steps.
         p1: the frozen costate at layer 1 ``(S, B, d_1)``.
 
@@ -229,14 +281,17 @@ def _yopo_first_layer_update(params, x0, eta_start, eta_end, p1) -> list[torch.T
     return [-torch.bmm(x.transpose(1, 2), sp), -sp.sum(1, keepdim=True)]
 
 
-def step_flops(sizes, *, batch_size: int, n_nets: int, method: str, K: int = 10, m: int = 3, n: int = 5) -> int:
-    """Matrix-product FLOPs of one minibatch, by the formula (``F = sum_l F_l``, ``F_l = 2 S B d_l d_{l+1}``).
+def step_flops(
+    sizes, *, batch_size: int, n_nets: int, method: str, K: int = 10, m: int = 3, n: int = 5
+) -> int:
+    """Matrix-product FLOPs of one minibatch, by the formula (``F = sum_l F_l``,
+    ``F_l = 2 S B d_l d_{l+1}``).
 
     PGD-K: ``K`` attack passes (forward ``F`` + input-gradient backward ``F``) and one training pass
     (forward ``F``, weight gradients ``F``, costates of layers ``1..L-1`` ``F - F_0``):
-    ``(2K + 3) F - F_0``. YOPO-m-n: ``m (3F - 2F_0)`` for the full passes (layer 0's weight gradient is
-    not taken there), ``m n`` adversary passes of ``2 F_0`` and ``m`` first-layer weight passes of ``2 F_0``:
-    ``3 m F + 2 m n F_0``.
+    ``(2K + 3) F - F_0``. YOPO-m-n: ``m (3F - 2F_0)`` for the full passes (layer 0's weight gradient
+    is not taken there), ``m n`` adversary passes of ``2 F_0`` and ``m`` first-layer weight passes
+    of ``2 F_0``: ``3 m F + 2 m n F_0``.
 
     Example:
         >>> step_flops((4, 3, 2), batch_size=5, n_nets=1, method="pgd", K=1)
@@ -253,11 +308,28 @@ def step_flops(sizes, *, batch_size: int, n_nets: int, method: str, K: int = 10,
     return 3 * m * F + 2 * m * n * F0
 
 
-def train_epoch(params, momentum_buffers, x, y, *, method: str, epsilon: float, batch_size: int, lr: float, momentum: float = 0.9, K: int = 10, m: int = 3, n: int = 5, alpha: float | None = None, generator: torch.Generator, counter: PassCounter | None = None) -> None:
+def train_epoch(
+    params,
+    momentum_buffers,
+    x,
+    y,
+    *,
+    method: str,
+    epsilon: float,
+    batch_size: int,
+    lr: float,
+    momentum: float = 0.9,
+    K: int = 10,
+    m: int = 3,
+    n: int = 5,
+    alpha: float | None = None,
+    generator: torch.Generator,
+    counter: PassCounter | None = None,
+) -> None:
     """One epoch of adversarial training (PGD-K or YOPO-m-n) with SGD + momentum, in place.
 
-    Each of the ``S`` networks sees its own random order of the training set; the remainder of the epoch
-    (``N mod batch_size`` points) is dropped.
+    Each of the ``S`` networks sees its own random order of the training set; the remainder of the
+    epoch (``N mod batch_size`` points) is dropped.
 
     Args:
         params: the parameters, updated in place.
@@ -278,16 +350,44 @@ def train_epoch(params, momentum_buffers, x, y, *, method: str, epsilon: float, 
         raise TypeError(f"generator must be a torch.Generator; got {type(generator).__name__}")
     order = torch.argsort(torch.rand(S, N, generator=generator), dim=1)
     for k in range(N // B):
-        idx = order[:, k * B:(k + 1) * B]
-        grads = adversarial_step(params, x[idx], y[idx], method=method, epsilon=epsilon, K=K, m=m, n=n,
-                                 alpha=alpha, generator=generator, counter=counter)
+        idx = order[:, k * B : (k + 1) * B]
+        grads = adversarial_step(
+            params,
+            x[idx],
+            y[idx],
+            method=method,
+            epsilon=epsilon,
+            K=K,
+            m=m,
+            n=n,
+            alpha=alpha,
+            generator=generator,
+            counter=counter,
+        )
         with torch.no_grad():
-            for p, b, gr in zip(params, momentum_buffers, grads):
+            for p, b, gr in zip(params, momentum_buffers, grads, strict=False):
                 b.mul_(momentum).add_(gr)
                 p.sub_(lr * b)
 
 
-def adversarial_train(params, x, y, *, method: str, epsilon: float, epochs: int, batch_size: int, lr: float, momentum: float = 0.9, K: int = 10, m: int = 3, n: int = 5, alpha: float | None = None, seed: int = 0, counter: PassCounter | None = None) -> list[torch.Tensor]:
+def adversarial_train(
+    params,
+    x,
+    y,
+    *,
+    method: str,
+    epsilon: float,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    momentum: float = 0.9,
+    K: int = 10,
+    m: int = 3,
+    n: int = 5,
+    alpha: float | None = None,
+    seed: int = 0,
+    counter: PassCounter | None = None,
+) -> list[torch.Tensor]:
     """Adversarial training by PGD-K or YOPO-m-n for ``epochs`` epochs (see :func:`train_epoch`).
 
     Returns:
@@ -305,13 +405,32 @@ def adversarial_train(params, x, y, *, method: str, epsilon: float, epochs: int,
     epochs = checks.integer("epochs", epochs, high=100_000)
     g = torch.Generator().manual_seed(checks.seed(seed))
     params = checks.sequence("params", params, min_len=2)
-    if len(params) % 2 or not all(isinstance(p, torch.Tensor) for p in params):  # x, y: in train_epoch
-        raise TypeError("params must be a list [W_0, b_0, W_1, b_1, ...] of tensors as made by init_mlp")
+    if len(params) % 2 or not all(
+        isinstance(p, torch.Tensor) for p in params
+    ):  # x, y: in train_epoch
+        raise TypeError(
+            "params must be a list [W_0, b_0, W_1, b_1, ...] of tensors as made by init_mlp"
+        )
     if counter is not None and not isinstance(counter, PassCounter):
         raise TypeError(f"counter must be a PassCounter or None; got {type(counter).__name__}")
     params = [p.clone() for p in params]
     buf = [torch.zeros_like(p) for p in params]
     for _ in range(epochs):
-        train_epoch(params, buf, x, y, method=method, epsilon=epsilon, batch_size=batch_size, lr=lr,
-                    momentum=momentum, K=K, m=m, n=n, alpha=alpha, generator=g, counter=counter)
+        train_epoch(
+            params,
+            buf,
+            x,
+            y,
+            method=method,
+            epsilon=epsilon,
+            batch_size=batch_size,
+            lr=lr,
+            momentum=momentum,
+            K=K,
+            m=m,
+            n=n,
+            alpha=alpha,
+            generator=g,
+            counter=counter,
+        )
     return params

@@ -1,4 +1,5 @@
-"""The Gibbs posterior as the minimiser of a free energy (Donsker–Varadhan / Gibbs variational principle).
+"""The Gibbs posterior as the minimiser of a free energy (Donsker–Varadhan / Gibbs variational
+principle).
 
 For a prior ``p0`` and a loss ``L`` on a finite grid (weights ``p0_i > 0`` summing to one), the free
 energy of a distribution ``q`` at inverse temperature ``beta`` is
@@ -32,7 +33,9 @@ def _prior_loss(prior, loss):
     prior = checks.real_array("prior", prior, low=0, low_open=True, ndim=1)
     loss = checks.real_array("loss", loss, ndim=1)
     if prior.shape != loss.shape:
-        raise ValueError(f"prior and loss must have the same shape; got {prior.shape} and {loss.shape}")
+        raise ValueError(
+            f"prior and loss must have the same shape; got {prior.shape} and {loss.shape}"
+        )
     if abs(prior.sum() - 1.0) > 1e-9:
         raise ValueError(f"prior must sum to 1 (weights on the grid); got a sum of {prior.sum()}")
     return prior, loss
@@ -78,7 +81,8 @@ def gibbs_posterior(loss, prior, *, beta: float = 1.0) -> np.ndarray:
 
 
 def kl_divergence(q, p) -> float:
-    """``KL(q || p) = sum_i q_i log(q_i / p_i)`` with ``0 log 0 = 0``; ``inf`` if ``q`` puts mass where ``p`` has none.
+    """``KL(q || p) = sum_i q_i log(q_i / p_i)`` with ``0 log 0 = 0``; ``inf`` if ``q`` puts mass
+    where ``p`` has none.
 
     Example:
         >>> round(kl_divergence([0.5, 0.5], [0.5, 0.5]), 6)
@@ -114,7 +118,8 @@ def free_energy(q, loss, prior, *, beta: float = 1.0) -> float:
 
 
 def tilt(q, direction, *, step: float) -> np.ndarray:
-    """The perturbed distribution ``q_i exp(step h_i) / norm`` (stays a distribution on the support of ``q``).
+    """The perturbed distribution ``q_i exp(step h_i) / norm`` (stays a distribution on the support
+    of ``q``).
 
     Args:
         q: a distribution on the grid.

@@ -1,4 +1,5 @@
-"""Posteriors known exactly: Welling & Teh's two-mode mixture on a grid, Bayesian linear regression in closed form.
+"""Posteriors known exactly: Welling & Teh's two-mode mixture on a grid, Bayesian linear regression
+in closed form.
 
 *Mixture* (Welling & Teh 2011, Sec. 5.1): ``theta_1 ~ N(0, s1^2)``, ``theta_2 ~ N(0, s2^2)`` and
 ``x_i ~ 1/2 N(theta_1, sx^2) + 1/2 N(theta_1 + theta_2, sx^2)`` with ``s1^2 = 10``, ``s2^2 = 1``,
@@ -7,7 +8,8 @@
 grid's resolution.
 
 *Linear regression*: ``y = X w + noise``, noise ``N(0, sigma^2)``, prior ``w ~ N(0, tau^2 I)``. The
-posterior is Gaussian with precision ``P = X'X / sigma^2 + I / tau^2`` and mean ``P^{-1} X'y / sigma^2``.
+posterior is Gaussian with precision ``P = X'X / sigma^2 + I / tau^2`` and mean
+``P^{-1} X'y / sigma^2``.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ __all__ = [
 
 @dataclass(frozen=True)
 class MixtureModel:
-    """Welling & Teh's mixture: prior variances ``s1_2``, ``s2_2`` and the noise variance ``sx_2``."""
+    """Welling & Teh's mixture: prior variances ``s1_2``, ``s2_2`` and the noise variance
+    ``sx_2``."""
 
     s1_2: float = 10.0
     s2_2: float = 1.0
@@ -43,7 +46,9 @@ class MixtureModel:
             checks.positive(k, getattr(self, k))
 
 
-def mixture_data(*, n: int = 100, theta=(0.0, 1.0), model: MixtureModel = MixtureModel(), seed: int = 0) -> np.ndarray:
+def mixture_data(
+    *, n: int = 100, theta=(0.0, 1.0), model: MixtureModel = MixtureModel(), seed: int = 0
+) -> np.ndarray:
     """``n`` points ``x_i ~ 1/2 N(theta_1, sx^2) + 1/2 N(theta_1 + theta_2, sx^2)``.
 
     Example:
@@ -61,14 +66,16 @@ def mixture_data(*, n: int = 100, theta=(0.0, 1.0), model: MixtureModel = Mixtur
 
 
 def _log_lik_terms(theta1, theta2, x, sx_2):
-    """``log p(x_i | theta)`` for broadcastable ``theta1``, ``theta2`` (``...``) and data ``x`` (last axis)."""
+    """``log p(x_i | theta)`` for broadcastable ``theta1``, ``theta2`` (``...``) and data ``x``
+    (last axis)."""
     a = -((x - theta1[..., None]) ** 2) / (2 * sx_2)
     b = -((x - (theta1 + theta2)[..., None]) ** 2) / (2 * sx_2)
     return np.logaddexp(a, b) + np.log(0.5) - 0.5 * np.log(2 * np.pi * sx_2)
 
 
 def mixture_log_posterior(theta1, theta2, x, *, model: MixtureModel = MixtureModel()) -> np.ndarray:
-    """Unnormalised ``log p(theta | x)`` (prior plus likelihood), broadcast over ``theta1``, ``theta2``.
+    """Unnormalised ``log p(theta | x)`` (prior plus likelihood), broadcast over ``theta1``,
+    ``theta2``.
 
     Example:
         >>> x = mixture_data(n=100, seed=0)
@@ -101,7 +108,9 @@ def mixture_grad_log_lik(theta, x, *, model: MixtureModel = MixtureModel()) -> n
     theta = checks.real_array("theta", theta, ndim=2)
     x = checks.real_array("x", x, ndim=(1, 2))
     if theta.shape[1] != 2 or x.shape[0] != theta.shape[0]:
-        raise ValueError(f"theta must be (C, 2) and x (C,) or (C, B); got {theta.shape} and {x.shape}")
+        raise ValueError(
+            f"theta must be (C, 2) and x (C,) or (C, B); got {theta.shape} and {x.shape}"
+        )
     return _grad_log_lik(theta, x[:, None] if x.ndim == 1 else x, model.sx_2)
 
 
@@ -110,10 +119,17 @@ def _grad_log_lik(theta, x, sx_2):
     d1, d2 = x - t1, x - t1 - t2
     # responsibility of the second component, computed stably
     r = 1.0 / (1.0 + np.exp(np.clip((d2**2 - d1**2) / (2 * sx_2), -700, 700)))
-    return np.concatenate([((1 - r) * d1 + r * d2).sum(1, keepdims=True), (r * d2).sum(1, keepdims=True)], 1) / sx_2
+    return (
+        np.concatenate(
+            [((1 - r) * d1 + r * d2).sum(1, keepdims=True), (r * d2).sum(1, keepdims=True)], 1
+        )
+        / sx_2
+    )
 
 
-def grid_posterior(theta1_grid, theta2_grid, x, *, model: MixtureModel = MixtureModel()) -> np.ndarray:
+def grid_posterior(
+    theta1_grid, theta2_grid, x, *, model: MixtureModel = MixtureModel()
+) -> np.ndarray:
     """The posterior's mass on the cells of a rectangular grid (midpoint rule), summing to one.
 
     Args:
@@ -133,8 +149,11 @@ def grid_posterior(theta1_grid, theta2_grid, x, *, model: MixtureModel = Mixture
     return np.exp(lp - logsumexp(lp))
 
 
-def linreg_data(*, n: int = 200, d: int = 2, sigma: float = 1.0, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Synthetic regression data ``(X, y, w_true)``: Gaussian inputs (correlated), ``y = X w + sigma xi``.
+def linreg_data(
+    *, n: int = 200, d: int = 2, sigma: float = 1.0, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Synthetic regression data ``(X, y, w_true)``: Gaussian inputs (correlated),
+    ``y = X w + sigma xi``.
 
     Example:
         >>> X, y, w = linreg_data(n=10, d=2)
@@ -151,7 +170,9 @@ def linreg_data(*, n: int = 200, d: int = 2, sigma: float = 1.0, seed: int = 0) 
     return X, X @ w + sigma * rng.standard_normal(n), w
 
 
-def linreg_posterior(X, y, *, sigma: float = 1.0, tau: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+def linreg_posterior(
+    X, y, *, sigma: float = 1.0, tau: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
     """Posterior mean and covariance of Bayesian linear regression (closed form).
 
     ``Sigma = (X'X / sigma^2 + I / tau^2)^{-1}``, ``mu = Sigma X'y / sigma^2``.

@@ -2,13 +2,14 @@
 
 SGLD with step ``eps_t`` and a minibatch ``B_t`` of ``n`` of the ``N`` data points is
 
-    theta_{t+1} = theta_t + eps_t / 2 (grad log p(theta_t) + N/n sum_{i in B_t} grad log p(x_i | theta_t))
+    theta_{t+1} = theta_t + eps_t / 2 (grad log p(theta_t) + N/n sum_{i in B_t} grad log p(x_i |
+    theta_t))
                   + xi_t,        xi_t ~ N(0, eps_t I),
 
-an Euler–Maruyama step of the Langevin diffusion ``d theta = grad log p(theta | x) / 2 dt + dW`` whose
-stationary law is the posterior. With ``sum eps_t = inf`` and ``sum eps_t^2 < inf`` (e.g.
-``eps_t = a (b + t)^(-gamma)``, ``gamma in (1/2, 1]``) the chain converges to it; at a constant step the
-stationary law is biased by ``O(eps)``. Every function here advances ``C`` chains as one
+an Euler–Maruyama step of the Langevin diffusion ``d theta = grad log p(theta | x) / 2 dt + dW``
+whose stationary law is the posterior. With ``sum eps_t = inf`` and ``sum eps_t^2 < inf`` (e.g.
+``eps_t = a (b + t)^(-gamma)``, ``gamma in (1/2, 1]``) the chain converges to it; at a constant step
+the stationary law is biased by ``O(eps)``. Every function here advances ``C`` chains as one
 ``(C, d)`` array: one vectorised update per step, not a loop over chains.
 """
 
@@ -19,8 +20,15 @@ import numpy as np
 from dltheory import _checks as checks
 from dltheory.bayes.posterior import MixtureModel, _grad_log_lik
 
-__all__ = ["step_sizes", "sgld_mixture", "sgld_linreg", "histogram_tv", "linreg_stationary_bias",
-           "linreg_stationary_covariance", "langevin_noise_std"]
+__all__ = [
+    "step_sizes",
+    "sgld_mixture",
+    "sgld_linreg",
+    "histogram_tv",
+    "linreg_stationary_bias",
+    "linreg_stationary_covariance",
+    "langevin_noise_std",
+]
 
 
 def step_sizes(n_steps: int, *, a: float, b: float, gamma: float = 0.55) -> np.ndarray:
@@ -38,11 +46,13 @@ def step_sizes(n_steps: int, *, a: float, b: float, gamma: float = 0.55) -> np.n
 
 
 def langevin_noise_std(eps):
-    """Standard deviation ``sqrt(eps)`` of the injected noise of an SGLD step with drift ``eps / 2 grad log p``.
+    """Standard deviation ``sqrt(eps)`` of the injected noise of an SGLD step with drift
+    ``eps / 2 grad log p``.
 
     The step ``theta + eps / 2 grad log p + N(0, eps)`` is Euler–Maruyama for
-    ``d theta = grad log p / 2 dt + dW``, whose stationary law is ``p``; half that variance would sample
-    ``p^2`` (temperature 1/2), the usual slip between this convention and ``eps grad log p + N(0, 2 eps)``.
+    ``d theta = grad log p / 2 dt + dW``, whose stationary law is ``p``; half that variance would
+    sample ``p^2`` (temperature 1/2), the usual slip between this convention and
+    ``eps grad log p + N(0, 2 eps)``.
 
     Example:
         >>> float(langevin_noise_std(0.04))
@@ -54,7 +64,16 @@ def langevin_noise_std(eps):
     return np.sqrt(checks.real_array("eps", eps, low=0.0))
 
 
-def sgld_mixture(x, *, n_chains: int, eps, n_keep: int, model: MixtureModel = MixtureModel(), init_scale: float = 1.0, seed: int = 0) -> np.ndarray:
+def sgld_mixture(
+    x,
+    *,
+    n_chains: int,
+    eps,
+    n_keep: int,
+    model: MixtureModel = MixtureModel(),
+    init_scale: float = 1.0,
+    seed: int = 0,
+) -> np.ndarray:
     """SGLD with batch size 1 on Welling & Teh's mixture posterior, ``n_chains`` chains in parallel.
 
     Args:
@@ -89,7 +108,9 @@ def sgld_mixture(x, *, n_chains: int, eps, n_keep: int, model: MixtureModel = Mi
     for t in range(T):
         xi = x[rng.integers(0, N, size=C)]
         drift = -prior_prec * theta + N * _grad_log_lik(theta, xi[:, None], model.sx_2)
-        theta = theta + 0.5 * eps[t] * drift + langevin_noise_std(eps[t]) * rng.standard_normal((C, 2))
+        theta = (
+            theta + 0.5 * eps[t] * drift + langevin_noise_std(eps[t]) * rng.standard_normal((C, 2))
+        )
         if t % 100 == 99 or t == T - 1:
             checks.finite_state("eps", theta, f"eps[{t}] = {eps[t]:g}", step=t)
         if t >= T - n_keep:
@@ -98,9 +119,11 @@ def sgld_mixture(x, *, n_chains: int, eps, n_keep: int, model: MixtureModel = Mi
 
 
 def histogram_tv(samples, grid_mass, edges1, edges2) -> float:
-    """Total variation ``1/2 sum |hist - grid|`` between samples' histogram and cell masses on a grid.
+    """Total variation ``1/2 sum |hist - grid|`` between samples' histogram and cell masses on a
+    grid.
 
-    Samples outside the grid count fully against the histogram (they are mass the grid does not have).
+    Samples outside the grid count fully against the histogram (they are mass the grid does not
+    have).
 
     Args:
         samples: ``(..., 2)`` points.
@@ -122,7 +145,9 @@ def histogram_tv(samples, grid_mass, edges1, edges2) -> float:
     e2 = checks.increasing("edges2", e2)
     m = checks.real_array("grid_mass", grid_mass, ndim=2, low=0)
     if m.sum() > 1 + 1e-6:
-        raise ValueError(f"grid_mass must be cell masses summing to at most 1; they sum to {m.sum():.6g}")
+        raise ValueError(
+            f"grid_mass must be cell masses summing to at most 1; they sum to {m.sum():.6g}"
+        )
     if m.shape != (e1.size - 1, e2.size - 1):
         raise ValueError(f"grid_mass must have shape {(e1.size - 1, e2.size - 1)}; got {m.shape}")
     h, _, _ = np.histogram2d(s[:, 0], s[:, 1], bins=[e1, e2])
@@ -131,12 +156,27 @@ def histogram_tv(samples, grid_mass, edges1, edges2) -> float:
     return float(0.5 * (np.abs(h - m).sum() + outside + (1.0 - m.sum())))
 
 
-def sgld_linreg(X, y, *, sigma: float, tau: float, eps, batch_size: int, n_chains: int, n_steps: int, n_keep: int, noise: bool = True, init=None, seed: int = 0) -> np.ndarray:
-    """Constant-step SGLD (or SGD with ``noise=False``) on Bayesian linear regression, chains in parallel.
+def sgld_linreg(
+    X,
+    y,
+    *,
+    sigma: float,
+    tau: float,
+    eps,
+    batch_size: int,
+    n_chains: int,
+    n_steps: int,
+    n_keep: int,
+    noise: bool = True,
+    init=None,
+    seed: int = 0,
+) -> np.ndarray:
+    """Constant-step SGLD (or SGD with ``noise=False``) on Bayesian linear regression, chains in
+    parallel.
 
-    ``n_chains`` chains run at each step size in ``eps``, all of them in one ``(S * C, d)`` array. Chains
-    start at ``N(0, I)``; each draws its own minibatch of ``n`` points (with replacement; all ``N`` points
-    when ``n = N``) at every step.
+    ``n_chains`` chains run at each step size in ``eps``, all of them in one ``(S * C, d)`` array.
+    Chains start at ``N(0, I)``; each draws its own minibatch of ``n`` points (with replacement; all
+    ``N`` points when ``n = N``) at every step.
 
     Args:
         X, y: data ``(N, d)``, ``(N,)``.
@@ -145,8 +185,9 @@ def sgld_linreg(X, y, *, sigma: float, tau: float, eps, batch_size: int, n_chain
         batch_size: minibatch size ``n`` in ``[1, N]``.
         n_chains, n_steps: chains per step size, and steps.
         n_keep: how many of the last states to return.
-        noise: inject the Langevin noise (SGLD); ``False`` gives plain SGD on the negative log posterior.
-        init: initial states, ``(d,)`` or ``(S, n_chains, d)``; default ``N(0, I)`` draws.
+        noise: inject the Langevin noise (SGLD); ``False`` gives plain SGD on the negative log
+        posterior. init: initial states, ``(d,)`` or ``(S, n_chains, d)``; default ``N(0, I)``
+        draws.
 
     Returns:
         ``(n_keep, S, n_chains, d)`` states (``S = 1`` for a scalar ``eps``).
@@ -174,8 +215,10 @@ def sgld_linreg(X, y, *, sigma: float, tau: float, eps, batch_size: int, n_chain
     checks.work("n_steps", T, S * C * n * d)
     lam = float(np.linalg.eigvalsh(np.eye(d) / tau**2 + X.T @ X / sigma**2).max())
     if eps.max() * lam >= 4:
-        raise ValueError(f"eps must be < 4 / lambda_max(posterior precision) = {4 / lam:.4g} for a stable "
-                         f"Langevin step; got {eps.max():g}")
+        raise ValueError(
+            f"eps must be < 4 / lambda_max(posterior precision) = {4 / lam:.4g} for a stable "
+            f"Langevin step; got {eps.max():g}"
+        )
     rng = np.random.default_rng(checks.seed(seed))
     e = np.repeat(eps, C)[:, None]  # (S C, 1)
     theta = rng.standard_normal((S * C, d))
@@ -211,22 +254,28 @@ def linreg_stationary_bias(cov, target) -> float:
     cov = checks.real_array("cov", cov, ndim=2)
     target = checks.real_array("target", target, ndim=2)
     if cov.shape != target.shape:
-        raise ValueError(f"cov and target must have the same shape; got {cov.shape} and {target.shape}")
+        raise ValueError(
+            f"cov and target must have the same shape; got {cov.shape} and {target.shape}"
+        )
     if not np.linalg.norm(target) > 0:
         raise ValueError("target must be a nonzero matrix (the error is relative to its norm)")
     return round(float(np.linalg.norm(cov - target) / np.linalg.norm(target)), 15)
 
 
-def linreg_stationary_covariance(X, y, *, sigma: float, tau: float, eps: float, batch_size: int) -> np.ndarray:
-    """Stationary covariance of constant-step SGLD on Bayesian linear regression (discrete Lyapunov).
+def linreg_stationary_covariance(
+    X, y, *, sigma: float, tau: float, eps: float, batch_size: int
+) -> np.ndarray:
+    """Stationary covariance of constant-step SGLD on Bayesian linear regression (discrete
+    Lyapunov).
 
     With ``P = X'X / sigma^2 + I / tau^2`` the step is ``theta' = A theta + c + xi`` with
     ``A = I - eps P / 2`` and noise of covariance ``eps I + (eps / 2)^2 G``, where
-    ``G = (N^2 / n) Cov_i[x_i r_i / sigma^2]`` is the covariance of the minibatch gradient (``n`` points
-    drawn with replacement), evaluated at the residuals ``r_i`` of the posterior mean. The stationary
-    covariance solves ``V = A V A' + eps I + eps^2 G / 4``; it is the posterior's ``P^{-1}`` plus a bias
-    of order ``eps`` (from the Euler step, ``eps P / 4``, and from the minibatch noise, ``eps G / 4``).
-    The residuals' dependence on ``theta`` is neglected (a relative correction of order ``1/N``).
+    ``G = (N^2 / n) Cov_i[x_i r_i / sigma^2]`` is the covariance of the minibatch gradient (``n``
+    points drawn with replacement), evaluated at the residuals ``r_i`` of the posterior mean. The
+    stationary covariance solves ``V = A V A' + eps I + eps^2 G / 4``; it is the posterior's
+    ``P^{-1}`` plus a bias of order ``eps`` (from the Euler step, ``eps P / 4``, and from the
+    minibatch noise, ``eps G / 4``). The residuals' dependence on ``theta`` is neglected (a relative
+    correction of order ``1/N``).
 
     Example:
         >>> X, y = np.eye(2), np.zeros(2)

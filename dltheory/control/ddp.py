@@ -1,4 +1,5 @@
-"""Differential dynamic programming (Jacobson & Mayne 1970) and iLQR, with Tassa-style regularisation.
+"""Differential dynamic programming (Jacobson & Mayne 1970) and iLQR, with Tassa-style
+regularisation.
 
 A problem is an object with ``n``, ``m``, ``T`` and the methods
 
@@ -6,7 +7,8 @@ A problem is an object with ``n``, ``m``, ``T`` and the methods
   ``(n, n), (n, m), (n, n, n), (n, m, n), (n, m, m)`` (first index: the output component);
 * ``running(x, u) -> (l, l_x, l_u, l_xx, l_ux, l_uu)`` and ``terminal(x) -> (l, l_x, l_xx)``.
 
-Backward pass (``V_x``, ``V_xx`` at ``t + 1``; ``mu`` the regularisation of Tassa, Erez & Todorov 2012)::
+Backward pass (``V_x``, ``V_xx`` at ``t + 1``; ``mu`` the regularisation of Tassa, Erez & Todorov
+2012)::
 
     Q_x  = l_x + f_x' V_x                   Q_u  = l_u + f_u' V_x
     Q_xx = l_xx + f_x' V_xx f_x + V_x . f_xx
@@ -14,10 +16,10 @@ Backward pass (``V_x``, ``V_xx`` at ``t + 1``; ``mu`` the regularisation of Tass
     Q_ux = l_ux + f_u' (V_xx + mu I) f_x + V_x . f_ux
     k = -Q_uu^{-1} Q_u,  K = -Q_uu^{-1} Q_ux
 
-The terms ``V_x . f_..`` (second derivatives of the dynamics) make it DDP, with quadratic convergence
-near a nondegenerate optimum; without them it is iLQR (Gauss-Newton). Dropping every second-order term
-and setting ``Q_uu = I / eta`` leaves ``V_x = Q_x`` (the costate recursion, i.e. backpropagation) and
-``k = -eta dJ/du``: a gradient-descent step (:func:`first_order_step`).
+The terms ``V_x . f_..`` (second derivatives of the dynamics) make it DDP, with quadratic
+convergence near a nondegenerate optimum; without them it is iLQR (Gauss-Newton). Dropping every
+second-order term and setting ``Q_uu = I / eta`` leaves ``V_x = Q_x`` (the costate recursion, i.e.
+backpropagation) and ``k = -eta dJ/du``: a gradient-descent step (:func:`first_order_step`).
 """
 
 from __future__ import annotations
@@ -46,8 +48,10 @@ __all__ = [
 def _check_problem(problem, *methods, sizes=True):
     for attr in (("n", "m", "T") if sizes else ()) + methods:
         if not hasattr(problem, attr):
-            raise TypeError(f"problem must provide {attr!r} (see the module docstring); "
-                            f"{type(problem).__name__} does not")
+            raise TypeError(
+                f"problem must provide {attr!r} (see the module docstring); "
+                f"{type(problem).__name__} does not"
+            )
 
 
 def _check_x0_us(problem, x0, us, us_name="us0"):
@@ -56,7 +60,9 @@ def _check_x0_us(problem, x0, us, us_name="us0"):
         raise ValueError(f"x0 must have shape (n,) = ({problem.n},); got {x0.shape}")
     us = checks.real_array(us_name, us, ndim=2)
     if us.shape != (problem.T, problem.m):
-        raise ValueError(f"{us_name} must have shape (T, m) = ({problem.T}, {problem.m}); got {us.shape}")
+        raise ValueError(
+            f"{us_name} must have shape (T, m) = ({problem.T}, {problem.m}); got {us.shape}"
+        )
     return x0, us
 
 
@@ -88,7 +94,14 @@ class LQProblem:
         return self.A, self.B, np.zeros((n, n, n)), np.zeros((n, m, n)), np.zeros((n, m, m))
 
     def running(self, x, u):
-        return 0.5 * (x @ self.Q @ x + u @ self.R @ u), self.Q @ x, self.R @ u, self.Q, np.zeros((self.m, self.n)), self.R
+        return (
+            0.5 * (x @ self.Q @ x + u @ self.R @ u),
+            self.Q @ x,
+            self.R @ u,
+            self.Q,
+            np.zeros((self.m, self.n)),
+            self.R,
+        )
 
     def terminal(self, x):
         return 0.5 * x @ self.Qf @ x, self.Qf @ x, self.Qf
@@ -99,7 +112,8 @@ class LQProblem:
 
 @dataclass(frozen=True)
 class Pendulum:
-    """Damped pendulum swing-up, explicit Euler with step ``dt``: state ``(theta, omega)``, ``theta = 0`` down.
+    """Damped pendulum swing-up, explicit Euler with step ``dt``: state ``(theta, omega)``,
+    ``theta = 0`` down.
 
     ``theta' = theta + dt omega``, ``omega' = omega + dt (-(g/l) sin theta - c omega + u)``; cost
     ``sum_t r u_t^2 dt / 2 + (x_T - x_goal)' Q_f (x_T - x_goal) / 2`` with ``x_goal = (pi, 0)``.
@@ -117,7 +131,9 @@ class Pendulum:
         object.__setattr__(self, "T", checks.integer("T", self.T, high=10_000_000))
         for k in ("dt", "g_over_l", "r", "q_theta", "q_omega"):
             object.__setattr__(self, k, checks.positive(k, getattr(self, k)))
-        object.__setattr__(self, "damping", checks.positive("damping", self.damping, allow_zero=True))
+        object.__setattr__(
+            self, "damping", checks.positive("damping", self.damping, allow_zero=True)
+        )
 
     n = 2
     m = 1
@@ -128,7 +144,12 @@ class Pendulum:
 
     def step(self, x, u):
         th, om = x
-        return np.array([th + self.dt * om, om + self.dt * (-self.g_over_l * np.sin(th) - self.damping * om + u[0])])
+        return np.array(
+            [
+                th + self.dt * om,
+                om + self.dt * (-self.g_over_l * np.sin(th) - self.damping * om + u[0]),
+            ]
+        )
 
     def derivs(self, x, u):
         dt, th = self.dt, x[0]
@@ -140,7 +161,14 @@ class Pendulum:
 
     def running(self, x, u):
         c = self.r * self.dt
-        return 0.5 * c * u[0] ** 2, np.zeros(2), c * u, np.zeros((2, 2)), np.zeros((1, 2)), np.array([[c]])
+        return (
+            0.5 * c * u[0] ** 2,
+            np.zeros(2),
+            c * u,
+            np.zeros((2, 2)),
+            np.zeros((1, 2)),
+            np.array([[c]]),
+        )
 
     def terminal(self, x):
         W = np.diag([self.q_theta, self.q_omega])
@@ -183,13 +211,18 @@ def total_cost(problem, xs, us) -> float:
     xs = checks.real_array("xs", xs, ndim=2, allow_inf=True)
     us = checks.real_array("us", us, ndim=2)
     if xs.shape != (problem.T + 1, problem.n) or us.shape != (problem.T, problem.m):
-        raise ValueError(f"xs and us must have shapes (T + 1, n) = ({problem.T + 1}, {problem.n}) and "
-                         f"(T, m) = ({problem.T}, {problem.m}); got {xs.shape} and {us.shape}")
+        raise ValueError(
+            f"xs and us must have shapes (T + 1, n) = ({problem.T + 1}, {problem.n}) and "
+            f"(T, m) = ({problem.T}, {problem.m}); got {xs.shape} and {us.shape}"
+        )
     return _total_cost(problem, xs, us)
 
 
 def _total_cost(problem, xs, us) -> float:
-    return float(sum(problem.running(x, u)[0] for x, u in zip(xs[:-1], us)) + problem.terminal(xs[-1])[0])
+    return float(
+        sum(problem.running(x, u)[0] for x, u in zip(xs[:-1], us, strict=False))
+        + problem.terminal(xs[-1])[0]
+    )
 
 
 @dataclass(frozen=True)
@@ -258,13 +291,24 @@ def _backward(problem, xs, us, mu, second_order):
     return k, K, dV1, dV2
 
 
-def ddp(problem, x0, us0, *, second_order: bool = True, max_iter: int = 100, tol: float = 1e-14, mu0: float = 0.0, mu_min: float = 1e-6, mu_factor: float = 10.0) -> DDPResult:
+def ddp(
+    problem,
+    x0,
+    us0,
+    *,
+    second_order: bool = True,
+    max_iter: int = 100,
+    tol: float = 1e-14,
+    mu0: float = 0.0,
+    mu_min: float = 1e-6,
+    mu_factor: float = 10.0,
+) -> DDPResult:
     """Differential dynamic programming (``second_order=True``) or iLQR (``False``).
 
-    Regularisation and line search after Tassa, Erez & Todorov (2012): a non-positive-definite ``Q_uu``
-    or a step that does not lower the cost for any ``alpha in {1, 1/2, ..., 2^-10}`` raises ``mu``;
-    a successful step lowers it (to 0 below ``mu_min``), so pure Newton-type steps are taken near the
-    optimum.
+    Regularisation and line search after Tassa, Erez & Todorov (2012): a non-positive-definite
+    ``Q_uu`` or a step that does not lower the cost for any ``alpha in {1, 1/2, ..., 2^-10}`` raises
+    ``mu``; a successful step lowers it (to 0 below ``mu_min``), so pure Newton-type steps are taken
+    near the optimum.
 
     Args:
         problem: see the module docstring.
@@ -273,10 +317,12 @@ def ddp(problem, x0, us0, *, second_order: bool = True, max_iter: int = 100, tol
         second_order: include the dynamics' second derivatives (DDP) or not (iLQR).
         max_iter: maximal number of iterations.
         tol: stop when the relative cost decrease falls below ``tol``.
-        mu0, mu_min, mu_factor: regularisation schedule (``mu0 >= 0``, ``mu_min > 0``, ``mu_factor > 1``).
+        mu0, mu_min, mu_factor: regularisation schedule (``mu0 >= 0``, ``mu_min > 0``,
+        ``mu_factor > 1``).
 
     Returns:
-        :class:`DDPResult`; ``costs[i]`` and ``controls[i]`` are the iterates (``costs[0]`` the initial cost).
+        :class:`DDPResult`; ``costs[i]`` and ``controls[i]`` are the iterates (``costs[0]`` the
+        initial cost).
 
     Example:
         >>> p = LQProblem(A=[[1.0]], B=[[1.0]], Q=[[1.0]], R=[[1.0]], Qf=[[1.0]], T=3)
@@ -295,7 +341,9 @@ def ddp(problem, x0, us0, *, second_order: bool = True, max_iter: int = 100, tol
     xs = _rollout(problem, x0, us)
     J = _total_cost(problem, xs, us)
     if not np.isfinite(J):
-        raise ValueError(f"the cost of the initial controls is not finite ({J}); DDP needs a finite start")
+        raise ValueError(
+            f"the cost of the initial controls is not finite ({J}); DDP needs a finite start"
+        )
     costs, controls, alphas, mus, predicted = [J], [us.copy()], [], [], []
     rejected = 0
     converged = False
@@ -346,21 +394,34 @@ def ddp(problem, x0, us0, *, second_order: bool = True, max_iter: int = 100, tol
             converged = True
             break
     costs = np.array(costs)
-    return DDPResult(us=us, xs=xs, costs=costs, controls=np.array(controls), alphas=np.array(alphas),
-                     mus=np.array(mus), predicted=np.array(predicted), actual=costs[:-1] - costs[1:],
-                     rejected=rejected, k=k, K=K, converged=converged)
+    return DDPResult(
+        us=us,
+        xs=xs,
+        costs=costs,
+        controls=np.array(controls),
+        alphas=np.array(alphas),
+        mus=np.array(mus),
+        predicted=np.array(predicted),
+        actual=costs[:-1] - costs[1:],
+        rejected=rejected,
+        k=k,
+        K=K,
+        converged=converged,
+    )
 
 
 def first_order_step(problem, x0, us, *, lr: float):
     """One DDP iteration with every second-order term dropped and ``Q_uu = I / lr``.
 
     Then ``K = 0``, ``V_x = Q_x = l_x + f_x' V_x`` (the costate recursion: backpropagation) and
-    ``u_t <- u_t - lr Q_u = u_t - lr dJ/du_t``. Only vector-Jacobian products ``problem.vjp(x, u, v) ->
-    (f_x' v, f_u' v)`` are needed, so it applies to a neural network whose controls are its weights.
-    ``problem.running(x, u)`` must return ``(l, l_x, l_u, ...)`` and ``problem.terminal(x)`` ``(l, l_x, ...)``.
+    ``u_t <- u_t - lr Q_u = u_t - lr dJ/du_t``. Only vector-Jacobian products
+    ``problem.vjp(x, u, v) -> (f_x' v, f_u' v)`` are needed, so it applies to a neural network whose
+    controls are its weights. ``problem.running(x, u)`` must return ``(l, l_x, l_u, ...)`` and
+    ``problem.terminal(x)`` ``(l, l_x, ...)``.
 
     Returns:
-        The updated controls (same container type as ``us``: a list of per-step controls or an array).
+        The updated controls (same container type as ``us``: a list of per-step controls or an
+        array).
 
     Example:
         >>> p = LQProblem(A=[[1.0]], B=[[1.0]], Q=[[1.0]], R=[[1.0]], Qf=[[1.0]], T=1)
@@ -372,7 +433,9 @@ def first_order_step(problem, x0, us, *, lr: float):
     if isinstance(us, np.ndarray):
         x0, us = _check_x0_us(problem, x0, us, "us")
     elif not isinstance(us, (list, tuple)):
-        raise TypeError(f"us must be a numpy array (T, m) or a list of T controls; got {type(us).__name__}")
+        raise TypeError(
+            f"us must be a numpy array (T, m) or a list of T controls; got {type(us).__name__}"
+        )
     elif len(us) == 0:
         raise ValueError("us must hold at least one control")
     xs = [x0]
@@ -392,10 +455,10 @@ def first_order_step(problem, x0, us, *, lr: float):
 def newton_step(problem, x0, us, *, second_order: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """One full, unregularised DDP step (``alpha = 1``, ``mu = 0``), accepted without a cost test.
 
-    This is the step whose local quadratic convergence the theory is about (Jacobson & Mayne 1970). The
-    cost test of :func:`ddp` cannot resolve progress once ``max_t |u_t - u*_t|`` is near the square root
-    of the machine precision (the cost then changes by less than its rounding), so a few such steps from
-    the final :func:`ddp` iterate give a reference optimum accurate to rounding.
+    This is the step whose local quadratic convergence the theory is about (Jacobson & Mayne 1970).
+    The cost test of :func:`ddp` cannot resolve progress once ``max_t |u_t - u*_t|`` is near the
+    square root of the machine precision (the cost then changes by less than its rounding), so a few
+    such steps from the final :func:`ddp` iterate give a reference optimum accurate to rounding.
 
     Args:
         problem: see the module docstring.
@@ -407,7 +470,8 @@ def newton_step(problem, x0, us, *, second_order: bool = True) -> tuple[np.ndarr
         ``(us_new, xs_new)``.
 
     Raises:
-        ValueError: if ``Q_uu`` is not positive definite along the trajectory (no Newton step exists).
+        ValueError: if ``Q_uu`` is not positive definite along the trajectory (no Newton step
+        exists).
 
     Example:
         >>> p = LQProblem(A=[[1.0]], B=[[1.0]], Q=[[1.0]], R=[[1.0]], Qf=[[1.0]], T=1)
@@ -436,10 +500,11 @@ def newton_step(problem, x0, us, *, second_order: bool = True) -> tuple[np.ndarr
 def quadratic_ratios(err, alphas, mus, *, floor: float, return_index: bool = False):
     """Ratios ``e_{k+1} / e_k^2`` over the Newton phase of a DDP run.
 
-    Quadratic convergence, ``e_{k+1} <= C e_k^2``, is a statement about full unregularised steps near the
-    optimum. The phase is taken as the iterations ``k`` with ``e_k <= 1``, step ``alphas[k] == 1`` and
-    regularisation ``mus[k] == 0`` and ``e_{k+1} >= floor`` (above the accuracy of the reference optimum).
-    A method converging linearly at rate ``c`` has ``e_{k+1} / e_k^2 = c / e_k``, unbounded as ``e_k -> 0``.
+    Quadratic convergence, ``e_{k+1} <= C e_k^2``, is a statement about full unregularised steps
+    near the optimum. The phase is taken as the iterations ``k`` with ``e_k <= 1``, step
+    ``alphas[k] == 1`` and regularisation ``mus[k] == 0`` and ``e_{k+1} >= floor`` (above the
+    accuracy of the reference optimum). A method converging linearly at rate ``c`` has
+    ``e_{k+1} / e_k^2 = c / e_k``, unbounded as ``e_k -> 0``.
 
     Args:
         err: errors ``e_0..e_K`` (``K + 1`` values, ``>= 0``).
@@ -451,7 +516,9 @@ def quadratic_ratios(err, alphas, mus, *, floor: float, return_index: bool = Fal
         The ratios, in iteration order (possibly empty); with ``return_index``, ``(ratios, ks)``.
 
     Example:
-        >>> quadratic_ratios([2.0, 0.5, 0.1, 0.005, 1e-9], [1.0] * 4, [0.0] * 4, floor=1e-6).round(12).tolist()
+        >>> quadratic_ratios([2.0, 0.5, 0.1, 0.005, 1e-9], [1.0] * 4, [0.0] * 4, floor=1e-6).round(
+        ...     12
+        ... ).tolist()
         [0.4, 0.5]
     """
     err = checks.real_array("err", err, ndim=1)
@@ -462,20 +529,31 @@ def quadratic_ratios(err, alphas, mus, *, floor: float, return_index: bool = Fal
     floor = checks.positive("floor", floor)
     return_index = checks.boolean("return_index", return_index)
     if alphas.shape != (err.size - 1,) or mus.shape != (err.size - 1,):
-        raise ValueError(f"alphas and mus must have len(err) - 1 = {err.size - 1} entries; got {alphas.size} and {mus.size}")
-    ks = [k for k in range(err.size - 1) if 0 < err[k] <= 1 and alphas[k] == 1 and mus[k] == 0 and err[k + 1] >= floor]
+        raise ValueError(
+            f"alphas and mus must have len(err) - 1 = {err.size - 1} entries; got "
+            f"{alphas.size} and {mus.size}"
+        )
+    ks = [
+        k
+        for k in range(err.size - 1)
+        if 0 < err[k] <= 1 and alphas[k] == 1 and mus[k] == 0 and err[k + 1] >= floor
+    ]
     ratios = np.array([err[k + 1] / err[k] ** 2 for k in ks])
     return (ratios, np.array(ks, dtype=int)) if return_index else ratios
 
 
-def model_agreement(err, costs, predicted, actual, *, resolve: float = 1e-10, return_index: bool = False):
-    """``|actual / predicted - 1| / e_k`` for the accepted steps from ``e_k <= 1`` whose reduction is resolved.
+def model_agreement(
+    err, costs, predicted, actual, *, resolve: float = 1e-10, return_index: bool = False
+):
+    """``|actual / predicted - 1| / e_k`` for the accepted steps from ``e_k <= 1`` whose reduction
+    is resolved.
 
-    DDP's quadratic model of the cost is exact to second order in the step, so the measured reduction
-    differs from the predicted one by a third-order remainder: ``actual / predicted - 1 = O(e_k)``
-    near the optimum. A method with a wrong second-order model (iLQR, which drops ``V_x . f_xx``)
-    keeps a ratio away from 1 as ``e_k -> 0``. Steps whose predicted reduction is below
-    ``resolve * |J|`` are left out (their reduction is at the rounding level of the cost).
+    DDP's quadratic model of the cost is exact to second order in the step, so the measured
+    reduction differs from the predicted one by a third-order remainder:
+    ``actual / predicted - 1 = O(e_k)`` near the optimum. A method with a wrong second-order model
+    (iLQR, which drops ``V_x . f_xx``) keeps a ratio away from 1 as ``e_k -> 0``. Steps whose
+    predicted reduction is below ``resolve * |J|`` are left out (their reduction is at the rounding
+    level of the cost).
 
     Args:
         err: control errors ``e_0..e_K``; costs: costs ``J_0..J_K``.
@@ -484,7 +562,9 @@ def model_agreement(err, costs, predicted, actual, *, resolve: float = 1e-10, re
         return_index: also return the steps ``k`` used.
 
     Example:
-        >>> model_agreement([0.5, 0.1, 0.01], [2.0, 1.0, 0.9], [1.1, 0.1], [1.0, 0.1]).round(6).tolist()
+        >>> model_agreement([0.5, 0.1, 0.01], [2.0, 1.0, 0.9], [1.1, 0.1], [1.0, 0.1]).round(
+        ...     6
+        ... ).tolist()
         [0.181818, 0.0]
     """
     err = checks.real_array("err", err, ndim=1)
@@ -495,8 +575,10 @@ def model_agreement(err, costs, predicted, actual, *, resolve: float = 1e-10, re
     return_index = checks.boolean("return_index", return_index)
     K = predicted.size
     if err.shape != (K + 1,) or costs.shape != (K + 1,) or actual.shape != (K,):
-        raise ValueError(f"need len(err) = len(costs) = len(predicted) + 1 = len(actual) + 1; got "
-                         f"{err.size}, {costs.size}, {predicted.size}, {actual.size}")
+        raise ValueError(
+            f"need len(err) = len(costs) = len(predicted) + 1 = len(actual) + 1; got "
+            f"{err.size}, {costs.size}, {predicted.size}, {actual.size}"
+        )
     ks = [k for k in range(K) if 0 < err[k] <= 1 and predicted[k] > resolve * abs(costs[k])]
     out = np.array([abs(actual[k] / predicted[k] - 1) / err[k] for k in ks])
     return (out, np.array(ks, dtype=int)) if return_index else out

@@ -2,8 +2,9 @@
 limit of the Riccati recursion, and DDP. Each returns a frozen dataclass; the figures are registered
 here (the training experiments are in :mod:`dltheory.control.experiments_training`).
 
-Every experiment takes ``scale`` (``"book"`` or ``"full"``, see :func:`dltheory.scale`); these ones are
-exact computations whose size does not need to grow with the scale, so both scales run the same sizes.
+Every experiment takes ``scale`` (``"book"`` or ``"full"``, see :func:`dltheory.scale`); these ones
+are exact computations whose size does not need to grow with the scale, so both scales run the same
+sizes.
 """
 
 from __future__ import annotations
@@ -41,14 +42,15 @@ def _scale(scale: str) -> str:
     return checks.choice("scale", scale, SCALES)
 
 
-# ------------------------------------------------------------------------------------------ costates
+# ----------------------------------------------------------------------------------------- costates
 @dataclass(frozen=True)
 class CostateCheck:
     """Costates against autograd on a residual network and a digits batch.
 
     Attributes:
         gap: largest relative difference, over layers, between ``-grad_theta H_t`` (hand-derived
-            costates) and autograd's ``dJ/dtheta_t`` (:func:`dltheory.control.pmp.costate_gradient_gap`).
+            costates) and autograd's ``dJ/dtheta_t``
+            (:func:`dltheory.control.pmp.costate_gradient_gap`).
         T, d, n_train: layers, width and batch size.
     """
 
@@ -70,11 +72,15 @@ def costate_check(*, scale: str = "book", seed: int = 0) -> CostateCheck:
     T, d = 6, x.shape[1]
     model = pmp.ResNetControl(C=pmp.readout(K=10, d=d, seed=seed), h=0.25, lam=1e-3)
     W, _ = pmp.init_params(T=T, d=d, scale=1.0, seed=seed + 1)
-    b = 0.1 * torch.randn(T, d, generator=torch.Generator().manual_seed(seed + 2), dtype=torch.float64)
-    return CostateCheck(gap=pmp.costate_gradient_gap(model, W, b, x, y), T=T, d=d, n_train=x.shape[0])
+    b = 0.1 * torch.randn(
+        T, d, generator=torch.Generator().manual_seed(seed + 2), dtype=torch.float64
+    )
+    return CostateCheck(
+        gap=pmp.costate_gradient_gap(model, W, b, x, y), T=T, d=d, n_train=x.shape[0]
+    )
 
 
-# --------------------------------------------------------------------------------------- LQ three ways
+# ------------------------------------------------------------------------------------ LQ three ways
 @dataclass(frozen=True)
 class LQThreeWays:
     """One random LQ problem solved by Riccati (DP), the PMP linear system and one DDP step.
@@ -111,8 +117,9 @@ class LQThreeWays:
     def riccati_rate(self) -> float:
         """Per-step contraction of ``riccati_gap``: ``exp`` of the least-squares slope of its log.
 
-        The fit uses the gaps between ``1e-13`` (above rounding) and ``1e-3`` (where the recursion is
-        linear in ``P_t - P_dare``); the linearised recursion predicts ``closed_loop_radius ** 2``.
+        The fit uses the gaps between ``1e-13`` (above rounding) and ``1e-3`` (where the recursion
+        is linear in ``P_t - P_dare``); the linearised recursion predicts
+        ``closed_loop_radius ** 2``.
         """
         g = self.riccati_gap[::-1]  # index = steps to go
         k = np.arange(g.size)
@@ -134,12 +141,13 @@ def _lq_instance(n: int, m: int, seed: int):
     return A, B, Q, R, Qf, x0
 
 
-def lq_three_ways(*, scale: str = "book", n: int = 4, m: int = 2, T: int = 50, T_long: int = 300,
-                  seed: int = 0) -> LQThreeWays:
+def lq_three_ways(
+    *, scale: str = "book", n: int = 4, m: int = 2, T: int = 50, T_long: int = 300, seed: int = 0
+) -> LQThreeWays:
     """Solve one random LQ problem by Riccati, by the PMP linear system and by one DDP iteration.
 
-    Also runs the Riccati recursion over ``T_long`` steps with ``Q_f = Q`` and compares ``P_t`` with the
-    stationary solution of the discrete algebraic Riccati equation.
+    Also runs the Riccati recursion over ``T_long`` steps with ``Q_f = Q`` and compares ``P_t`` with
+    the stationary solution of the discrete algebraic Riccati equation.
 
     Example:
         >>> r = lq_three_ways(n=2, m=1, T=5, T_long=50)
@@ -161,9 +169,18 @@ def lq_three_ways(*, scale: str = "book", n: int = 4, m: int = 2, T: int = 50, T
     for _ in range(T_long):
         P_open = Q + A.T @ P_open @ A
     return LQThreeWays(
-        us_dp=us_dp, us_pmp=us_pmp, us_ddp=r.us, xs_dp=xs_dp, xs_pmp=xs_pmp, xs_ddp=r.xs,
-        J_dp=lq.lq_cost(xs_dp, us_dp, Q, R, Qf), J_pmp=lq.lq_cost(xs_pmp, us_pmp, Q, R, Qf),
-        J_ddp=float(r.costs[-1]), V_dp=float(0.5 * x0 @ P[0] @ x0), lam0_pmp=lams[0], Px0=P[0] @ x0,
+        us_dp=us_dp,
+        us_pmp=us_pmp,
+        us_ddp=r.us,
+        xs_dp=xs_dp,
+        xs_pmp=xs_pmp,
+        xs_ddp=r.xs,
+        J_dp=lq.lq_cost(xs_dp, us_dp, Q, R, Qf),
+        J_pmp=lq.lq_cost(xs_pmp, us_pmp, Q, R, Qf),
+        J_ddp=float(r.costs[-1]),
+        V_dp=float(0.5 * x0 @ P[0] @ x0),
+        lam0_pmp=lams[0],
+        Px0=P[0] @ x0,
         riccati_gap=np.linalg.norm(P_long - P_inf, axis=(1, 2)) / np.linalg.norm(P_inf),
         open_loop_gap=float(np.linalg.norm(P_open - P_inf) / np.linalg.norm(P_inf)),
         spectral_radius_A=float(max(abs(np.linalg.eigvals(A)))),
@@ -181,13 +198,36 @@ def _plot_lq(d: LQThreeWays):
     P = figures.PALETTE
     for i in range(d.xs_dp.shape[1]):
         first = i == 0
-        ax0.plot(t, d.xs_dp[:, i], color=P[i], lw=1.2, label="states $x_t$, Riccati" if first else None)
-        ax0.plot(t[::3], d.xs_pmp[::3, i], "o", mfc="none", ms=4, color=P[i],
-                 label="PMP system" if first else None)
-        ax0.plot(t[1::3], d.xs_ddp[1::3, i], "x", ms=4, color=P[i], label="one DDP step" if first else None)
+        ax0.plot(
+            t, d.xs_dp[:, i], color=P[i], lw=1.2, label="states $x_t$, Riccati" if first else None
+        )
+        ax0.plot(
+            t[::3],
+            d.xs_pmp[::3, i],
+            "o",
+            mfc="none",
+            ms=4,
+            color=P[i],
+            label="PMP system" if first else None,
+        )
+        ax0.plot(
+            t[1::3],
+            d.xs_ddp[1::3, i],
+            "x",
+            ms=4,
+            color=P[i],
+            label="one DDP step" if first else None,
+        )
     for j in range(d.us_dp.shape[1]):
-        ax0.step(t[:-1], d.us_dp[:, j], where="post", ls="--", lw=1.0, color=P[4 + j],
-                 label=f"control $u_{j + 1}$ (Riccati)")
+        ax0.step(
+            t[:-1],
+            d.us_dp[:, j],
+            where="post",
+            ls="--",
+            lw=1.0,
+            color=P[4 + j],
+            label=f"control $u_{j + 1}$ (Riccati)",
+        )
     ax0.set(xlabel="step $t$", ylabel="state $x_t$, control $u_t$")
     ax0.legend(ncol=2)
     g = d.riccati_gap
@@ -199,7 +239,7 @@ def _plot_lq(d: LQThreeWays):
     return fig
 
 
-# ----------------------------------------------------------------------- continuous time: HJB/Riccati
+# --------------------------------------------------------------------- continuous time: HJB/Riccati
 @dataclass(frozen=True)
 class RiccatiContinuum:
     """Discrete Riccati recursion of the Euler-discretised problem against the Riccati ODE.
@@ -223,7 +263,8 @@ class RiccatiContinuum:
 
     @property
     def richardson_slope(self) -> float:
-        """Log-log slope of ``|2 e(h/2) - e(h)|`` against ``h`` over the ``n_fit - 1`` smallest ``h``.
+        """Log-log slope of ``|2 e(h/2) - e(h)|`` against ``h`` over the ``n_fit - 1`` smallest
+        ``h``.
 
         With ``e(h) = c_1 h + c_2 h^2 + O(h^3)`` the Richardson combination cancels the first-order
         term and leaves ``-c_2 h^2 / 2``: slope 2.
@@ -234,9 +275,18 @@ class RiccatiContinuum:
         return float(np.polyfit(np.log(self.hs[:-1][-n:]), np.log(r[-n:]), 1)[0])
 
 
-def riccati_continuum(*, scale: str = "book", n: int = 3, m: int = 2, t_end: float = 2.0,
-                      n_h: int = 6, n_fit: int = 4, seed: int = 0) -> RiccatiContinuum:
-    """Convergence of the discrete Bellman/Riccati recursion to the continuous Riccati (HJB) solution.
+def riccati_continuum(
+    *,
+    scale: str = "book",
+    n: int = 3,
+    m: int = 2,
+    t_end: float = 2.0,
+    n_h: int = 6,
+    n_fit: int = 4,
+    seed: int = 0,
+) -> RiccatiContinuum:
+    """Convergence of the discrete Bellman/Riccati recursion to the continuous Riccati (HJB)
+    solution.
 
     A random continuous-time problem (``A`` with entries ``N(0, 1/4)``, ``Q = I``, ``R = I/2``,
     ``Q_f = 2 I``) is discretised by explicit Euler with ``h = 0.2 / 2^k``, ``k = 0..n_h-1``.
@@ -267,7 +317,9 @@ def riccati_continuum(*, scale: str = "book", n: int = 3, m: int = 2, t_end: flo
     return RiccatiContinuum(hs=hs, errors=errs, slope=slope, n_fit=n_fit, t_end=t_end, P0=P0)
 
 
-@figures.register("control/riccati-continuum", compute=functools.partial(riccati_continuum, scale="book"))
+@figures.register(
+    "control/riccati-continuum", compute=functools.partial(riccati_continuum, scale="book")
+)
 def _plot_riccati_continuum(d: RiccatiContinuum):
     import matplotlib.pyplot as plt
 
@@ -280,7 +332,7 @@ def _plot_riccati_continuum(d: RiccatiContinuum):
     return fig
 
 
-# ------------------------------------------------------------------------------------------------ DDP
+# ---------------------------------------------------------------------------------------------- DDP
 @dataclass(frozen=True)
 class DDPConvergence:
     """Pendulum swing-up by DDP and iLQR from zero torque.
@@ -288,8 +340,9 @@ class DDPConvergence:
     Attributes:
         cost_ddp, cost_ilqr: cost per accepted iterate.
         err_ddp, err_ilqr: control errors ``max_t |u^k_t - u*_t|`` per iterate.
-        alpha_ddp, alpha_ilqr, mu_ddp, mu_ilqr: line-search step and regularisation per accepted step.
-        predicted_ddp, actual_ddp: cost reduction predicted by DDP's quadratic model and measured,
+        alpha_ddp, alpha_ilqr, mu_ddp, mu_ilqr: line-search step and regularisation per accepted
+        step. predicted_ddp, actual_ddp: cost reduction predicted by DDP's quadratic model and
+        measured,
             per accepted DDP step; predicted_ilqr, actual_ilqr: the same for iLQR.
         rejected_ddp: trial steps DDP rejected.
         ref_step: size of the last Newton refinement of the reference ``u*`` (its own error).
@@ -316,12 +369,14 @@ class DDPConvergence:
     goal: np.ndarray
 
 
-def ddp_convergence(*, scale: str = "book", T: int = 60, dt: float = 0.05, max_iter: int = 100,
-                    n_polish: int = 2) -> DDPConvergence:
+def ddp_convergence(
+    *, scale: str = "book", T: int = 60, dt: float = 0.05, max_iter: int = 100, n_polish: int = 2
+) -> DDPConvergence:
     """Pendulum swing-up by DDP and by iLQR from zero torque; controls and convergence histories.
 
-    The reference optimum ``u*`` is the final DDP iterate refined by ``n_polish`` Newton steps without
-    the cost test (:func:`dltheory.control.ddp.newton_step`); ``ref_step`` is the last refinement.
+    The reference optimum ``u*`` is the final DDP iterate refined by ``n_polish`` Newton steps
+    without the cost test (:func:`dltheory.control.ddp.newton_step`); ``ref_step`` is the last
+    refinement.
 
     Example:
         >>> r = ddp_convergence(T=20, max_iter=30)
@@ -339,17 +394,35 @@ def ddp_convergence(*, scale: str = "book", T: int = 60, dt: float = 0.05, max_i
         u_new, _ = _ddp.newton_step(p, x0, u_star)
         ref_step = float(np.max(np.abs(u_new - u_star)))
         u_star = u_new
-    err = lambda r: np.abs(r.controls - u_star).max(axis=(1, 2))
+
+    def err(r):
+        return np.abs(r.controls - u_star).max(axis=(1, 2))
+
     return DDPConvergence(
-        cost_ddp=rd.costs, cost_ilqr=ri.costs, err_ddp=err(rd), err_ilqr=err(ri),
-        alpha_ddp=rd.alphas, alpha_ilqr=ri.alphas, mu_ddp=rd.mus, mu_ilqr=ri.mus,
-        predicted_ddp=rd.predicted, actual_ddp=rd.actual, predicted_ilqr=ri.predicted,
-        actual_ilqr=ri.actual, rejected_ddp=rd.rejected,
-        ref_step=ref_step, xs=rd.xs, us=rd.us, t=np.arange(p.T + 1) * p.dt, goal=p.goal,
+        cost_ddp=rd.costs,
+        cost_ilqr=ri.costs,
+        err_ddp=err(rd),
+        err_ilqr=err(ri),
+        alpha_ddp=rd.alphas,
+        alpha_ilqr=ri.alphas,
+        mu_ddp=rd.mus,
+        mu_ilqr=ri.mus,
+        predicted_ddp=rd.predicted,
+        actual_ddp=rd.actual,
+        predicted_ilqr=ri.predicted,
+        actual_ilqr=ri.actual,
+        rejected_ddp=rd.rejected,
+        ref_step=ref_step,
+        xs=rd.xs,
+        us=rd.us,
+        t=np.arange(p.T + 1) * p.dt,
+        goal=p.goal,
     )
 
 
-@figures.register("control/ddp-convergence", compute=functools.partial(ddp_convergence, scale="book"))
+@figures.register(
+    "control/ddp-convergence", compute=functools.partial(ddp_convergence, scale="book")
+)
 def _plot_ddp(d: DDPConvergence):
     import matplotlib.pyplot as plt
 
@@ -373,8 +446,8 @@ class FirstOrderCheck:
     """First-order DDP (``Q_uu = I / lr``, no second-order terms) against finite differences.
 
     Attributes:
-        gap: ``max |(u - u_new)/lr - g_fd| / max |g_fd|`` with ``g_fd`` the central finite-difference
-            gradient of the cost in every control.
+        gap: ``max |(u - u_new)/lr - g_fd| / max |g_fd|`` with ``g_fd`` the central
+            finite-difference gradient of the cost in every control.
         eps: the finite-difference step.
         T: horizon of the pendulum problem.
     """
@@ -384,13 +457,16 @@ class FirstOrderCheck:
     T: int
 
 
-def first_order_check(*, scale: str = "book", T: int = 30, lr: float = 0.3, eps: float = 1e-5,
-                      seed: int = 0) -> FirstOrderCheck:
-    """Check that one first-order DDP step on the pendulum is a gradient step, by finite differences.
+def first_order_check(
+    *, scale: str = "book", T: int = 30, lr: float = 0.3, eps: float = 1e-5, seed: int = 0
+) -> FirstOrderCheck:
+    """Check that one first-order DDP step on the pendulum is a gradient step, by finite
+    differences.
 
-    The controls are random (``N(0, 1)``); ``g_fd`` perturbs each control by ``+-eps`` and reruns the
-    dynamics, independently of the costate recursion that :func:`dltheory.control.ddp.first_order_step`
-    uses. Central differences have error ``O(eps^2)`` plus rounding ``O(machine eps / eps)``.
+    The controls are random (``N(0, 1)``); ``g_fd`` perturbs each control by ``+-eps`` and reruns
+    the dynamics, independently of the costate recursion
+    that :func:`dltheory.control.ddp.first_order_step` uses. Central differences have error
+    ``O(eps^2)`` plus rounding ``O(machine eps / eps)``.
 
     Example:
         >>> first_order_check(T=5).gap < 1e-6
@@ -402,11 +478,16 @@ def first_order_check(*, scale: str = "book", T: int = 30, lr: float = 0.3, eps:
     eps = checks.real("eps", eps, low=1e-10, high=1e-2)
     x0 = np.array([0.3, 0.0])
     us = np.random.default_rng(checks.seed(seed)).standard_normal((p.T, 1))
-    J = lambda u: _ddp.total_cost(p, _ddp.rollout(p, x0, u), u)
+
+    def J(u):
+        return _ddp.total_cost(p, _ddp.rollout(p, x0, u), u)
+
     g_fd = np.zeros_like(us)
     for t in range(p.T):
         e = np.zeros_like(us)
         e[t, 0] = eps
         g_fd[t, 0] = (J(us + e) - J(us - e)) / (2 * eps)
     g_ddp = (us - _ddp.first_order_step(p, x0, us, lr=lr)) / lr
-    return FirstOrderCheck(gap=float(np.abs(g_ddp - g_fd).max() / np.abs(g_fd).max()), eps=eps, T=p.T)
+    return FirstOrderCheck(
+        gap=float(np.abs(g_ddp - g_fd).max() / np.abs(g_fd).max()), eps=eps, T=p.T
+    )

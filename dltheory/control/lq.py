@@ -1,21 +1,23 @@
-"""Finite-horizon discrete linear-quadratic (LQ) control, solved by dynamic programming and by Pontryagin.
+"""Finite-horizon discrete linear-quadratic (LQ) control, solved by dynamic programming and by
+Pontryagin.
 
 Problem: minimise ``J = sum_{t<T} (x_t' Q x_t + u_t' R u_t) / 2 + x_T' Q_f x_T / 2`` subject to
 ``x_{t+1} = A x_t + B u_t`` from a given ``x_0``.
 
 * Dynamic programming (Bellman): the value is ``x' P_t x / 2`` with the backward Riccati recursion
-  ``K_t = (R + B' P_{t+1} B)^{-1} B' P_{t+1} A``, ``P_t = Q + A' P_{t+1} (A - B K_t)``, ``P_T = Q_f`` and
-  ``u_t = -K_t x_t``.
-* Pontryagin: with costate ``lambda_t`` (``= -p_t``), ``x_{t+1} = A x_t + B u_t``, ``R u_t + B' lambda_{t+1} = 0``,
-  ``lambda_t = Q x_t + A' lambda_{t+1}``, ``lambda_T = Q_f x_T``: a two-point boundary value problem that is
-  one sparse linear system in ``(x_1..x_T, u_0..u_{T-1}, lambda_1..lambda_T)``.
+  ``K_t = (R + B' P_{t+1} B)^{-1} B' P_{t+1} A``, ``P_t = Q + A' P_{t+1} (A - B K_t)``,
+  ``P_T = Q_f`` and ``u_t = -K_t x_t``.
+* Pontryagin: with costate ``lambda_t`` (``= -p_t``), ``x_{t+1} = A x_t + B u_t``,
+  ``R u_t + B' lambda_{t+1} = 0``, ``lambda_t = Q x_t + A' lambda_{t+1}``, ``lambda_T = Q_f x_T``: a
+  two-point boundary value problem that is one sparse linear system in
+  ``(x_1..x_T, u_0..u_{T-1}, lambda_1..lambda_T)``.
 
-Continuous time: ``dx/dt = A x + B u`` with cost ``int_0^tf (x' Q x + u' R u) / 2 dt + x(tf)' Q_f x(tf) / 2``
-has the value ``x' P(t) x / 2``, where ``P`` solves the Riccati ODE (the HJB equation for a quadratic
-value) ``-dP/dt = Q + A' P + P A - P B R^{-1} B' P``, ``P(tf) = Q_f`` (:func:`riccati_ode`). Its
-explicit-Euler discretisation with step ``h`` (``A_h = I + h A``, ``B_h = h B``, ``Q_h = h Q``,
-``R_h = h R``: :func:`euler_lq`) is a discrete LQ problem whose Riccati recursion converges to ``P(0)``
-at order 1 in ``h``.
+Continuous time: ``dx/dt = A x + B u`` with cost ``int_0^tf (x' Q x + u' R u) / 2 dt + x(tf)' Q_f
+x(tf) / 2`` has the value ``x' P(t) x / 2``, where ``P`` solves the Riccati ODE (the HJB equation
+for a quadratic value) ``-dP/dt = Q + A' P + P A - P B R^{-1} B' P``, ``P(tf) = Q_f``
+(:func:`riccati_ode`). Its explicit-Euler discretisation with step ``h`` (``A_h = I + h A``,
+``B_h = h B``, ``Q_h = h Q``, ``R_h = h R``: :func:`euler_lq`) is a discrete LQ problem whose
+Riccati recursion converges to ``P(0)`` at order 1 in ``h``.
 """
 
 from __future__ import annotations
@@ -28,7 +30,16 @@ import scipy.sparse.linalg
 
 from dltheory import _checks as checks
 
-__all__ = ["check_lq", "riccati", "lq_rollout", "lq_cost", "lq_pmp", "dare", "riccati_ode", "euler_lq"]
+__all__ = [
+    "check_lq",
+    "riccati",
+    "lq_rollout",
+    "lq_cost",
+    "lq_pmp",
+    "dare",
+    "riccati_ode",
+    "euler_lq",
+]
 
 #: Largest state or input dimension accepted (the solvers are dense).
 MAX_DIM = 2000
@@ -68,7 +79,10 @@ def check_lq(A, B, Q, R, Qf=None, x0=None):
             raise ValueError(f"{name} must be symmetric")
         ev = np.linalg.eigvalsh(M).min()
         if (pd and ev <= 0) or ev < -1e-12:
-            raise ValueError(f"{name} must be positive {'definite' if pd else 'semi-definite'}; smallest eigenvalue {ev:.3g}")
+            raise ValueError(
+                f"{name} must be positive {'definite' if pd else 'semi-definite'}; smallest "
+                f"eigenvalue {ev:.3g}"
+            )
     if x0 is not None:
         x0 = checks.real_array("x0", x0)
         if x0.shape != (n,):
@@ -85,7 +99,8 @@ def riccati(A, B, Q, R, Qf, T: int) -> tuple[np.ndarray, np.ndarray]:
         T: horizon ``>= 1``.
 
     Returns:
-        ``(P, K)``: value matrices ``P`` of shape ``(T + 1, n, n)`` and gains ``K`` of shape ``(T, m, n)``.
+        ``(P, K)``: value matrices ``P`` of shape ``(T + 1, n, n)`` and gains ``K`` of shape
+        ``(T, m, n)``.
 
     Example:
         >>> P, K = riccati([[1.0]], [[1.0]], [[1.0]], [[1.0]], [[1.0]], 1)
@@ -109,7 +124,8 @@ def riccati(A, B, Q, R, Qf, T: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def dare(A, B, Q, R) -> np.ndarray:
-    """Stationary Riccati solution of the infinite-horizon problem (``scipy.linalg.solve_discrete_are``).
+    """Stationary Riccati solution of the infinite-horizon problem
+    (``scipy.linalg.solve_discrete_are``).
 
     Example:
         >>> round(float(dare([[1.0]], [[1.0]], [[1.0]], [[1.0]])[0, 0]), 6)  # (1 + sqrt 5) / 2
@@ -120,7 +136,8 @@ def dare(A, B, Q, R) -> np.ndarray:
 
 
 def lq_rollout(A, B, K, x0) -> tuple[np.ndarray, np.ndarray]:
-    """States and controls of the feedback law ``u_t = -K_t x_t``: ``xs`` ``(T + 1, n)``, ``us`` ``(T, m)``.
+    """States and controls of the feedback law ``u_t = -K_t x_t``: ``xs`` ``(T + 1, n)``, ``us``
+    ``(T, m)``.
 
     Example:
         >>> xs, us = lq_rollout([[1.0]], [[1.0]], [[[0.5]]], [2.0])
@@ -147,7 +164,8 @@ def lq_rollout(A, B, K, x0) -> tuple[np.ndarray, np.ndarray]:
 
 
 def lq_cost(xs, us, Q, R, Qf) -> float:
-    """``J = sum_t (x_t' Q x_t + u_t' R u_t) / 2 + x_T' Q_f x_T / 2`` for ``xs`` ``(T + 1, n)``, ``us`` ``(T, m)``.
+    """``J = sum_t (x_t' Q x_t + u_t' R u_t) / 2 + x_T' Q_f x_T / 2`` for ``xs`` ``(T + 1, n)``,
+    ``us`` ``(T, m)``.
 
     Example:
         >>> round(lq_cost([[2.0], [1.0]], [[-1.0]], [[1.0]], [[1.0]], [[1.0]]), 6)
@@ -175,8 +193,9 @@ def lq_pmp(A, B, Q, R, Qf, T: int, x0) -> tuple[np.ndarray, np.ndarray, np.ndarr
     ``lambda_t - Q x_t - A' lambda_{t+1} = 0`` (``t = 1..T-1``) and ``lambda_T - Q_f x_T = 0``.
 
     Returns:
-        ``(xs, us, lams)`` with ``xs`` ``(T + 1, n)`` (including ``x_0``), ``us`` ``(T, m)`` and the costates
-        ``lams`` ``(T + 1, n)`` (``lams[0] = Q x_0 + A' lambda_1``, the gradient of ``J`` in ``x_0``).
+        ``(xs, us, lams)`` with ``xs`` ``(T + 1, n)`` (including ``x_0``), ``us`` ``(T, m)`` and the
+        costates ``lams`` ``(T + 1, n)`` (``lams[0] = Q x_0 + A' lambda_1``, the gradient of ``J``
+        in ``x_0``).
 
     Example:
         >>> xs, us, lams = lq_pmp([[1.0]], [[1.0]], [[1.0]], [[1.0]], [[1.0]], 1, [1.0])
@@ -191,9 +210,16 @@ def lq_pmp(A, B, Q, R, Qf, T: int, x0) -> tuple[np.ndarray, np.ndarray, np.ndarr
     checks.size("T * (2n + m) unknowns", T * (2 * n + m) * 8)
     nx, nu = T * n, T * m
     N = 2 * nx + nu
-    ix = lambda t: slice((t - 1) * n, t * n)  # x_t, t = 1..T
-    iu = lambda t: slice(nx + t * m, nx + (t + 1) * m)  # u_t, t = 0..T-1
-    il = lambda t: slice(nx + nu + (t - 1) * n, nx + nu + t * n)  # lambda_t, t = 1..T
+
+    def ix(t):
+        return slice((t - 1) * n, t * n)  # x_t, t = 1..T
+
+    def iu(t):
+        return slice(nx + t * m, nx + (t + 1) * m)  # u_t, t = 0..T-1
+
+    def il(t):
+        return slice(nx + nu + (t - 1) * n, nx + nu + t * n)  # lambda_t, t = 1..T
+
     M = scipy.sparse.lil_matrix((N, N))
     rhs = np.zeros(N)
     row = 0
@@ -229,13 +255,16 @@ def lq_pmp(A, B, Q, R, Qf, T: int, x0) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return xs, us, np.vstack([lam0, lam])
 
 
-def riccati_ode(A, B, Q, R, Qf, *, t_end: float, rtol: float = 1e-11, atol: float = 1e-12) -> np.ndarray:
-    """``P(0)`` of the continuous-time Riccati ODE ``-dP/dt = Q + A'P + PA - P B R^{-1} B' P``, ``P(t_end) = Q_f``.
+def riccati_ode(
+    A, B, Q, R, Qf, *, t_end: float, rtol: float = 1e-11, atol: float = 1e-12
+) -> np.ndarray:
+    """``P(0)`` of the continuous-time Riccati ODE ``-dP/dt = Q + A'P + PA - P B R^{-1} B' P``,
+    ``P(t_end) = Q_f``.
 
     ``V(t, x) = x' P(t) x / 2`` solves the Hamilton-Jacobi-Bellman equation
-    ``-dV/dt = min_u [ (x'Qx + u'Ru)/2 + grad V . (Ax + Bu) ]`` of the problem in the module docstring,
-    with the minimiser ``u = -R^{-1} B' P x``. Integrated backwards with ``scipy.integrate.solve_ivp``
-    (DOP853 at the given tolerances).
+    ``-dV/dt = min_u [ (x'Qx + u'Ru)/2 + grad V . (Ax + Bu) ]`` of the problem in the module
+    docstring, with the minimiser ``u = -R^{-1} B' P x``. Integrated backwards with
+    ``scipy.integrate.solve_ivp`` (DOP853 at the given tolerances).
 
     Example:
         >>> # scalar a = 0, b = q = r = 1: P(0) = tanh(t_end + atanh(Qf))
@@ -250,24 +279,30 @@ def riccati_ode(A, B, Q, R, Qf, *, t_end: float, rtol: float = 1e-11, atol: floa
     BRB = B @ np.linalg.solve(R, B.T)
     # the adaptive solver takes about 100 steps per unit of the Hamiltonian matrix's time scale
     rate = max(1.0, float(np.linalg.norm(np.block([[A, -BRB], [-Q, -A.T]]), 2)))
-    checks.work("t_end", 100 * t_end * rate, n**3, sizes="about 100 steps per unit time of A, B, Q, R")
+    checks.work(
+        "t_end", 100 * t_end * rate, n**3, sizes="about 100 steps per unit time of A, B, Q, R"
+    )
 
     def rhs(s, p):  # s = t_end - t runs forwards
         P = p.reshape(n, n)
         dP = Q + A.T @ P + P @ A - P @ BRB @ P
         return (0.5 * (dP + dP.T)).ravel()
 
-    sol = scipy.integrate.solve_ivp(rhs, (0.0, t_end), Qf.ravel(), method="DOP853", rtol=rtol, atol=atol)
+    sol = scipy.integrate.solve_ivp(
+        rhs, (0.0, t_end), Qf.ravel(), method="DOP853", rtol=rtol, atol=atol
+    )
     if not sol.success:
         raise ValueError(f"the Riccati ODE could not be integrated: {sol.message}")
     return sol.y[:, -1].reshape(n, n)
 
 
 def euler_lq(A, B, Q, R, *, h: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The explicit-Euler discretisation ``(I + h A, h B, h Q, h R)`` of a continuous-time LQ problem.
+    """The explicit-Euler discretisation ``(I + h A, h B, h Q, h R)`` of a continuous-time LQ
+    problem.
 
     Its Bellman recursion (:func:`riccati` with ``T = t_end / h`` steps) is the dynamic-programming
-    discretisation of the HJB equation; ``P_0`` converges to :func:`riccati_ode`'s ``P(0)`` at order 1.
+    discretisation of the HJB equation; ``P_0`` converges to :func:`riccati_ode`'s ``P(0)`` at
+    order 1.
 
     Example:
         >>> [M.tolist() for M in euler_lq(1.0, 1.0, 1.0, 1.0, h=0.5)]

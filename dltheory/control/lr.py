@@ -8,8 +8,8 @@ Li, Tai & E (2017) approximate SGD with learning rate ``eta * u_k`` on the noisy
 
 so that ``m = E (X - b)^2`` obeys ``dm/dt = -2 a u m + eta sigma^2 u^2``. Minimising ``m_T`` over
 ``u in [0, 1]`` gives the feedback law ``u* = min(1, a m / (eta sigma^2))``: full rate until
-``m = eta sigma^2 / a`` (at ``t*``), then ``u*(t) = 1 / (1 + a (t - t*))``. cSGD applies the same law
-with ``a``, ``m`` and ``sigma^2`` estimated online, per parameter, from moving averages.
+``m = eta sigma^2 / a`` (at ``t*``), then ``u*(t) = 1 / (1 + a (t - t*))``. cSGD applies the same
+law with ``a``, ``m`` and ``sigma^2`` estimated online, per parameter, from moving averages.
 """
 
 from __future__ import annotations
@@ -46,9 +46,10 @@ def _check_quadratic(a, eta, sigma, m0):
 def switch_time(*, a: float, eta: float, sigma: float, m0: float) -> float:
     """Time ``t*`` at which the optimal schedule leaves the full rate ``u = 1``.
 
-    With ``u = 1`` the SME moment is ``m(t) = m_inf + (m0 - m_inf) e^{-2 a t}``, ``m_inf = eta sigma^2 / (2a)``,
-    and ``t*`` solves ``m(t*) = eta sigma^2 / a``:  ``t* = ln(2 a m0 / (eta sigma^2) - 1) / (2a)``, or 0
-    when ``m0 <= eta sigma^2 / a`` (Li, Tai & E 2017).
+    With ``u = 1`` the SME moment is ``m(t) = m_inf + (m0 - m_inf) e^{-2 a t}``,
+    ``m_inf = eta sigma^2 / (2a)``, and ``t*`` solves ``m(t*) = eta sigma^2 / a``:
+    ``t* = ln(2 a m0 / (eta sigma^2) - 1) / (2a)``, or 0 when ``m0 <= eta sigma^2 / a`` (Li, Tai & E
+    2017).
 
     Example:
         >>> round(switch_time(a=1.0, eta=0.1, sigma=1.0, m0=1.0), 4)
@@ -86,8 +87,9 @@ def optimal_lr_schedule(t, *, a: float, eta: float, sigma: float, m0: float) -> 
 def optimal_second_moment(t, *, a: float, eta: float, sigma: float, m0: float) -> np.ndarray:
     """Closed-form ``m(t) = E (X_t - b)^2`` of the SME under the optimal schedule.
 
-    ``m(t) = m_inf + (m0 - m_inf) e^{-2at}`` for ``t <= t*`` and ``m(t) = eta sigma^2 / (a (1 + a (t - t*)))``
-    after, which solves ``dm/dt = -a^2 m^2 / (eta sigma^2)`` (Li, Tai & E 2017).
+    ``m(t) = m_inf + (m0 - m_inf) e^{-2at}`` for ``t <= t*`` and
+    ``m(t) = eta sigma^2 / (a (1 + a (t - t*)))`` after, which solves
+    ``dm/dt = -a^2 m^2 / (eta sigma^2)`` (Li, Tai & E 2017).
 
     Example:
         >>> round(float(optimal_second_moment(0.0, a=1.0, eta=0.1, sigma=1.0, m0=1.0)), 6)
@@ -109,7 +111,9 @@ def optimal_second_moment(t, *, a: float, eta: float, sigma: float, m0: float) -
     return np.where(t <= ts, early, late)
 
 
-def sme_second_moment(u, *, t_end: float, a: float, eta: float, sigma: float, m0: float, n_steps: int = 20000) -> tuple[np.ndarray, np.ndarray]:
+def sme_second_moment(
+    u, *, t_end: float, a: float, eta: float, sigma: float, m0: float, n_steps: int = 20000
+) -> tuple[np.ndarray, np.ndarray]:
     """Integrate ``dm/dt = -2 a u(t, m) m + eta sigma^2 u(t, m)^2`` with classical RK4.
 
     Args:
@@ -153,8 +157,8 @@ def sme_second_moment(u, *, t_end: float, a: float, eta: float, sigma: float, m0
 def discrete_second_moment(u, *, a: float, eta: float, sigma: float, m0: float) -> np.ndarray:
     """Exact ``m_k = E (x_k - b)^2`` of SGD ``x_{k+1} = x_k - eta u_k (a (x_k - b) + sigma xi_k)``.
 
-    ``m_{k+1} = (1 - eta a u_k)^2 m_k + eta^2 sigma^2 u_k^2``. With constant ``u = 1`` its fixed point is
-    ``eta sigma^2 / (a (2 - eta a))``, so ``E f = eta sigma^2 / (2 (2 - eta a))``.
+    ``m_{k+1} = (1 - eta a u_k)^2 m_k + eta^2 sigma^2 u_k^2``. With constant ``u = 1`` its fixed
+    point is ``eta sigma^2 / (a (2 - eta a))``, so ``E f = eta sigma^2 / (2 (2 - eta a))``.
 
     Args:
         u: learning-rate multipliers ``u_0, ..., u_{K-1}`` (1-D array).
@@ -176,7 +180,8 @@ def discrete_second_moment(u, *, a: float, eta: float, sigma: float, m0: float) 
 
 
 def constant_rate_stationary_loss(*, a: float, eta: float, sigma: float) -> float:
-    """Stationary ``E f(x) = eta sigma^2 / (2 (2 - eta a))`` of constant-rate SGD on the noisy quadratic.
+    """Stationary ``E f(x) = eta sigma^2 / (2 (2 - eta a))`` of constant-rate SGD on the noisy
+    quadratic.
 
     Raises:
         ValueError: if ``eta a >= 2`` (SGD diverges; there is no stationary value).
@@ -191,7 +196,9 @@ def constant_rate_stationary_loss(*, a: float, eta: float, sigma: float) -> floa
     return eta * sigma**2 / (2 * (2 - eta * a))
 
 
-def simulate_sgd_quadratic(u, *, a: float, b: float, eta: float, sigma: float, x0: float, n_paths: int, seed: int) -> np.ndarray:
+def simulate_sgd_quadratic(
+    u, *, a: float, b: float, eta: float, sigma: float, x0: float, n_paths: int, seed: int
+) -> np.ndarray:
     """Simulate ``n_paths`` independent SGD runs on the noisy quadratic, vectorised over paths.
 
     ``x_{k+1} = x_k - eta u_k (a (x_k - b) + sigma xi_k)``, ``xi_k ~ N(0, 1)`` i.i.d.
@@ -207,7 +214,9 @@ def simulate_sgd_quadratic(u, *, a: float, b: float, eta: float, sigma: float, x
         Array ``(K + 1, n_paths)`` of the loss ``f(x_k) = a (x_k - b)^2 / 2``.
 
     Example:
-        >>> simulate_sgd_quadratic([1.0] * 3, a=1.0, b=0.0, eta=0.1, sigma=1.0, x0=1.0, n_paths=4, seed=0).shape
+        >>> simulate_sgd_quadratic(
+        ...     [1.0] * 3, a=1.0, b=0.0, eta=0.1, sigma=1.0, x0=1.0, n_paths=4, seed=0
+        ... ).shape
         (4, 4)
     """
     a, eta, sigma, _ = _check_quadratic(a, eta, sigma, 0.0)
@@ -240,16 +249,23 @@ def digits_softmax_data(*, seed: int = 0, test_size: float = 0.3, dtype=torch.fl
         >>> tuple(x.shape), tuple(yt.shape)
         ((1257, 64), (540,))
     """
-    test_size = checks.real("test_size", test_size, low=0.0, high=1.0, low_open=True, high_open=True)
+    test_size = checks.real(
+        "test_size", test_size, low=0.0, high=1.0, low_open=True, high_open=True
+    )
     if dtype not in (torch.float32, torch.float64):
         raise TypeError(f"dtype must be torch.float32 or torch.float64; got {dtype!r}")
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
     x, y = load_digits(return_X_y=True)
-    xtr, xte, ytr, yte = train_test_split(x, y, test_size=test_size, random_state=checks.seed(seed), stratify=y)
+    xtr, xte, ytr, yte = train_test_split(
+        x, y, test_size=test_size, random_state=checks.seed(seed), stratify=y
+    )
     mu, sd = xtr.mean(0), xtr.std(0) + 1.0
-    f = lambda z: torch.as_tensor((z - mu) / sd, dtype=dtype)
+
+    def f(z):
+        return torch.as_tensor((z - mu) / sd, dtype=dtype)
+
     return f(xtr), torch.as_tensor(ytr), f(xte), torch.as_tensor(yte)
 
 
@@ -261,16 +277,18 @@ def _check_xy(x, y):
     y = checks.labels("y", y, n_classes=2**31, n=x.shape[0])
     k = int(y.max()) + 1
     if k < 2 or torch.unique(y).numel() != k:
-        raise ValueError(f"y must hold class labels 0..K-1 with every class present (K >= 2); "
-                         f"got the classes {torch.unique(y).tolist()}")
+        raise ValueError(
+            f"y must hold class labels 0..K-1 with every class present (K >= 2); "
+            f"got the classes {torch.unique(y).tolist()}"
+        )
     return x, y, k
 
 
 def _softmax_loss_grad(w, x, y, weight_decay: float = 0.0):
     """Mean cross-entropy of ``softmax(x w)`` plus ``weight_decay |w|^2 / 2`` and its gradient.
 
-    Vectorised over a leading model axis: ``w``: ``(L, d + 1, K)`` (last row = bias); ``x``: ``(n, d)``;
-    ``y``: ``(n,)``.
+    Vectorised over a leading model axis: ``w``: ``(L, d + 1, K)`` (last row = bias); ``x``:
+    ``(n, d)``; ``y``: ``(n,)``.
     """
     xb = torch.cat([x, torch.ones(x.shape[0], 1, dtype=x.dtype)], dim=1)
     logits = torch.einsum("nd,ldk->lnk", xb, w)
@@ -303,18 +321,36 @@ def softmax_optimum(*, x, y, weight_decay: float) -> float:
         loss, grad = _softmax_loss_grad(w, x.double(), y, weight_decay)
         return float(loss[0]), grad.reshape(-1).numpy()
 
-    res = minimize(fun, np.zeros(int(np.prod(shape))), jac=True, method="L-BFGS-B", options={"gtol": 1e-10, "ftol": 1e-15, "maxiter": 5000})
+    res = minimize(
+        fun,
+        np.zeros(int(np.prod(shape))),
+        jac=True,
+        method="L-BFGS-B",
+        options={"gtol": 1e-10, "ftol": 1e-15, "maxiter": 5000},
+    )
     return float(res.fun)
 
 
-def csgd_softmax(lrs, *, x, y, n_epochs: int = 30, batch_size: int = 16, beta: float = 0.99, weight_decay: float = 1e-2, controlled: bool = True, seed: int = 0):
+def csgd_softmax(
+    lrs,
+    *,
+    x,
+    y,
+    n_epochs: int = 30,
+    batch_size: int = 16,
+    beta: float = 0.99,
+    weight_decay: float = 1e-2,
+    controlled: bool = True,
+    seed: int = 0,
+):
     """Train softmax regression with SGD or cSGD at several maximal learning rates at once.
 
     cSGD (Li, Tai & E 2017) applies the SME's optimal feedback ``u = min(1, a m / (eta Sigma))`` per
-    parameter, with the curvature ``a`` from a moving-average linear regression of the gradient on the
-    parameter, ``Sigma`` the residual gradient variance of that regression and
-    ``m = Var(x) + ((mean g) / a)^2`` the estimated squared distance to the minimiser; ``beta`` is the
-    moving-average factor. ``controlled=False`` gives plain constant-rate SGD with the same batches.
+    parameter, with the curvature ``a`` from a moving-average linear regression of the gradient on
+    the parameter, ``Sigma`` the residual gradient variance of that regression and
+    ``m = Var(x) + ((mean g) / a)^2`` the estimated squared distance to the minimiser; ``beta`` is
+    the moving-average factor. ``controlled=False`` gives plain constant-rate SGD with the same
+    batches.
 
     Args:
         lrs: maximal learning rates, 1-D (the runs are one batched computation).
@@ -327,8 +363,8 @@ def csgd_softmax(lrs, *, x, y, n_epochs: int = 30, batch_size: int = 16, beta: f
         seed: seed of the minibatch order (shared by all runs).
 
     Returns:
-        dict with ``loss`` ``(n_epochs + 1, L)`` (full training loss after each epoch), ``w`` the final
-        weights and ``u_mean`` ``(n_epochs + 1, L)`` the mean multiplier.
+        dict with ``loss`` ``(n_epochs + 1, L)`` (full training loss after each epoch), ``w`` the
+        final weights and ``u_mean`` ``(n_epochs + 1, L)`` the mean multiplier.
 
     Example:
         >>> x = torch.tensor([[1.0], [-1.0], [2.0], [-2.0]], dtype=torch.float64)
@@ -365,13 +401,21 @@ def csgd_softmax(lrs, *, x, y, n_epochs: int = 30, batch_size: int = 16, beta: f
             _, grad = _softmax_loss_grad(w, x[idx], y[idx], weight_decay)
             if controlled:
                 cur = (grad, grad * grad, w, w * w, grad * w)
-                stats = list(cur) if stats is None else [beta * m_ + (1 - beta) * c for m_, c in zip(stats, cur)]
+                stats = (
+                    list(cur)
+                    if stats is None
+                    else [beta * m_ + (1 - beta) * c for m_, c in zip(stats, cur, strict=False)]
+                )
                 gb, g2, xb, x2, gx = stats
                 var_x = (x2 - xb * xb).clamp_min(0)
                 cov = gx - gb * xb
-                a_hat = torch.where(var_x > 0, cov / var_x.clamp_min(1e-300), torch.zeros_like(cov)).clamp_min(0)
+                a_hat = torch.where(
+                    var_x > 0, cov / var_x.clamp_min(1e-300), torch.zeros_like(cov)
+                ).clamp_min(0)
                 sig2 = (g2 - gb * gb - a_hat * cov).clamp_min(1e-300)
-                m_hat = var_x + torch.where(a_hat > 0, (gb / a_hat.clamp_min(1e-300)) ** 2, torch.zeros_like(gb))
+                m_hat = var_x + torch.where(
+                    a_hat > 0, (gb / a_hat.clamp_min(1e-300)) ** 2, torch.zeros_like(gb)
+                )
                 u_new = (a_hat * m_hat / (lr * sig2)).clamp(max=1.0)
                 # no measured curvature yet (parameter not moved, or a <= 0): keep the full rate
                 u = torch.where(a_hat > 0, u_new, torch.ones_like(u_new))

@@ -2,24 +2,27 @@
 
 Li, Chen, Tai & E (2018) and Li & Hao (2018) train a network by iterating the maximum principle:
 
-1. forward: ``x_{t+1} = f_t(x_t, theta_t)``;  2. backward: ``p_t = grad_x H_t(x_t, p_{t+1}, theta_t)``;
+1. forward: ``x_{t+1} = f_t(x_t, theta_t)``; 2. backward: ``p_t = grad_x H_t(x_t, p_{t+1},
+   theta_t)``;
 3. every layer at once: ``theta_t <- argmax_theta  H~_t(theta)``, with the augmented Hamiltonian
 
     H~_t(theta) = mean_i [ p^i_{t+1} . f_t(x^i_t, theta) - rho/2 |x^i_{t+1} - f_t(x^i_t, theta)|^2
                             - rho/2 |p^i_t - grad_x H_t(x^i_t, p^i_{t+1}, theta)|^2 ] - R(theta).
 
-``rho = 0`` is basic MSA, whose Hamiltonian maximisation can overshoot (the loss oscillates or rises);
-a large enough ``rho`` keeps the new ``theta`` close in the sense of the network's states and costates,
-which restores descent (their error estimate; discrete time: Li & Hao 2018). Here each maximisation is a
-fixed number of gradient-ascent steps on ``H~`` with one step size for every ``rho`` (all layers and
-several values of ``rho`` and of the step in one batched, hand-derived gradient).
+``rho = 0`` is basic MSA, whose Hamiltonian maximisation can overshoot (the loss oscillates or
+rises); a large enough ``rho`` keeps the new ``theta`` close in the sense of the network's states
+and costates, which restores descent (their error estimate; discrete time: Li & Hao 2018). Here each
+maximisation is a fixed number of gradient-ascent steps on ``H~`` with one step size for every
+``rho`` (all layers and several values of ``rho`` and of the step in one batched, hand-derived
+gradient).
 
-For ternary weights ``W_t = alpha s_t``, ``s in {-1, 0, 1}``, maximising a linear model of the Hamiltonian
-with a sparsity cost, ``max_s  M . s - lam |s|_1``, has the closed form ``s = sign(M) 1{|M| > lam}``
-(:func:`ternary_argmax`; binary: ``s = sign(M)``), where ``M`` accumulates ``grad_s H`` over iterations.
-This is a simplification of Li & Hao's (2018) discrete-weight MSA, which maximises an approximation of
-the *augmented* Hamiltonian; without the ``rho`` terms the update coincides with a gradient step on a
-latent real matrix followed by a thresholded sign (BinaryConnect-style training, Courbariaux et al. 2015).
+For ternary weights ``W_t = alpha s_t``, ``s in {-1, 0, 1}``, maximising a linear model of the
+Hamiltonian with a sparsity cost, ``max_s M . s - lam |s|_1``, has the closed form
+``s = sign(M) 1{|M| > lam}`` (:func:`ternary_argmax`; binary: ``s = sign(M)``), where ``M``
+accumulates ``grad_s H`` over iterations. This is a simplification of Li & Hao's (2018)
+discrete-weight MSA, which maximises an approximation of the *augmented* Hamiltonian; without the
+``rho`` terms the update coincides with a gradient step on a latent real matrix followed by a
+thresholded sign (BinaryConnect-style training, Courbariaux et al. 2015).
 """
 
 from __future__ import annotations
@@ -122,7 +125,8 @@ class TernaryRun:
 
 
 def _aug_ham(model, W, b, xs, ps, rho):
-    """``sum_t H~_t`` per batch entry: ``W`` ``(R, T, d, d)``, ``xs``, ``ps`` ``(R, T + 1, N, d)``."""
+    """``sum_t H~_t`` per batch entry: ``W`` ``(R, T, d, d)``, ``xs``, ``ps``
+    ``(R, T + 1, N, d)``."""
     xt, p_next = xs[:, :-1], ps[:, 1:]
     z = torch.einsum("rtnd,rted->rtne", xt, W) + b[:, :, None, :]
     th = torch.tanh(z)
@@ -136,7 +140,8 @@ def _aug_ham(model, W, b, xs, ps, rho):
 
 
 def augmented_hamiltonian(model: ResNetControl, W, b, xs, ps, rho: float) -> torch.Tensor:
-    """``sum_t H~_t(theta_t)`` for all layers (differentiable in ``W``, ``b``); ``rho = 0`` gives ``sum_t H_t``.
+    """``sum_t H~_t(theta_t)`` for all layers (differentiable in ``W``, ``b``); ``rho = 0`` gives
+    ``sum_t H_t``.
 
     Example:
         >>> from dltheory.control.pmp import init_params
@@ -206,9 +211,10 @@ def _aug_ham_grad(model, W, b, xs, ps, rho):
     """``sum_t H~_t`` and its gradient in ``W``, ``b``, hand-derived (as :func:`_aug_ham`, batched).
 
     With ``z = x W' + b``, ``a = tanh z``, ``s = 1 - a^2``, ``e_x = x_{t+1} - f`` and
-    ``e_p = p_t - grad_x H = p_t - p - h (s p) W``: ``dH~/dz = s [h (p + rho e_x) - 2 a p g_u]`` with
-    ``g_u = rho h e_p W'``, and ``dH~/dW = (dH~/dz)' x / N + rho h (s p)' e_p / N - lam W``. Half the
-    cost of autograd's backward pass; ``tests/test_control_api.py`` checks it against autograd.
+    ``e_p = p_t - grad_x H = p_t - p - h (s p) W``: ``dH~/dz = s [h (p + rho e_x) - 2 a p g_u]``
+    with ``g_u = rho h e_p W'``, and ``dH~/dW = (dH~/dz)' x / N + rho h (s p)' e_p / N - lam W``.
+    Half the cost of autograd's backward pass; ``tests/test_control_api.py`` checks it against
+    autograd.
     """
     h, lam = model.h, model.lam
     xt, x1, p, pt = xs[:, :-1], xs[:, 1:], ps[:, 1:], ps[:, :-1]
@@ -229,14 +235,15 @@ def _aug_ham_grad(model, W, b, xs, ps, rho):
     return H, gW, gb
 
 
-def msa_train(model: ResNetControl, W, b, x, y, *, rho, n_iter: int = 20, n_inner: int = 50,
-              inner_lr=0.5) -> MSARun:
+def msa_train(
+    model: ResNetControl, W, b, x, y, *, rho, n_iter: int = 20, n_inner: int = 50, inner_lr=0.5
+) -> MSARun:
     """(Extended) MSA for several ``(rho, inner step)`` pairs side by side.
 
     Each iteration: forward states, backward costates, then ``n_inner`` gradient-ascent steps on
     ``H~`` for all layers (and all runs) at once. Run ``j`` uses ``rho[j]`` and the inner step
-    ``inner_lr[j]`` (``rho`` and ``inner_lr`` broadcast against each other); every run starts from the
-    same ``(W, b)``, so the pair is the only difference between the runs.
+    ``inner_lr[j]`` (``rho`` and ``inner_lr`` broadcast against each other); every run starts from
+    the same ``(W, b)``, so the pair is the only difference between the runs.
 
     Args:
         model: the network's read-out, step and running cost.
@@ -262,19 +269,25 @@ def msa_train(model: ResNetControl, W, b, x, y, *, rho, n_iter: int = 20, n_inne
     checks.size("rho", np.size(rho) * x.shape[0] * W.shape[0] * W.shape[1])
     checks.size("inner_lr", np.size(inner_lr) * x.shape[0] * W.shape[0] * W.shape[1])
     rho_arr = np.atleast_1d(checks.real_array("rho", rho, ndim=(0, 1), low=0.0))
-    lr_arr = np.atleast_1d(checks.real_array("inner_lr", inner_lr, ndim=(0, 1), low=0.0, low_open=True))
+    lr_arr = np.atleast_1d(
+        checks.real_array("inner_lr", inner_lr, ndim=(0, 1), low=0.0, low_open=True)
+    )
     if rho_arr.size == 0 or lr_arr.size == 0:
         raise ValueError("rho and inner_lr must hold at least one value")
     if rho_arr.size != lr_arr.size and 1 not in (rho_arr.size, lr_arr.size):
-        raise ValueError(f"rho ({rho_arr.size} values) and inner_lr ({lr_arr.size} values) must have "
-                         "the same length, or one of them a single value")
+        raise ValueError(
+            f"rho ({rho_arr.size} values) and inner_lr ({lr_arr.size} values) must have "
+            "the same length, or one of them a single value"
+        )
     rho_arr, lr_arr = np.broadcast_arrays(rho_arr, lr_arr)
     rho_arr, lr_arr = rho_arr.astype(float).copy(), lr_arr.astype(float).copy()
     n_iter = checks.integer("n_iter", n_iter, high=100_000)
     n_inner = checks.integer("n_inner", n_inner, high=100_000)
     R = rho_arr.size
     checks.size("len(rho) * (T + 1) * N * d", R * (W.shape[0] + 1) * x.shape[0] * W.shape[1])
-    checks.work("n_iter", (n_iter + 1) * (n_inner + 1), R * (W.shape[0] + 1) * x.shape[0] * W.shape[1] ** 2)
+    checks.work(
+        "n_iter", (n_iter + 1) * (n_inner + 1), R * (W.shape[0] + 1) * x.shape[0] * W.shape[1] ** 2
+    )
     rho_t = torch.as_tensor(rho_arr, dtype=W.dtype, device=W.device)
     lr_b = torch.as_tensor(lr_arr, dtype=W.dtype, device=W.device)[:, None, None]
     onehot = torch.nn.functional.one_hot(y, model.C.shape[0]).to(W.dtype)
@@ -305,19 +318,39 @@ def msa_train(model: ResNetControl, W, b, x, y, *, rho, n_iter: int = 20, n_inne
         secs.append(elapsed)
     loss = np.array(losses)
     loss[np.maximum.accumulate(~np.isfinite(loss), axis=0)] = np.nan
-    return MSARun(rho=rho_arr, inner_lr=lr_arr, loss=loss, W=Wb, b=bb, seconds=np.array(secs),
-                  passes_per_iter=1 + n_inner, inner_residual=np.array(resid).reshape(n_iter, R),
-                  gain=np.array(gain).reshape(n_iter, R))
+    return MSARun(
+        rho=rho_arr,
+        inner_lr=lr_arr,
+        loss=loss,
+        W=Wb,
+        b=bb,
+        seconds=np.array(secs),
+        passes_per_iter=1 + n_inner,
+        inner_residual=np.array(resid).reshape(n_iter, R),
+        gain=np.array(gain).reshape(n_iter, R),
+    )
 
 
-def gradient_train(model: ResNetControl, W, b, x, y, *, method: str = "gd", lr: float = 1.0,
-                   n_iter: int = 400, batch_size: int | None = None, train_bias: bool = True,
-                   seed: int = 0) -> TrainRun:
-    """Full-batch gradient descent (``"gd"``), Adam (``"adam"``) or minibatch SGD (``"sgd"``) on ``J``.
+def gradient_train(
+    model: ResNetControl,
+    W,
+    b,
+    x,
+    y,
+    *,
+    method: str = "gd",
+    lr: float = 1.0,
+    n_iter: int = 400,
+    batch_size: int | None = None,
+    train_bias: bool = True,
+    seed: int = 0,
+) -> TrainRun:
+    """Full-batch gradient descent (``"gd"``), Adam (``"adam"``) or minibatch SGD (``"sgd"``) on
+    ``J``.
 
-    Gradients come from the costates (``grad J = -grad_theta H``). GD and Adam take ``n_iter`` steps;
-    SGD runs ``n_iter`` epochs of minibatches of ``batch_size`` (reshuffled each epoch with ``seed``),
-    and its loss is recorded once per epoch.
+    Gradients come from the costates (``grad J = -grad_theta H``). GD and Adam take ``n_iter``
+    steps; SGD runs ``n_iter`` epochs of minibatches of ``batch_size`` (reshuffled each epoch with
+    ``seed``), and its loss is recorded once per epoch.
 
     Returns:
         :class:`TrainRun`.
@@ -340,10 +373,17 @@ def gradient_train(model: ResNetControl, W, b, x, y, *, method: str = "gd", lr: 
             raise ValueError("batch_size is required for method='sgd'")
         batch_size = checks.integer("batch_size", batch_size, high=N)
     elif batch_size is not None:
-        raise ValueError(f"batch_size applies to method='sgd' only; got {batch_size!r} with {method!r}")
+        raise ValueError(
+            f"batch_size applies to method='sgd' only; got {batch_size!r} with {method!r}"
+        )
     g = torch.Generator().manual_seed(checks.seed(seed))
     W, b = W.detach().clone(), b.detach().clone()
-    mW, vW, mb, vb = (torch.zeros_like(W), torch.zeros_like(W), torch.zeros_like(b), torch.zeros_like(b))
+    mW, vW, mb, vb = (
+        torch.zeros_like(W),
+        torch.zeros_like(W),
+        torch.zeros_like(b),
+        torch.zeros_like(b),
+    )
     b1, b2, eps = 0.9, 0.999, 1e-8
 
     def J():
@@ -378,8 +418,14 @@ def gradient_train(model: ResNetControl, W, b, x, y, *, method: str = "gd", lr: 
         checks.finite_state("lr", W, lr, step=k + 1)
         losses.append(checks.finite_state("lr", J(), lr, step=k + 1))
         secs.append(elapsed)
-    return TrainRun(method=method, loss=np.array(losses), passes=np.arange(n_iter + 1.0),
-                    seconds=np.array(secs), W=W, b=b)
+    return TrainRun(
+        method=method,
+        loss=np.array(losses),
+        passes=np.arange(n_iter + 1.0),
+        seconds=np.array(secs),
+        W=W,
+        b=b,
+    )
 
 
 def ternary_argmax(M, lam: float):
@@ -411,15 +457,26 @@ def binary_argmax(M):
     return torch.where(M >= 0, torch.ones_like(M), -torch.ones_like(M))
 
 
-def ternary_msa_train(model: ResNetControl, x, y, *, T: int, alpha: float, lam: float, lr: float = 1.0,
-                      n_iter: int = 300, seed: int = 0) -> TernaryRun:
-    """Train a ternary-weight residual network (``W_t = alpha s_t``, biases 0) by a simplified MSA closed form.
+def ternary_msa_train(
+    model: ResNetControl,
+    x,
+    y,
+    *,
+    T: int,
+    alpha: float,
+    lam: float,
+    lr: float = 1.0,
+    n_iter: int = 300,
+    seed: int = 0,
+) -> TernaryRun:
+    """Train a ternary-weight residual network (``W_t = alpha s_t``, biases 0) by a simplified MSA
+    closed form.
 
     Each iteration: forward states, backward costates, ``M_t <- M_t + lr grad_s H_t`` with
-    ``grad_s H_t = alpha grad_W H_t`` (the Hamiltonian of the loss alone, without the running cost), then
-    ``s_t = ternary_argmax(M_t, lam)``. ``M`` starts uniform in ``(-lam, lam)``, i.e. at ``s = 0``. Unlike
-    Li & Hao (2018) there are no augmented-Hamiltonian (``rho``) terms, so their descent estimate does not
-    apply.
+    ``grad_s H_t = alpha grad_W H_t`` (the Hamiltonian of the loss alone, without the running cost),
+    then ``s_t = ternary_argmax(M_t, lam)``. ``M`` starts uniform in ``(-lam, lam)``, i.e. at
+    ``s = 0``. Unlike Li & Hao (2018) there are no augmented-Hamiltonian (``rho``) terms, so their
+    descent estimate does not apply.
 
     Args:
         model: read-out, step ``h`` and ``lam`` of the network (``model.lam`` is not used in ``M``).
@@ -463,5 +520,7 @@ def ternary_msa_train(model: ResNetControl, x, y, *, T: int, alpha: float, lam: 
         if k == n_iter:
             break
         gW, _ = _hamiltonian_grads(model, W, b, xs, _costates(model, W, b, xs, y))
-        M = M + lr * alpha * (gW + model.lam * W)  # the Hamiltonian of the loss alone; sparsity via lam
+        M = M + lr * alpha * (
+            gW + model.lam * W
+        )  # the Hamiltonian of the loss alone; sparsity via lam
     return TernaryRun(loss=np.array(losses), W=W, b=b, sparsity=float((W == 0).double().mean()))

@@ -1,13 +1,15 @@
 """Pontryagin's maximum principle for a residual network: costates are backpropagation.
 
-Layers are time steps: ``x_{t+1} = f_t(x_t, theta_t) = x_t + h tanh(x_t W_t' + b_t)``, ``t = 0..T-1``, for
-each sample of a batch, with terminal loss ``Phi(x_T, y) = CE(x_T C', y)`` (a fixed read-out ``C``) and
-running cost ``R(theta_t) = lam |theta_t|^2 / 2``. Training minimises
+Layers are time steps: ``x_{t+1} = f_t(x_t, theta_t) = x_t + h tanh(x_t W_t' + b_t)``,
+``t = 0..T-1``, for each sample of a batch, with terminal loss ``Phi(x_T, y) = CE(x_T C', y)`` (a
+fixed read-out ``C``) and running cost ``R(theta_t) = lam |theta_t|^2 / 2``. Training minimises
 ``J = mean_i Phi(x^i_T, y^i) + sum_t R(theta_t)`` (Li, Chen, Tai & E 2018; E, Han & Li 2019).
 
-With the Hamiltonian ``H_t(x, p, theta) = mean_i p^i . f_t(x^i, theta) - R(theta)`` the discrete PMP reads
+With the Hamiltonian ``H_t(x, p, theta) = mean_i p^i . f_t(x^i, theta) - R(theta)`` the discrete PMP
+reads
 
-    x_{t+1} = grad_p H_t,    p_t = grad_x H_t = (df_t/dx)' p_{t+1},    p^i_T = -grad Phi(x^i_T, y^i),
+    x_{t+1} = grad_p H_t,    p_t = grad_x H_t = (df_t/dx)' p_{t+1},
+    p^i_T = -grad Phi(x^i_T, y^i),
 
 and ``grad_theta J = -grad_theta H_t(x_t, p_{t+1}, theta_t)``: the costate recursion *is*
 backpropagation. For the tanh block, with ``z = x W' + b`` and ``s = 1 - tanh(z)^2``,
@@ -70,7 +72,8 @@ class ResNetControl:
 
 
 def init_params(*, T: int, d: int, scale: float = 0.0, seed: int = 0, dtype=torch.float64):
-    """Parameters ``(W, b)`` of shapes ``(T, d, d)``, ``(T, d)``: entries ``N(0, scale^2 / d)``, ``b = 0``.
+    """Parameters ``(W, b)`` of shapes ``(T, d, d)``, ``(T, d)``: entries ``N(0, scale^2 / d)``,
+    ``b = 0``.
 
     Example:
         >>> W, b = init_params(T=3, d=2)
@@ -177,7 +180,8 @@ def terminal_loss(model: ResNetControl, xT, y) -> torch.Tensor:
 
 
 def total_loss(model: ResNetControl, W, b, x0, y) -> torch.Tensor:
-    """``J = mean_i Phi(x^i_T, y^i) + lam/2 sum_t (|W_t|^2 + |b_t|^2)`` (differentiable in ``W``, ``b``).
+    """``J = mean_i Phi(x^i_T, y^i) + lam/2 sum_t (|W_t|^2 + |b_t|^2)`` (differentiable in ``W``,
+    ``b``).
 
     Example:
         >>> m = ResNetControl(C=torch.eye(2, dtype=torch.float64))
@@ -196,7 +200,8 @@ def _check_xs(model, W, xs, name="xs"):
 
 
 def costates(model: ResNetControl, W, b, xs, y) -> torch.Tensor:
-    """Costates ``p_0..p_T`` (per sample, shape ``(T + 1, N, d)``) by the hand-derived backward recursion.
+    """Costates ``p_0..p_T`` (per sample, shape ``(T + 1, N, d)``) by the hand-derived backward
+    recursion.
 
     ``p^i_T = -grad Phi(x^i_T, y^i) = -(softmax(x_T C') - onehot(y)) C`` and
     ``p_t = p_{t+1} + h (s_t * p_{t+1}) W_t`` with ``s_t = 1 - tanh(x_t W_t' + b_t)^2``.
@@ -236,9 +241,11 @@ def hamiltonian(model: ResNetControl, xt, p_next, Wt, bt) -> torch.Tensor:
 
 
 def hamiltonian_grads(model: ResNetControl, W, b, xs, ps) -> tuple[torch.Tensor, torch.Tensor]:
-    """``grad_theta H_t(x_t, p_{t+1}, theta_t)`` for every layer at once (closed form), shapes of ``W``, ``b``.
+    """``grad_theta H_t(x_t, p_{t+1}, theta_t)`` for every layer at once (closed form), shapes of
+    ``W``, ``b``.
 
-    ``grad_W H_t = h mean_i (s * p_{t+1})' x_t - lam W_t``, ``grad_b H_t = h mean_i s * p_{t+1} - lam b_t``.
+    ``grad_W H_t = h mean_i (s * p_{t+1})' x_t - lam W_t``, ``grad_b H_t = h mean_i s * p_{t+1} -
+    lam b_t``.
 
     Example:
         >>> m = ResNetControl(C=torch.eye(2, dtype=torch.float64), lam=1.0)
@@ -256,12 +263,13 @@ def hamiltonian_grads(model: ResNetControl, W, b, xs, ps) -> tuple[torch.Tensor,
 
 
 def costate_gradient_gap(model: ResNetControl, W, b, x0, y) -> float:
-    """Largest relative difference, over layers, between ``-grad_theta H_t`` and autograd's ``dJ/dtheta_t``.
+    """Largest relative difference, over layers, between ``-grad_theta H_t`` and autograd's
+    ``dJ/dtheta_t``.
 
-    The costates come from :func:`costates` (``p_t = (df_t/dx)^T p_{t+1}``, ``p_T = -grad Phi``) and the
-    Hamiltonian gradients from :func:`hamiltonian_grads`; the discrete maximum principle says
-    ``-grad_theta H_t = dJ/dtheta_t`` exactly (Li & Hao 2018), so the gap is round-off.
-    Per layer, the difference is relative to the largest entry of autograd's gradient.
+    The costates come from :func:`costates` (``p_t = (df_t/dx)^T p_{t+1}``, ``p_T = -grad Phi``) and
+    the Hamiltonian gradients from :func:`hamiltonian_grads`; the discrete maximum principle says
+    ``-grad_theta H_t = dJ/dtheta_t`` exactly (Li & Hao 2018), so the gap is round-off. Per layer,
+    the difference is relative to the largest entry of autograd's gradient.
 
     Example:
         >>> m = ResNetControl(C=torch.eye(2, dtype=torch.float64))
@@ -276,10 +284,12 @@ def costate_gradient_gap(model: ResNetControl, W, b, x0, y) -> float:
     xs = _forward(model, W, b, x0)
     hW, hb = _hamiltonian_grads(model, W, b, xs, costates(model, W, b, xs, y))
     tiny = torch.finfo(W.dtype).tiny
-    return float(max(
-        ((-hW - gW).abs().amax(dim=(1, 2)) / gW.abs().amax(dim=(1, 2)).clamp_min(tiny)).max(),
-        ((-hb - gb).abs().amax(dim=1) / gb.abs().amax(dim=1).clamp_min(tiny)).max(),
-    ))
+    return float(
+        max(
+            ((-hW - gW).abs().amax(dim=(1, 2)) / gW.abs().amax(dim=(1, 2)).clamp_min(tiny)).max(),
+            ((-hb - gb).abs().amax(dim=1) / gb.abs().amax(dim=1).clamp_min(tiny)).max(),
+        )
+    )
 
 
 class NetworkProblem:
@@ -321,11 +331,14 @@ class NetworkProblem:
     def vjp(self, x, u, v):
         Wt, bt = u
         sv = (1 - torch.tanh(x @ Wt.T + bt) ** 2) * v
-        return v + self.model.h * sv @ Wt, ParamPair(self.model.h * sv.T @ x, self.model.h * sv.sum(0))
+        return v + self.model.h * sv @ Wt, ParamPair(
+            self.model.h * sv.T @ x, self.model.h * sv.sum(0)
+        )
 
 
 class ParamPair(tuple):
-    """A ``(W, b)`` pair with elementwise ``+``, ``-`` and scalar ``*`` (one control of the network).
+    """A ``(W, b)`` pair with elementwise ``+``, ``-`` and scalar ``*`` (one control of the
+    network).
 
     Example:
         >>> u = ParamPair(torch.ones(1), torch.zeros(1))
@@ -349,8 +362,11 @@ class ParamPair(tuple):
         return ParamPair(c * self[0], c * self[1])
 
 
-def digits_data(*, seed: int = 0, test_size: float = 0.3, n_features: int = 64, dtype=torch.float64):
-    """scikit-learn digits, pixel values scaled to ``[0, 1]`` and centred, split train/test (stratified).
+def digits_data(
+    *, seed: int = 0, test_size: float = 0.3, n_features: int = 64, dtype=torch.float64
+):
+    """scikit-learn digits, pixel values scaled to ``[0, 1]`` and centred, split train/test
+    (stratified).
 
     Args:
         seed: seed of the split.
@@ -371,14 +387,17 @@ def digits_data(*, seed: int = 0, test_size: float = 0.3, n_features: int = 64, 
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
-    test_size = checks.real("test_size", test_size, low=0.0, high=1.0, low_open=True, high_open=True)
+    test_size = checks.real(
+        "test_size", test_size, low=0.0, high=1.0, low_open=True, high_open=True
+    )
     n_features = checks.integer("n_features", n_features, high=64)
     if dtype not in (torch.float32, torch.float64):
         raise TypeError(f"dtype must be torch.float32 or torch.float64; got {dtype!r}")
     x, y = load_digits(return_X_y=True)
     x = x / 16.0
-    xtr, xte, ytr, yte = train_test_split(x, y, test_size=test_size, random_state=checks.seed(seed),
-                                          stratify=y)
+    xtr, xte, ytr, yte = train_test_split(
+        x, y, test_size=test_size, random_state=checks.seed(seed), stratify=y
+    )
     mu = xtr.mean(0)
     xtr, xte = xtr - mu, xte - mu
     if n_features < 64:
@@ -386,11 +405,16 @@ def digits_data(*, seed: int = 0, test_size: float = 0.3, n_features: int = 64, 
         proj = vt[:n_features].T
         proj = proj * np.sqrt((xtr**2).mean() / ((xtr @ proj) ** 2).mean())
         xtr, xte = xtr @ proj, xte @ proj
-    f = lambda z: torch.as_tensor(z, dtype=dtype)
+
+    def f(z):
+        return torch.as_tensor(z, dtype=dtype)
+
     return f(xtr), torch.as_tensor(ytr), f(xte), torch.as_tensor(yte)
 
 
-def readout(*, K: int = 10, d: int = 64, scale: float = 4.0, seed: int = 0, dtype=torch.float64) -> torch.Tensor:
+def readout(
+    *, K: int = 10, d: int = 64, scale: float = 4.0, seed: int = 0, dtype=torch.float64
+) -> torch.Tensor:
     """A fixed read-out ``C`` with orthonormal rows times ``scale`` (``2 <= K <= d``).
 
     Example:

@@ -1,4 +1,5 @@
-"""Deep networks as dynamical systems: ResNets as ODE solvers, stability, reversibility, neural ODEs.
+"""Deep networks as dynamical systems: ResNets as ODE solvers, stability, reversibility, neural
+ODEs.
 
 A residual block ``x_{t+1} = x_t + h f(x_t, theta_t)`` is one forward-Euler step of the ODE
 ``dx/dt = f(x, theta(t))`` (E 2017; Haber & Ruthotto 2017; Lu et al. 2018); letting the depth grow
@@ -16,7 +17,12 @@ Experiments (``experiments``, ``experiments_node``) return frozen dataclasses an
 chapter's figures under ``dynamics/<name>``.
 """
 
-from dltheory.dynamics.costate import adjoint_recursion, adjoint_state, backprop_deltas, euler_states
+from dltheory.dynamics.costate import (
+    adjoint_recursion,
+    adjoint_state,
+    backprop_deltas,
+    euler_states,
+)
 from dltheory.dynamics.euler import (
     FIXED_SOLVERS,
     discretisation_errors,
@@ -85,20 +91,60 @@ from dltheory.dynamics.stability import (
 
 __all__ = [
     # theory
-    "FIXED_SOLVERS", "linear_test_field", "residual_stack", "discretisation_errors",
-    "fit_loglog_slope", "leading_error_constant",
-    "ACTIVATIONS", "antisymmetric_matrix", "euler_amplification", "StabilityVerdict",
-    "stability_analysis", "perturbation_growth",
-    "hamiltonian_params", "hamiltonian_forward", "hamiltonian_inverse", "euler_reversal",
-    "ADAPTIVE_SOLVERS", "DATASETS", "ODEFunc", "NeuralODEClassifier", "TrainingHistory",
-    "make_dataset", "train_classifier", "train_classifiers", "accuracy", "winding_numbers",
+    "FIXED_SOLVERS",
+    "linear_test_field",
+    "residual_stack",
+    "discretisation_errors",
+    "fit_loglog_slope",
+    "leading_error_constant",
+    "ACTIVATIONS",
+    "antisymmetric_matrix",
+    "euler_amplification",
+    "StabilityVerdict",
+    "stability_analysis",
+    "perturbation_growth",
+    "hamiltonian_params",
+    "hamiltonian_forward",
+    "hamiltonian_inverse",
+    "euler_reversal",
+    "ADAPTIVE_SOLVERS",
+    "DATASETS",
+    "ODEFunc",
+    "NeuralODEClassifier",
+    "TrainingHistory",
+    "make_dataset",
+    "train_classifier",
+    "train_classifiers",
+    "accuracy",
+    "winding_numbers",
     "linear_baseline_accuracy",
-    "euler_states", "backprop_deltas", "adjoint_recursion", "adjoint_state",
+    "euler_states",
+    "backprop_deltas",
+    "adjoint_recursion",
+    "adjoint_state",
     # experiments
-    "SIZES", "sizes", "EulerConvergence", "euler_convergence", "STABILITY_SETTINGS",
-    "StabilitySetting", "StabilityExperiment", "stability_experiment", "Reversibility",
-    "reversibility_experiment", "AdjointGradient", "adjoint_vs_backprop", "AdjointReconstruction",
-    "adjoint_reconstruction", "MoonsExperiment", "moons_experiment", "CirclesModel",
-    "CirclesExperiment", "circles_experiment", "CostateExperiment", "costate_experiment",
-    "ContractedField", "AdjointStretch", "adjoint_stretch_experiment",
+    "SIZES",
+    "sizes",
+    "EulerConvergence",
+    "euler_convergence",
+    "STABILITY_SETTINGS",
+    "StabilitySetting",
+    "StabilityExperiment",
+    "stability_experiment",
+    "Reversibility",
+    "reversibility_experiment",
+    "AdjointGradient",
+    "adjoint_vs_backprop",
+    "AdjointReconstruction",
+    "adjoint_reconstruction",
+    "MoonsExperiment",
+    "moons_experiment",
+    "CirclesModel",
+    "CirclesExperiment",
+    "circles_experiment",
+    "CostateExperiment",
+    "costate_experiment",
+    "ContractedField",
+    "AdjointStretch",
+    "adjoint_stretch_experiment",
 ]

@@ -50,7 +50,12 @@ def euler_states(field: Field, x0: torch.Tensor, *, T: float, L: int) -> torch.T
 
 
 def backprop_deltas(
-    field: Field, x0: torch.Tensor, *, T: float, L: int, loss: Callable[[torch.Tensor], torch.Tensor]
+    field: Field,
+    x0: torch.Tensor,
+    *,
+    T: float,
+    L: int,
+    loss: Callable[[torch.Tensor], torch.Tensor],
 ) -> torch.Tensor:
     """Backprop's deltas ``dLoss/dx_k`` of an Euler ResNet, as autograd stores them in ``x_k.grad``.
 
@@ -92,7 +97,8 @@ def adjoint_recursion(
     *,
     T: float,
 ) -> torch.Tensor:
-    """The discrete adjoint of an Euler ResNet, ``delta_k = delta_{k+1} + h vjp(t_k, x_k, delta_{k+1})``.
+    """The discrete adjoint of an Euler ResNet, ``delta_k = delta_{k+1} + h vjp(t_k, x_k,
+    delta_{k+1})``.
 
     For the blocks ``x_{k+1} = x_k + h f(k h, x_k)``, ``h = T / L``, the chain rule gives this
     recursion with ``vjp(t, x, a) = a^T df/dx(t, x)`` and ``delta_L = dLoss/dx_L``: an explicit
@@ -111,7 +117,9 @@ def adjoint_recursion(
 
     Example:
         >>> xs = euler_states(lambda t, x: -x, torch.ones(2, dtype=torch.float64), T=1.0, L=4)
-        >>> d = adjoint_recursion(lambda t, x, a: -2 * a, xs, torch.ones(2, dtype=torch.float64), T=1.0)
+        >>> d = adjoint_recursion(
+        ...     lambda t, x, a: -2 * a, xs, torch.ones(2, dtype=torch.float64), T=1.0
+        ... )
         >>> [round(v, 6) for v in d[0].tolist()]
         [0.0625, 0.0625]
     """
@@ -134,8 +142,14 @@ def adjoint_recursion(
 
 
 def adjoint_state(
-    func: Field, z0: torch.Tensor, *, T: float, aT: torch.Tensor, n_times: int = 41,
-    rtol: float = 1e-10, atol: float = 1e-10,
+    func: Field,
+    z0: torch.Tensor,
+    *,
+    T: float,
+    aT: torch.Tensor,
+    n_times: int = 41,
+    rtol: float = 1e-10,
+    atol: float = 1e-10,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Integrate the adjoint equation ``da/dt = -a^T df/dz(z(t))`` backwards from ``a(T) = aT``.
 
@@ -165,7 +179,9 @@ def adjoint_state(
     T = _checks.positive("T", T)
     aT = _checks.tensor("aT", aT)
     if aT.shape != z0.shape:
-        raise ValueError(f"aT must have the shape of the state {tuple(z0.shape)}; got {tuple(aT.shape)}")
+        raise ValueError(
+            f"aT must have the shape of the state {tuple(z0.shape)}; got {tuple(aT.shape)}"
+        )
     _checks.same_dtype(z0=z0, aT=aT)
     n_times = _checks.integer("n_times", n_times, low=2)
     _checks.size("n_times", 2 * n_times * max(z0.numel(), 1))

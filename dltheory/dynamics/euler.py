@@ -59,7 +59,9 @@ def linear_test_field(
     """
     seed = _checks.seed(seed)
     if isinstance(eigenvalues, (str, bytes)) or not isinstance(eigenvalues, Sequence):
-        raise TypeError(f"eigenvalues must be a sequence of numbers; got {type(eigenvalues).__name__}")
+        raise TypeError(
+            f"eigenvalues must be a sequence of numbers; got {type(eigenvalues).__name__}"
+        )
     if len(eigenvalues) == 0:
         raise ValueError("eigenvalues must not be empty")
     _checks.size("eigenvalues", (2 * len(eigenvalues)) ** 2)
@@ -76,7 +78,8 @@ def linear_test_field(
             blocks.append(np.array([[lam.real, lam.imag], [-lam.imag, lam.real]]))
         else:
             raise ValueError(
-                f"eigenvalues[{i}]: give each complex pair once, with positive imaginary part; got {lam}"
+                f"eigenvalues[{i}]: give each complex pair once, with positive imaginary "
+                f"part; got {lam}"
             )
     B = scipy.linalg.block_diag(*blocks)
     rng = np.random.default_rng(seed)
@@ -99,8 +102,8 @@ def residual_stack(
     With ``method="euler"`` block ``t`` is ``x_{t+1} = x_t + h f(t h, x_t)``, ``h = T / L`` (the
     ResNet of He et al. 2016 read as forward Euler, E 2017); ``"midpoint"`` and ``"rk4"`` give
     higher-order Runge-Kutta blocks, in the spirit of Lu et al. (2018), who read FractalNet as a
-    second-order Runge-Kutta scheme. The steps are torchdiffeq's fixed-grid solvers (its ``"rk4"`` is
-    the 3/8 rule).
+    second-order Runge-Kutta scheme. The steps are torchdiffeq's fixed-grid solvers (its ``"rk4"``
+    is the 3/8 rule).
 
     Args:
         field: ``f(t, x)`` returning a tensor shaped like ``x``.
@@ -167,8 +170,10 @@ def discretisation_errors(
     x0 = _checks.tensor("x0", x0, shape=(None, A.shape[0]))
     _checks.same_dtype(A=A, x0=x0)
     if x0.shape[0] == 0 or bool((x0.norm(dim=-1) == 0).any()):
-        raise ValueError("x0 must have at least one row and no zero row: the error is relative "
-                         "to |e^{AT} x0|, which is 0 for x0 = 0")
+        raise ValueError(
+            "x0 must have at least one row and no zero row: the error is relative "
+            "to |e^{AT} x0|, which is 0 for x0 = 0"
+        )
     T = _checks.positive("T", T)
     depths = _depth_list("depths", depths)
     method = _checks.choice("method", method, FIXED_SOLVERS)
@@ -225,7 +230,9 @@ def leading_error_constant(A: torch.Tensor, x0: torch.Tensor, *, T: float, order
 
 def _depth_list(name: str, depths) -> list[int]:
     if isinstance(depths, (str, bytes)) or not isinstance(depths, (Sequence, np.ndarray)):
-        raise TypeError(f"{name} must be a sequence of positive integers; got {type(depths).__name__}")
+        raise TypeError(
+            f"{name} must be a sequence of positive integers; got {type(depths).__name__}"
+        )
     if len(depths) == 0:
         raise ValueError(f"{name} must not be empty")
     return [_checks.integer(f"{name}[{i}]", L) for i, L in enumerate(depths)]

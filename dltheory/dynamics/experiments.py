@@ -30,7 +30,11 @@ from dltheory.dynamics.reversible import (
     hamiltonian_inverse,
     hamiltonian_params,
 )
-from dltheory.dynamics.stability import antisymmetric_matrix, euler_amplification, perturbation_growth
+from dltheory.dynamics.stability import (
+    antisymmetric_matrix,
+    euler_amplification,
+    perturbation_growth,
+)
 
 __all__ = [
     "SIZES",
@@ -51,11 +55,18 @@ SIZES: dict[str, dict[str, dict]] = {
     "reversibility": {"book": {"n": 256, "L": 100}, "full": {"n": 4096, "L": 1000}},
     "adjoint": {"book": {"hidden": 16, "n": 32}, "full": {"hidden": 64, "n": 256}},
     "moons": {"book": {"n": 200, "iters": 40}, "full": {"n": 1000, "iters": 200}},
-    "circles": {"book": {"n": 200, "iters": 300, "loop_points": 2000},
-                "full": {"n": 1000, "iters": 1000, "loop_points": 10000}},
-    "stretch": {"book": {"n": 32, "seeds": (0, 1, 2)}, "full": {"n": 256, "seeds": tuple(range(8))}},
-    "costate": {"book": {"depths": (8, 16, 32, 64, 128, 256)},
-                "full": {"depths": (8, 16, 32, 64, 128, 256, 512, 1024, 2048)}},
+    "circles": {
+        "book": {"n": 200, "iters": 300, "loop_points": 2000},
+        "full": {"n": 1000, "iters": 1000, "loop_points": 10000},
+    },
+    "stretch": {
+        "book": {"n": 32, "seeds": (0, 1, 2)},
+        "full": {"n": 256, "seeds": tuple(range(8))},
+    },
+    "costate": {
+        "book": {"depths": (8, 16, 32, 64, 128, 256)},
+        "full": {"depths": (8, 16, 32, 64, 128, 256, 512, 1024, 2048)},
+    },
 }
 
 
@@ -112,8 +123,13 @@ class EulerConvergence:
 
 
 def euler_convergence(
-    *, scale: str = "book", depths=tuple(2**k for k in range(4, 11)), T: float = 1.0,
-    n: int | None = None, seed: int = 0, device=None,
+    *,
+    scale: str = "book",
+    depths=tuple(2**k for k in range(4, 11)),
+    T: float = 1.0,
+    n: int | None = None,
+    seed: int = 0,
+    device=None,
 ) -> EulerConvergence:
     """Errors of Euler and RK4 ResNets on a linear field against ``expm(A T)`` (Section 1).
 
@@ -141,26 +157,41 @@ def euler_convergence(
     eu = discretisation_errors(A, x0, T=T, depths=depths, method="euler")
     rk = discretisation_errors(A, x0, T=T, depths=depths, method="rk4")
     return EulerConvergence(
-        depths=np.asarray(depths), euler=eu, rk4=rk, slope_euler=fit_loglog_slope(depths, eu),
-        slope_rk4=fit_loglog_slope(depths, rk), eigenvalues=np.linalg.eigvals(A.cpu().numpy()),
-        T=float(T), const_euler=leading_error_constant(A, x0, T=T, order=1),
+        depths=np.asarray(depths),
+        euler=eu,
+        rk4=rk,
+        slope_euler=fit_loglog_slope(depths, eu),
+        slope_rk4=fit_loglog_slope(depths, rk),
+        eigenvalues=np.linalg.eigvals(A.cpu().numpy()),
+        T=float(T),
+        const_euler=leading_error_constant(A, x0, T=T, order=1),
         const_rk4=leading_error_constant(A, x0, T=T, order=4),
     )
 
 
-@figures.register("dynamics/euler-convergence", compute=functools.partial(euler_convergence, seed=0))
+@figures.register(
+    "dynamics/euler-convergence", compute=functools.partial(euler_convergence, seed=0)
+)
 def _plot_euler_convergence(data: EulerConvergence):
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5.6, 3.8))
     L = data.depths.astype(float)
-    series = ((data.euler, data.slope_euler, 1, "Euler (ResNet)"),
-              (data.rk4, data.slope_rk4, 4, "RK4 block"))
+    series = (
+        (data.euler, data.slope_euler, 1, "Euler (ResNet)"),
+        (data.rk4, data.slope_rk4, 4, "RK4 block"),
+    )
     for k, (err, slope, p, name) in enumerate(series):
         ax.loglog(L, err, "o-", color=f"C{k}", label=f"{name}: experiment, slope ${slope:.3f}$")
         # the theory line is drawn a factor 4 above the data so that both stay visible
-        ax.loglog(L, 4 * err[0] * (L / L[0]) ** (-p), "--", color=f"C{k}", lw=1,
-                  label=f"theory: $\\propto L^{{-{p}}}$ (shifted up $\\times 4$)")
+        ax.loglog(
+            L,
+            4 * err[0] * (L / L[0]) ** (-p),
+            "--",
+            color=f"C{k}",
+            lw=1,
+            label=f"theory: $\\propto L^{{-{p}}}$ (shifted up $\\times 4$)",
+        )
     ax.set_xticks(L)
     ax.set_xticklabels([str(int(x)) for x in L])
     ax.minorticks_off()
@@ -273,7 +304,12 @@ class StabilityExperiment:
 
 
 def stability_experiment(
-    *, scale: str = "book", d: int = 16, n: int | None = None, L: int = 100, seed: int = 0,
+    *,
+    scale: str = "book",
+    d: int = 16,
+    n: int | None = None,
+    L: int = 100,
+    seed: int = 0,
     device=None,
 ) -> StabilityExperiment:
     """Perturbation growth in tanh residual networks with predicted (in)stability (Section 2).
@@ -323,10 +359,18 @@ def stability_experiment(
             M = torch.linalg.matrix_power(torch.eye(d, dtype=torch.float64, device=dev) + h * W, L)
             lin_norm, lin_pred = torch.linalg.matrix_norm(M, ord=2).item(), amp**L
         out[name] = StabilitySetting(
-            kind=kind, h=h, gamma=gamma, eigenvalues=lam, amplification=amp,
-            verdict="stable" if amp < 1 else "unstable", max_real_part=float(lam.real.max()),
-            tanh=growth.median(dim=1).values.cpu().numpy(), tanh_final=growth[-1].cpu().numpy(),
-            prediction=amp ** np.arange(L + 1), linear_norm=lin_norm, linear_pred=lin_pred,
+            kind=kind,
+            h=h,
+            gamma=gamma,
+            eigenvalues=lam,
+            amplification=amp,
+            verdict="stable" if amp < 1 else "unstable",
+            max_real_part=float(lam.real.max()),
+            tanh=growth.median(dim=1).values.cpu().numpy(),
+            tanh_final=growth[-1].cpu().numpy(),
+            prediction=amp ** np.arange(L + 1),
+            linear_norm=lin_norm,
+            linear_pred=lin_pred,
             ode_gain=math.exp(h * L * float(lam.real.max())),
         )
     return StabilityExperiment(L=L, n=n, settings=out)
@@ -338,7 +382,9 @@ def _plot_stability(data: StabilityExperiment):
 
     fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(9.0, 3.8))
     th = np.linspace(0, 2 * np.pi, 400)
-    ax0.fill(-1 + np.cos(th), np.sin(th), color="0.88", label=r"stable region $|1 + h\lambda| \leq 1$")
+    ax0.fill(
+        -1 + np.cos(th), np.sin(th), color="0.88", label=r"stable region $|1 + h\lambda| \leq 1$"
+    )
     ax0.plot(-1 + np.cos(th), np.sin(th), color="0.55", lw=0.8)
     markers = ["o", "s", "^", "D"]
     j = np.arange(data.L + 1)
@@ -346,8 +392,14 @@ def _plot_stability(data: StabilityExperiment):
         z = rec.h * rec.eigenvalues
         ax0.plot(z.real, z.imag, markers[k % 4], ms=4, ls="none", color=f"C{k}", label=name)
         ax1.semilogy(j, rec.tanh, color=f"C{k}", label=f"{name}: tanh network")
-        ax1.semilogy(j, rec.prediction, "--", color=f"C{k}", lw=1,
-                     label=f"linear theory: ${rec.amplification:.3f}^j$")
+        ax1.semilogy(
+            j,
+            rec.prediction,
+            "--",
+            color=f"C{k}",
+            lw=1,
+            label=f"linear theory: ${rec.amplification:.3f}^j$",
+        )
     # a zoom on the origin (axes not to scale): the disc is tangent to the imaginary axis
     ax0.set_xlim(-0.6, 0.25)
     ax0.set_ylim(-1.25, 1.25)
@@ -387,8 +439,14 @@ class Reversibility:
 
 
 def reversibility_experiment(
-    *, scale: str = "book", d: int = 8, n: int | None = None, L: int | None = None,
-    h: float = 0.1, seed: int = 0, device=None,
+    *,
+    scale: str = "book",
+    d: int = 8,
+    n: int | None = None,
+    L: int | None = None,
+    h: float = 0.1,
+    seed: int = 0,
+    device=None,
 ) -> Reversibility:
     """Reconstruct the input of an ``L``-block Hamiltonian network from its output (float64).
 
@@ -437,6 +495,10 @@ def reversibility_experiment(
     ga, gb = torch.autograd.grad((yb**2).sum() + (zb**2).sum(), (ya, za))
     gstore, grec = torch.cat([ga, gb], -1), torch.cat([gy, gz], -1)
     return Reversibility(
-        error=err, error_naive=err_naive, output_change=change,
-        grad_error=((grec - gstore).norm() / gstore.norm()).item(), L=L, n=n,
+        error=err,
+        error_naive=err_naive,
+        output_change=change,
+        grad_error=((grec - gstore).norm() / gstore.norm()).item(),
+        L=L,
+        n=n,
     )

@@ -120,15 +120,26 @@ def _one_field(base: ODEFunc, k: float, z0: torch.Tensor, T: float, tol: float) 
     def rel(a: torch.Tensor) -> float:
         return ((a - exact).norm() / exact.norm()).item()
 
-    return [stretch.median().item(), (back - z0).norm(dim=-1).median().item(),
-            (zT - ends[0]).norm(dim=-1).median().item(),
-            rel(_gradient(f, z0, t, odeint_adjoint, tol)), rel(_gradient(f, z0, t, odeint, tol))]
+    return [
+        stretch.median().item(),
+        (back - z0).norm(dim=-1).median().item(),
+        (zT - ends[0]).norm(dim=-1).median().item(),
+        rel(_gradient(f, z0, t, odeint_adjoint, tol)),
+        rel(_gradient(f, z0, t, odeint, tol)),
+    ]
 
 
 def adjoint_stretch_experiment(
-    *, scale: str = "book", ks=(0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0), seeds=None,
-    tol: float = 1e-6, fit_from: float = 3.0, hidden: int = 16, n: int | None = None,
-    T: float = 1.0, device=None,
+    *,
+    scale: str = "book",
+    ks=(0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0),
+    seeds=None,
+    tol: float = 1e-6,
+    fit_from: float = 3.0,
+    hidden: int = 16,
+    n: int | None = None,
+    T: float = 1.0,
+    device=None,
 ) -> AdjointStretch:
     """Reconstruction and gradient errors of the adjoint method against the backward stretch.
 
@@ -158,8 +169,9 @@ def adjoint_stretch_experiment(
     ks = _checks.real_array("ks", ks, ndim=1)
     fit_from = _checks.real("fit_from", fit_from, low=0.0)
     if np.any(ks < 0) or np.sum(ks >= fit_from) < 2:
-        raise ValueError(f"ks must be >= 0 with at least two rates >= fit_from = {fit_from}; "
-                         f"got {ks.tolist()}")
+        raise ValueError(
+            f"ks must be >= 0 with at least two rates >= fit_from = {fit_from}; got {ks.tolist()}"
+        )
     if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__len__") or len(seeds) == 0:
         raise TypeError(f"seeds must be a non-empty sequence of integers; got {seeds!r}")
     seeds = tuple(_checks.seed(s) for s in seeds)
@@ -178,26 +190,38 @@ def adjoint_stretch_experiment(
     sel = ks >= fit_from
 
     def slopes(y: np.ndarray) -> np.ndarray:
-        return np.array([fit_loglog_slope(s[sel], v[sel]) for s, v in zip(st, y)])
+        return np.array([fit_loglog_slope(s[sel], v[sel]) for s, v in zip(st, y, strict=False)])
 
     return AdjointStretch(
-        k=ks, seeds=seeds, tol=tol, stretch=st, reconstruction=rec, forward_error=fwd,
-        grad_adjoint=ga, grad_backprop=gb, fit_from=fit_from,
-        slope_reconstruction=slopes(rec), slope_adjoint=slopes(ga), slope_backprop=slopes(gb),
+        k=ks,
+        seeds=seeds,
+        tol=tol,
+        stretch=st,
+        reconstruction=rec,
+        forward_error=fwd,
+        grad_adjoint=ga,
+        grad_backprop=gb,
+        fit_from=fit_from,
+        slope_reconstruction=slopes(rec),
+        slope_adjoint=slopes(ga),
+        slope_backprop=slopes(gb),
     )
 
 
-@figures.register("dynamics/adjoint-stretch",
-                  compute=functools.partial(adjoint_stretch_experiment, scale="book"))
+@figures.register(
+    "dynamics/adjoint-stretch", compute=functools.partial(adjoint_stretch_experiment, scale="book")
+)
 def _plot_adjoint_stretch(data: AdjointStretch):
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5.8, 3.8))
-    series = ((data.reconstruction, "o-", "C0", "reconstruction $|\\tilde z(0) - z(0)|$"),
-              (data.grad_adjoint, "s-", "C1", "adjoint gradient, relative error"),
-              (data.grad_backprop, "^-", "C2", "backprop through the solver, relative error"))
+    series = (
+        (data.reconstruction, "o-", "C0", "reconstruction $|\\tilde z(0) - z(0)|$"),
+        (data.grad_adjoint, "s-", "C1", "adjoint gradient, relative error"),
+        (data.grad_backprop, "^-", "C2", "backprop through the solver, relative error"),
+    )
     for y, style, c, name in series:
-        for i, (s, v) in enumerate(zip(data.stretch, y)):
+        for i, (s, v) in enumerate(zip(data.stretch, y, strict=False)):
             ax.loglog(s, v, style, color=c, ms=3.5, lw=1, label=name if i == 0 else None)
     s = np.sort(data.stretch.ravel())
     ref = np.exp(np.mean(np.log(data.reconstruction[:, data.k >= data.fit_from])))

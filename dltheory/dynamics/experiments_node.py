@@ -17,7 +17,12 @@ from torch import nn
 from torchdiffeq import odeint, odeint_adjoint
 
 from dltheory import _checks, figures
-from dltheory.dynamics.costate import adjoint_recursion, adjoint_state, backprop_deltas, euler_states
+from dltheory.dynamics.costate import (
+    adjoint_recursion,
+    adjoint_state,
+    backprop_deltas,
+    euler_states,
+)
 from dltheory.dynamics.euler import FIXED_SOLVERS, fit_loglog_slope
 from dltheory.dynamics.experiments import _override, as_device, sizes
 from dltheory.dynamics.node import (
@@ -67,9 +72,17 @@ class AdjointGradient:
 
 
 def adjoint_vs_backprop(
-    *, scale: str = "book", dim: int = 2, hidden: int | None = None, n: int | None = None,
-    T: float = 1.0, rtol: float = 1e-10, atol: float = 1e-10, method: str = "dopri5",
-    seed: int = 0, device=None,
+    *,
+    scale: str = "book",
+    dim: int = 2,
+    hidden: int | None = None,
+    n: int | None = None,
+    T: float = 1.0,
+    rtol: float = 1e-10,
+    atol: float = 1e-10,
+    method: str = "dopri5",
+    seed: int = 0,
+    device=None,
 ) -> AdjointGradient:
     """Gradients of ``sum |z(T)|^2 / n`` by the adjoint method and by backprop through the solver.
 
@@ -114,8 +127,9 @@ def adjoint_vs_backprop(
         nfe[key] = (n_fwd, f.nfe - n_fwd)
         grads[key] = torch.cat([x.reshape(-1) for x in gr])
     diff = (grads["adjoint"] - grads["backprop"]).norm() / grads["backprop"].norm()
-    return AdjointGradient(rel_diff=diff.item(), nfe_forward=nfe["adjoint"][0],
-                           nfe_adjoint=nfe["adjoint"][1])
+    return AdjointGradient(
+        rel_diff=diff.item(), nfe_forward=nfe["adjoint"][0], nfe_adjoint=nfe["adjoint"][1]
+    )
 
 
 # ---------------------------------------------------------------- the adjoint's backward solve
@@ -168,7 +182,8 @@ def _field_grad(model: NeuralODEClassifier, X, y, *, adjoint: bool) -> torch.Ten
 def adjoint_reconstruction(
     model: NeuralODEClassifier, X: torch.Tensor, y: torch.Tensor, *, tight: float = 1e-9
 ) -> AdjointReconstruction:
-    """How accurately the adjoint's backward solve reconstructs ``z(t)``, and what it does to the gradient.
+    """How accurately the adjoint's backward solve reconstructs ``z(t)``, and what it does to the
+    gradient.
 
     The adjoint method (Chen et al. 2018) stores no trajectory: it solves ``z`` backwards from
     ``z(T)`` alongside the adjoint. Gholami et al. (2019) point out that this reconstruction can be
@@ -189,8 +204,10 @@ def adjoint_reconstruction(
     if not isinstance(model, NeuralODEClassifier):
         raise TypeError(f"model must be a NeuralODEClassifier; got {type(model).__name__}")
     if model.method not in ADAPTIVE_SOLVERS:
-        raise ValueError(f"model must use an adaptive solver ({', '.join(ADAPTIVE_SOLVERS)}); "
-                         f"got {model.method!r}")
+        raise ValueError(
+            f"model must use an adaptive solver ({', '.join(ADAPTIVE_SOLVERS)}); "
+            f"got {model.method!r}"
+        )
     X = model.check_input(X, "X")
     y = _checks.labels("y", y, n_classes=2, n=X.shape[0]).to(X)
     tight = _checks.positive("tight", tight)
@@ -231,10 +248,17 @@ def adjoint_reconstruction(
         return ((a - b).norm() / b.norm()).item()
 
     return AdjointReconstruction(
-        rtol=model.rtol, atol=model.atol, error_max=err.max().item(),
-        error_median=err.median().item(), forward_error=fwd, error_tight=err64.max().item(), tight=tight,
-        amplification=amp.max().item(), amplification_worst=amp[worst].item(),
-        grad_diff_backprop=rel(g_adj, g_bp), grad_diff_exact=rel(g_adj, g_ex),
+        rtol=model.rtol,
+        atol=model.atol,
+        error_max=err.max().item(),
+        error_median=err.median().item(),
+        forward_error=fwd,
+        error_tight=err64.max().item(),
+        tight=tight,
+        amplification=amp.max().item(),
+        amplification_worst=amp[worst].item(),
+        grad_diff_backprop=rel(g_adj, g_bp),
+        grad_diff_exact=rel(g_adj, g_ex),
         backprop_diff_exact=rel(g_bp, g_ex),
     )
 
@@ -269,8 +293,13 @@ class MoonsExperiment:
 
 
 def moons_experiment(
-    *, scale: str = "book", n: int | None = None, iters: int | None = None, lr: float = 0.05,
-    seed: int = 0, device=None,
+    *,
+    scale: str = "book",
+    n: int | None = None,
+    iters: int | None = None,
+    lr: float = 0.05,
+    seed: int = 0,
+    device=None,
 ) -> MoonsExperiment:
     """Train a plain 2-D neural ODE classifier (dopri5, adjoint gradients) on ``make_moons``.
 
@@ -290,8 +319,9 @@ def moons_experiment(
     dev = as_device(device)
     X, y = make_dataset("moons", n=sz["n"], seed=seed)
     X, y = X.to(dev), y.to(dev)
-    model = NeuralODEClassifier(dim=2, augment=0, hidden=32, method="dopri5", adjoint=True,
-                                seed=seed).to(dev)
+    model = NeuralODEClassifier(
+        dim=2, augment=0, hidden=32, method="dopri5", adjoint=True, seed=seed
+    ).to(dev)
     hist = train_classifier(model, X, y, iters=sz["iters"], lr=lr)
     model.eval()
     with torch.no_grad():
@@ -304,9 +334,16 @@ def moons_experiment(
         dec = model(bgrid).cpu().numpy().reshape(bx.shape)
     acc = accuracy(model, X, y)
     return MoonsExperiment(
-        X=X.cpu().numpy(), y=y.cpu().numpy(), history=hist, accuracy=acc,
-        baseline=linear_baseline_accuracy(X, y), trajectories=traj,
-        grid=(gx, gy), field=vf.reshape(*gx.shape, 2), boundary_grid=(bx, by), decision=dec,
+        X=X.cpu().numpy(),
+        y=y.cpu().numpy(),
+        history=hist,
+        accuracy=acc,
+        baseline=linear_baseline_accuracy(X, y),
+        trajectories=traj,
+        grid=(gx, gy),
+        field=vf.reshape(*gx.shape, 2),
+        boundary_grid=(bx, by),
+        decision=dec,
         reconstruction=adjoint_reconstruction(model, X, y),
     )
 
@@ -322,9 +359,12 @@ def _plot_moons(data: MoonsExperiment):
     for c in (0, 1):
         idx = np.flatnonzero(y == c)[::4]
         ax0.plot(tr[:, idx, 0], tr[:, idx, 1], color=f"C{c}", lw=0.6, alpha=0.7)
-        ax0.plot(tr[0, idx, 0], tr[0, idx, 1], "o", ms=2.5, color=f"C{c}", label=f"class {c}: $z(0)$")
-        ax0.plot(tr[-1, idx, 0], tr[-1, idx, 1], "x", ms=3.5, color=f"C{c}",
-                 label=f"class {c}: $z(T)$")
+        ax0.plot(
+            tr[0, idx, 0], tr[0, idx, 1], "o", ms=2.5, color=f"C{c}", label=f"class {c}: $z(0)$"
+        )
+        ax0.plot(
+            tr[-1, idx, 0], tr[-1, idx, 1], "x", ms=3.5, color=f"C{c}", label=f"class {c}: $z(T)$"
+        )
     ax0.set_xlabel("$z_1$")
     ax0.set_ylabel("$z_2$")
     ax0.set_title("learned field and trajectories")
@@ -415,8 +455,9 @@ class CirclesExperiment:
     inner_image: np.ndarray
 
 
-def _loop_image(model: NeuralODEClassifier, n: int, *, max_gap: float = 0.02,
-                max_points: int = 200_000) -> np.ndarray:
+def _loop_image(
+    model: NeuralODEClassifier, n: int, *, max_gap: float = 0.02, max_points: int = 200_000
+) -> np.ndarray:
     """Image of the unit circle under the model's flow, sampled finely enough to be a curve.
 
     Starts from ``n`` equally spaced angles and bisects every arc whose image is longer than
@@ -447,8 +488,15 @@ def _loop_image(model: NeuralODEClassifier, n: int, *, max_gap: float = 0.02,
 
 
 def circles_experiment(
-    *, scale: str = "book", n: int | None = None, iters: int | None = None, lr: float = 0.05,
-    augment: int = 1, loop_points: int | None = None, seeds=(0, 1, 2), device=None,
+    *,
+    scale: str = "book",
+    n: int | None = None,
+    iters: int | None = None,
+    lr: float = 0.05,
+    augment: int = 1,
+    loop_points: int | None = None,
+    seeds=(0, 1, 2),
+    device=None,
 ) -> CirclesExperiment:
     """Plain vs augmented neural ODEs on concentric circles (Dupont et al. 2019), over seeds.
 
@@ -481,8 +529,9 @@ def circles_experiment(
     augment = _checks.integer("augment", augment)
     if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__len__") or len(seeds) == 0:
         raise TypeError(f"seeds must be a non-empty sequence of integers; got {seeds!r}")
-    seeds = tuple(_checks.integer(f"seeds[{i}]", s, low=0, high=2**31 - 1)
-                  for i, s in enumerate(seeds))
+    seeds = tuple(
+        _checks.integer(f"seeds[{i}]", s, low=0, high=2**31 - 1) for i, s in enumerate(seeds)
+    )
     dev = as_device(device)
     data = [make_dataset("circles", n=sz["n"], seed=s) for s in seeds]
     X = torch.stack([d[0] for d in data]).to(dev)
@@ -492,11 +541,15 @@ def circles_experiment(
     out: dict[int, list[CirclesModel]] = {}
     images = {}
     for aug in (0, augment):
-        models = [NeuralODEClassifier(dim=2, augment=aug, hidden=32, method="dopri5",
-                                      adjoint=False, seed=s).to(dev) for s in seeds]
+        models = [
+            NeuralODEClassifier(
+                dim=2, augment=aug, hidden=32, method="dopri5", adjoint=False, seed=s
+            ).to(dev)
+            for s in seeds
+        ]
         hists = train_classifiers(models, X, y, iters=sz["iters"], lr=lr)
         out[aug] = []
-        for i, (model, hist) in enumerate(zip(models, hists)):
+        for i, (model, hist) in enumerate(zip(models, hists, strict=False)):
             model.func.reset_nfe()
             with torch.no_grad():
                 model(X[i])
@@ -514,19 +567,35 @@ def circles_experiment(
                 inner_ok = float(np.mean(inner_img @ w + b > 0))
                 if i == 0:
                     images = {"loop_image": outer_img, "inner_image": inner_img}
-            out[aug].append(CirclesModel(
-                augment=aug, seed=seeds[i], train_acc=float(hist.accuracy[-1]),
-                acc=accuracy(model, X[i], y[i]), loss=hist.loss, nfe=nfe, features=feats,
-                readout=(w, b), loop_error=float(np.mean(outer_img @ w + b > 0)), winding=wind,
-                inner_correct=inner_ok,
-            ))
+            out[aug].append(
+                CirclesModel(
+                    augment=aug,
+                    seed=seeds[i],
+                    train_acc=float(hist.accuracy[-1]),
+                    acc=accuracy(model, X[i], y[i]),
+                    loss=hist.loss,
+                    nfe=nfe,
+                    features=feats,
+                    readout=(w, b),
+                    loop_error=float(np.mean(outer_img @ w + b > 0)),
+                    winding=wind,
+                    inner_correct=inner_ok,
+                )
+            )
     return CirclesExperiment(
-        X=X[0].cpu().numpy(), y=y[0].cpu().numpy(), baseline=linear_baseline_accuracy(X[0], y[0]),
-        seeds=seeds, plain=tuple(out[0]), aug=tuple(out[augment]), **images,
+        X=X[0].cpu().numpy(),
+        y=y[0].cpu().numpy(),
+        baseline=linear_baseline_accuracy(X[0], y[0]),
+        seeds=seeds,
+        plain=tuple(out[0]),
+        aug=tuple(out[augment]),
+        **images,
     )
 
 
-@figures.register("dynamics/circles", compute=functools.partial(circles_experiment, seeds=(0, 1, 2)))
+@figures.register(
+    "dynamics/circles", compute=functools.partial(circles_experiment, seeds=(0, 1, 2))
+)
 def _plot_circles(data: CirclesExperiment):
     import matplotlib.pyplot as plt
 
@@ -538,11 +607,18 @@ def _plot_circles(data: CirclesExperiment):
     y = data.y
     loop = np.vstack([data.loop_image, data.loop_image[:1]])
     ax0.plot(loop[:, 0], loop[:, 1], color="0.5", lw=1, label="image of outer circle")
-    ax0.plot(data.inner_image[:, 0], data.inner_image[:, 1], color="C1", lw=1,
-             label="image of inner circle")
+    ax0.plot(
+        data.inner_image[:, 0],
+        data.inner_image[:, 1],
+        color="C1",
+        lw=1,
+        label="image of inner circle",
+    )
     F = plain.features
     for c, name in ((0, "outer"), (1, "inner")):
-        ax0.plot(F[y == c, 0], F[y == c, 1], "o", ms=2.5, color=f"C{c}", label=f"{name} class: $z(T)$")
+        ax0.plot(
+            F[y == c, 0], F[y == c, 1], "o", ms=2.5, color=f"C{c}", label=f"{name} class: $z(T)$"
+        )
     w, b = plain.readout
     xs = np.linspace(F[:, 0].min(), F[:, 0].max(), 10)
     if abs(w[1]) > 1e-12:
@@ -555,7 +631,9 @@ def _plot_circles(data: CirclesExperiment):
     for c, name in ((0, "outer"), (1, "inner")):
         pts = G[y == c]
         if G.shape[1] >= 3:
-            ax1.scatter(pts[:, 0], pts[:, 1], pts[:, 2], s=4, color=f"C{c}", label=f"{name} class: $z(T)$")
+            ax1.scatter(
+                pts[:, 0], pts[:, 1], pts[:, 2], s=4, color=f"C{c}", label=f"{name} class: $z(T)$"
+            )
         else:
             ax1.plot(pts[:, 0], pts[:, 1], "o", ms=2.5, color=f"C{c}", label=f"{name} class")
     ax1.set_xlabel("$z_1(T)$")
@@ -599,8 +677,14 @@ class CostateExperiment:
 
 
 def costate_experiment(
-    *, scale: str = "book", dim: int = 2, hidden: int = 16, T: float = 1.0, depths=None,
-    seed: int = 0, device=None,
+    *,
+    scale: str = "book",
+    dim: int = 2,
+    hidden: int = 16,
+    T: float = 1.0,
+    depths=None,
+    seed: int = 0,
+    device=None,
 ) -> CostateExperiment:
     """Continuous adjoint ``a(t)`` of a neural ODE against backprop's deltas of Euler ResNets.
 
@@ -645,10 +729,16 @@ def costate_experiment(
         deltas[L] = rec.cpu().numpy()
         errs.append(((rec[0] - a[-1]).norm() / a[-1].norm()).item())
     return CostateExperiment(
-        t=t.cpu().numpy(), a=a.cpu().numpy(), grad_z0=grad_z0.cpu().numpy(),
+        t=t.cpu().numpy(),
+        a=a.cpu().numpy(),
+        grad_z0=grad_z0.cpu().numpy(),
         a0_vs_grad=((a[-1] - grad_z0).norm() / grad_z0.norm()).item(),
-        depths=np.asarray(depths), deltas=deltas, errors=np.array(errs),
-        slope=fit_loglog_slope(depths, errs), recursion_error=ident, T=T,
+        depths=np.asarray(depths),
+        deltas=deltas,
+        errors=np.array(errs),
+        slope=fit_loglog_slope(depths, errs),
+        recursion_error=ident,
+        T=T,
     )
 
 
@@ -664,8 +754,15 @@ def _plot_costate(data: CostateExperiment):
         d = data.deltas[L]
         tk = np.linspace(0, data.T, L + 1)
         for i in range(d.shape[1]):
-            ax.plot(tk, d[:, i], m, ms=3.5, ls="none", color=f"C{i}",
-                    label=f"backprop $\\delta_{i + 1}$, $L = {L}$")
+            ax.plot(
+                tk,
+                d[:, i],
+                m,
+                ms=3.5,
+                ls="none",
+                color=f"C{i}",
+                label=f"backprop $\\delta_{i + 1}$, $L = {L}$",
+            )
     ax.set_xlabel("time $t$ (layer $k$ at $t = kT/L$)")
     ax.set_ylabel(r"$a(t) = \partial \mathcal{L} / \partial z(t)$")
     ax.legend(fontsize=8, ncol=2)

@@ -134,9 +134,19 @@ class NeuralODEClassifier(nn.Module):
     """
 
     def __init__(
-        self, dim: int = 2, *, augment: int = 0, hidden: int = 32, T: float = 1.0,
-        method: str = "dopri5", steps: int = 10, rtol: float = 1e-3, atol: float = 1e-4,
-        adjoint: bool = True, seed: int = 0, dtype=torch.float32,
+        self,
+        dim: int = 2,
+        *,
+        augment: int = 0,
+        hidden: int = 32,
+        T: float = 1.0,
+        method: str = "dopri5",
+        steps: int = 10,
+        rtol: float = 1e-3,
+        atol: float = 1e-4,
+        adjoint: bool = True,
+        seed: int = 0,
+        dtype=torch.float32,
     ):
         super().__init__()
         dim = _checks.integer("dim", dim)
@@ -163,14 +173,19 @@ class NeuralODEClassifier(nn.Module):
         return self.readout.weight.dtype
 
     def check_input(self, x, name: str = "x") -> torch.Tensor:
-        """``x`` as a tensor of shape ``(n, dim)`` (or ``(dim,)``) in the model's dtype and device."""
+        """``x`` as a tensor of shape ``(n, dim)`` (or ``(dim,)``) in the model's dtype and
+        device."""
         x = _checks.tensor(name, x, dtype=None if isinstance(x, torch.Tensor) else self.dtype)
         if x.ndim not in (1, 2) or x.shape[-1] != self.dim:
-            raise ValueError(f"{name} must have shape (n, {self.dim}) (last dimension {self.dim}); "
-                             f"got shape {tuple(x.shape)}")
+            raise ValueError(
+                f"{name} must have shape (n, {self.dim}) (last dimension {self.dim}); "
+                f"got shape {tuple(x.shape)}"
+            )
         if x.dtype != self.dtype:
-            raise TypeError(f"{name} is {str(x.dtype).replace('torch.', '')} but the model is "
-                            f"{str(self.dtype).replace('torch.', '')}; convert one of them")
+            raise TypeError(
+                f"{name} is {str(x.dtype).replace('torch.', '')} but the model is "
+                f"{str(self.dtype).replace('torch.', '')}; convert one of them"
+            )
         return x.to(self.readout.weight.device)
 
     def flow(self, x: torch.Tensor, n_times: int = 2) -> torch.Tensor:
@@ -260,7 +275,11 @@ def _check_model_data(model, X, y) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def train_classifier(
-    model: NeuralODEClassifier, X: torch.Tensor, y: torch.Tensor, *, iters: int = 200,
+    model: NeuralODEClassifier,
+    X: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    iters: int = 200,
     lr: float = 0.02,
 ) -> TrainingHistory:
     """Full-batch Adam on the logistic loss, counting function evaluations forward and backward.
@@ -299,8 +318,11 @@ def train_classifier(
         nf_h.append(nf)
         nb_h.append(model.func.nfe - nf)
     return TrainingHistory(
-        loss=np.array(loss_h), accuracy=np.array(acc_h), nfe_forward=np.array(nf_h),
-        nfe_backward=np.array(nb_h), seconds=time.perf_counter() - t0,
+        loss=np.array(loss_h),
+        accuracy=np.array(acc_h),
+        nfe_forward=np.array(nf_h),
+        nfe_backward=np.array(nb_h),
+        seconds=time.perf_counter() - t0,
     )
 
 
@@ -336,7 +358,11 @@ class _BatchedField(nn.Module):
 
 
 def train_classifiers(
-    models: list[NeuralODEClassifier], X: torch.Tensor, y: torch.Tensor, *, iters: int = 200,
+    models: list[NeuralODEClassifier],
+    X: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    iters: int = 200,
     lr: float = 0.02,
 ) -> list[TrainingHistory]:
     """Train several classifiers of one architecture at once, each on its own data set.
@@ -373,8 +399,10 @@ def train_classifiers(
     for m in models:
         if not isinstance(m, NeuralODEClassifier):
             raise TypeError(f"models must hold NeuralODEClassifier; got {type(m).__name__}")
-        if any(getattr(m, k) != getattr(first, k) for k in keys) or \
-                m.func.l1.weight.shape != first.func.l1.weight.shape:
+        if (
+            any(getattr(m, k) != getattr(first, k) for k in keys)
+            or m.func.l1.weight.shape != first.func.l1.weight.shape
+        ):
             raise ValueError("models must share dim, augment, width, T, solver and tolerances")
     if first.adjoint:
         raise ValueError("train_classifiers backpropagates through the solver: use adjoint=False")
@@ -417,8 +445,16 @@ def train_classifiers(
             m.readout.weight.copy_(rw[i])
             m.readout.bias.copy_(rb[i])
     loss_a, acc_a, nf = np.array(loss_h), np.array(acc_h), np.array(nf_h)
-    return [TrainingHistory(loss=loss_a[:, i], accuracy=acc_a[:, i], nfe_forward=nf,
-                            nfe_backward=np.zeros_like(nf), seconds=seconds) for i in range(S)]
+    return [
+        TrainingHistory(
+            loss=loss_a[:, i],
+            accuracy=acc_a[:, i],
+            nfe_forward=nf,
+            nfe_backward=np.zeros_like(nf),
+            seconds=seconds,
+        )
+        for i in range(S)
+    ]
 
 
 def linear_baseline_accuracy(X: torch.Tensor, y: torch.Tensor) -> float:
@@ -455,7 +491,8 @@ def accuracy(model: NeuralODEClassifier, X: torch.Tensor, y: torch.Tensor) -> fl
 
 
 def winding_numbers(loop: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Winding number of the closed polygon ``loop`` ``(m, 2)`` around each of ``points`` ``(n, 2)``.
+    """Winding number of the closed polygon ``loop`` ``(m, 2)`` around each of ``points``
+    ``(n, 2)``.
 
     Computed as the summed signed angle of the polygon's edges seen from each point, over ``2 pi``.
     A homeomorphism of the plane maps a curve enclosing a point to a curve enclosing its image, and

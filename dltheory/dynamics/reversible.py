@@ -1,4 +1,5 @@
-"""Reversible networks: the Hamiltonian (leapfrog) network of Chang et al. (2018) and its inverse."""
+"""Reversible networks: the Hamiltonian (leapfrog) network of Chang et al. (2018) and its
+inverse."""
 
 from __future__ import annotations
 
@@ -49,11 +50,15 @@ def hamiltonian_params(
 
 def _check_ham(y, z, params, h) -> tuple[torch.Tensor, torch.Tensor, dict, float]:
     if not isinstance(params, dict):
-        raise TypeError(f"params must be a dict made by hamiltonian_params; got {type(params).__name__}")
+        raise TypeError(
+            f"params must be a dict made by hamiltonian_params; got {type(params).__name__}"
+        )
     missing = set(_KEYS) - set(params)
     if missing:
         raise ValueError(f"params lacks {sorted(missing)}; make them with hamiltonian_params")
-    p = {k: _checks.tensor(f"params[{k!r}]", params[k], ndim=3 if k[0] == "K" else 2) for k in _KEYS}
+    p = {
+        k: _checks.tensor(f"params[{k!r}]", params[k], ndim=3 if k[0] == "K" else 2) for k in _KEYS
+    }
     L, d = p["K1"].shape[:2]
     for k in _KEYS:
         want = (L, d, d) if k[0] == "K" else (L, d)
@@ -62,7 +67,9 @@ def _check_ham(y, z, params, h) -> tuple[torch.Tensor, torch.Tensor, dict, float
     y = _checks.tensor("y", y)
     z = _checks.tensor("z", z)
     if y.shape != z.shape or y.shape[-1:] != (d,):
-        raise ValueError(f"y and z must share a shape (..., {d}); got {tuple(y.shape)}, {tuple(z.shape)}")
+        raise ValueError(
+            f"y and z must share a shape (..., {d}); got {tuple(y.shape)}, {tuple(z.shape)}"
+        )
     _checks.same_dtype(y=y, z=z, K1=p["K1"])
     return y, z, p, _checks.positive("h", h)
 

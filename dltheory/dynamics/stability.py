@@ -191,9 +191,11 @@ def perturbation_growth(
     W = _square("W", W)
     x0 = _checks.tensor("x0", x0)
     if W.ndim > 3 or x0.ndim not in (1, 2, 3) or x0.shape[-1] != W.shape[-1]:
-        raise ValueError(f"x0 must have shape (n, d) or (S, n, d) matching W of shape "
-                         f"{tuple(W.shape)}; got {tuple(x0.shape)} (x0 last dimension does not "
-                         f"match W)")
+        raise ValueError(
+            f"x0 must have shape (n, d) or (S, n, d) matching W of shape "
+            f"{tuple(W.shape)}; got {tuple(x0.shape)} (x0 last dimension does not "
+            f"match W)"
+        )
     _checks.same_dtype(W=W, x0=x0)
     h = _checks.positive("h", h)
     L = _checks.integer("L", L)

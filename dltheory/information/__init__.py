@@ -1,4 +1,5 @@
-"""The information bottleneck and its critique: surrogate data, MI estimators, networks, experiments."""
+"""The information bottleneck and its critique: surrogate data, MI estimators, networks,
+experiments."""
 
 from dltheory.information import data, estimators, experiments, linear, network
 from dltheory.information.data import surrogate

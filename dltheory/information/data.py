@@ -6,17 +6,18 @@ Their data file cannot be shipped, so this module generates a surrogate with the
 * all 4096 patterns, each exactly once (so ``X`` is uniform and ``H(X) = 12`` bits);
 * the label is a deterministic function of the pattern (so a network can fit it);
 * ``P(y = 1) = 2118 / 4096`` exactly (``H(Y) = 0.99916`` bits);
-* ``P(y = 1 | k ones)`` is 0 for ``k <= 4``, ``60/792 ~ 0.076`` for ``k = 5``, ``532/924 ~ 0.576`` for
-  ``k = 6``, ``732/792 ~ 0.924`` for ``k = 7`` and 1 for ``k >= 8``.
+* ``P(y = 1 | k ones)`` is 0 for ``k <= 4``, ``60/792 ~ 0.076`` for ``k = 5``, ``532/924 ~ 0.576``
+  for ``k = 6``, ``732/792 ~ 0.924`` for ``k = 7`` and 1 for ``k >= 8``.
 
-Inside each of the three mixed shells the patterns with label 1 are the ones with the largest value of
-a fixed smooth score of the bit positions: the 12 inputs sit on the vertices ``v_i`` of a regular
+Inside each of the three mixed shells the patterns with label 1 are the ones with the largest value
+of a fixed smooth score of the bit positions: the 12 inputs sit on the vertices ``v_i`` of a regular
 icosahedron (12 points spread uniformly over the sphere, as in the original construction), and
 
     s(x) = sum_i x_i exp(v_i . u) + 0.5 |sum_i x_i v_i|^2,
 
 with a fixed unit vector ``u``: a term linear in ``x`` (smooth in the position) plus a
-rotation-invariant quadratic one. The score has no ties at the three thresholds (checked by the tests), so the labels are exactly reproducible.
+rotation-invariant quadratic one. The score has no ties at the three thresholds (checked by the
+tests), so the labels are exactly reproducible.
 """
 
 from __future__ import annotations
@@ -28,15 +29,26 @@ import numpy as np
 
 from dltheory import _checks as checks
 
-__all__ = ["N_BITS", "N_PATTERNS", "SHELL_POSITIVES", "BitData", "patterns", "score", "surrogate",
-           "label_entropy", "shell_table"]
+__all__ = [
+    "N_BITS",
+    "N_PATTERNS",
+    "SHELL_POSITIVES",
+    "BitData",
+    "patterns",
+    "score",
+    "surrogate",
+    "label_entropy",
+    "shell_table",
+]
 
 #: Number of binary inputs and of patterns.
 N_BITS = 12
 N_PATTERNS = 2**N_BITS
 #: Number of patterns with label 1 in each shell of ``k`` ones (0 below 5 ones, all of them from 8).
-SHELL_POSITIVES = {k: (0 if k <= 4 else math.comb(N_BITS, k) if k >= 8 else {5: 60, 6: 532, 7: 732}[k])
-                   for k in range(N_BITS + 1)}
+SHELL_POSITIVES = {
+    k: (0 if k <= 4 else math.comb(N_BITS, k) if k >= 8 else {5: 60, 6: 532, 7: 732}[k])
+    for k in range(N_BITS + 1)
+}
 
 
 def _icosahedron() -> np.ndarray:
@@ -115,7 +127,9 @@ def surrogate() -> BitData:
         order = idx[np.argsort(-s[idx], kind="stable")]
         y[order[:n_pos]] = 1
     p_k = np.array([y[ones == k].mean() for k in range(N_BITS + 1)])
-    return BitData(x=x.astype(np.float64), y=y, ones=ones, p_y1=float(y.mean()), p_y1_given_ones=p_k)
+    return BitData(
+        x=x.astype(np.float64), y=y, ones=ones, p_y1=float(y.mean()), p_y1_given_ones=p_k
+    )
 
 
 def label_entropy(y) -> float:

@@ -1,13 +1,13 @@
-"""The chapter's experiments: information planes of the 12-bit networks, estimators, linear networks.
+"""The chapter's experiments: information planes of the 12-bit networks, estimators, linear
+networks.
 
-Every function returns a frozen dataclass and takes ``scale`` (``"book"``: the sizes the book runs on a
-CPU in about a minute; ``"full"``: longer training, more seeds, more epochs with MI estimates) and
-``device``. The figures of the chapter are registered here.
+Every function returns a frozen dataclass and takes ``scale`` (``"book"``: the sizes the book runs
+on a CPU in about a minute; ``"full"``: longer training, more seeds, more epochs with MI estimates)
+and ``device``. The figures of the chapter are registered here.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 from functools import partial
@@ -84,10 +84,24 @@ class Sizes:
 
 
 _SIZES = {
-    "book": Sizes(epochs=3000, seeds=tuple(range(8)), n_record=30, dense_every=150, n_kde=12,
-                  kde_rows=256, linear_epochs=5000),
-    "full": Sizes(epochs=10000, seeds=tuple(range(16)), n_record=60, dense_every=100, n_kde=24,
-                  kde_rows=None, linear_epochs=20000),
+    "book": Sizes(
+        epochs=3000,
+        seeds=tuple(range(8)),
+        n_record=30,
+        dense_every=150,
+        n_kde=12,
+        kde_rows=256,
+        linear_epochs=5000,
+    ),
+    "full": Sizes(
+        epochs=10000,
+        seeds=tuple(range(16)),
+        n_record=60,
+        dense_every=100,
+        n_kde=24,
+        kde_rows=None,
+        linear_epochs=20000,
+    ),
 }
 
 
@@ -113,8 +127,8 @@ def record_epochs(sz: Sizes) -> list[int]:
     return sorted(set(network.log_epochs(sz.epochs, sz.n_record)) | set(dense))
 
 
-#: A seed compresses when the last hidden layer loses at least this many bits from its peak; an effect
-#: holds when at least ``K_OF_N[0]`` of ``K_OF_N[1]`` seeds show it, is absent when at most
+#: A seed compresses when the last hidden layer loses at least this many bits from its peak; an
+#: effect holds when at least ``K_OF_N[0]`` of ``K_OF_N[1]`` seeds show it, is absent when at most
 #: ``n - k`` do, and is seed-dependent in between. Fixed before the 8-seed runs.
 FALL_BITS = 1.0
 K_OF_N = (6, 8)
@@ -135,8 +149,8 @@ class Plane:
             (tanh: Shwartz-Ziv & Tishby's 30 edges on [-1, 1]; ReLU: width 0.07).
         ixt_equal, ity_equal: ``(E, S, L)`` with 30 equal bins on [-1, 1] (tanh with mini-batches
             only; else ``None``).
-        ixt_adaptive, ity_adaptive: ``(E, S, L)`` with 30 bins on ``[0, max activation]`` of each epoch
-            and layer (ReLU only; ``None`` for tanh).
+        ixt_adaptive, ity_adaptive: ``(E, S, L)`` with 30 bins on ``[0, max activation]`` of each
+            epoch and layer (ReLU only; ``None`` for tanh).
         exact_ixt: ``(E, S)`` entropy of the unbinned float64 activations of the last hidden layer
             (bits): ``I(X;T_5)`` of the network as computed.
         exact_ixt32: ``(E, S)`` the same activations rounded to float32.
@@ -171,7 +185,8 @@ class Plane:
         return (self.ixt_adaptive if adaptive else self.ixt)[:, :, layer]
 
     def drop(self, layer: int = -1, adaptive: bool = False) -> np.ndarray:
-        """``(S,)`` fall of ``I(X;T_layer)`` from its peak over the run to its final value (bits)."""
+        """``(S,)`` fall of ``I(X;T_layer)`` from its peak over the run to its final value
+        (bits)."""
         curve = self._curve(layer, adaptive)
         return curve.max(axis=0) - curve[-1]
 
@@ -183,12 +198,14 @@ class Plane:
         return (curve - running_min).max(axis=0)
 
     def fit_index(self, error: float = FIT_ERROR) -> np.ndarray:
-        """``(S,)`` index of the first recorded epoch with training error below ``error`` (-1: never)."""
+        """``(S,)`` index of the first recorded epoch with training error below ``error`` (-1:
+        never)."""
         below = self.train_error < error
         return np.where(below.any(axis=0), below.argmax(axis=0), -1)
 
-    def drop_after_fit(self, layer: int = -1, adaptive: bool = False,
-                       error: float = FIT_ERROR) -> np.ndarray:
+    def drop_after_fit(
+        self, layer: int = -1, adaptive: bool = False, error: float = FIT_ERROR
+    ) -> np.ndarray:
         """``(S,)`` fall of ``I(X;T_layer)`` from its peak *after* the fit (training error below
         ``error``) to the end, bits; NaN for a seed that never fits."""
         curve, fit = self._curve(layer, adaptive), self.fit_index(error)
@@ -199,8 +216,8 @@ class Plane:
         return out
 
     def rise_before_fit(self, layer: int = -1, error: float = FIT_ERROR) -> np.ndarray:
-        """``(S,)`` largest increase of ``I(X;T_layer)`` up to the fit (the fitting phase), bits; NaN
-        for a seed that never fits."""
+        """``(S,)`` largest increase of ``I(X;T_layer)`` up to the fit (the fitting phase), bits;
+        NaN for a seed that never fits."""
         curve, fit = self.ixt[:, :, layer], self.fit_index(error)
         out = np.full(curve.shape[1], np.nan)
         for s, f in enumerate(fit):
@@ -214,9 +231,9 @@ class Plane:
         return self.epochs[self.ixt[:, :, layer].argmax(axis=0)]
 
     def dpi_violation(self, adaptive: bool = False) -> tuple[float, float]:
-        """Largest excess of a deeper layer over the layer before it, ``max I(.;T_{l+1}) - I(.;T_l)``,
-        over epochs, seeds and layers, for ``I(X;T)`` and ``I(T;Y)`` (bits; <= 0 when the binned
-        estimates obey the data-processing inequality)."""
+        """Largest excess of a deeper layer over the layer before it,
+        ``max I(.;T_{l+1}) - I(.;T_l)``, over epochs, seeds and layers, for ``I(X;T)`` and
+        ``I(T;Y)`` (bits; <= 0 when the binned estimates obey the data-processing inequality)."""
         ixt = self.ixt_adaptive if adaptive else self.ixt
         ity = self.ity_adaptive if adaptive else self.ity
         return float(np.diff(ixt, axis=-1).max()), float(np.diff(ity, axis=-1).max())
@@ -274,7 +291,9 @@ def _estimates(kind, hk, y, *, last: bool, equal: bool):
     if kind == "tanh":
         out["ixt"], out["ity"] = est.binned_information(hk, y, edges=est.SZ_EDGES)
         if equal:
-            out["ixe"], out["iye"] = est.binned_information(hk, y, bins=TANH_BINS, low=-1.0, high=1.0)
+            out["ixe"], out["iye"] = est.binned_information(
+                hk, y, bins=TANH_BINS, low=-1.0, high=1.0
+            )
     else:
         out["ixt"], out["ity"] = est.binned_information(hk, y, width=RELU_WIDTH)
         top = hk.amax(dim=(1, 2)).clamp(min=1e-6)
@@ -302,16 +321,25 @@ def _train_planes(activations, seeds, *, scale, device, batch_size):
     def on_record(epoch, hidden, train_err, test_err):
         for k in kinds:
             o, sel = out[k], group[k]
-            per_layer = [_estimates(k, h[sel], y, last=i == len(hidden) - 1, equal=batch_size is not None)
-                         for i, h in enumerate(hidden)]
+            per_layer = [
+                _estimates(k, h[sel], y, last=i == len(hidden) - 1, equal=batch_size is not None)
+                for i, h in enumerate(hidden)
+            ]
             row = {key: np.stack([e[key] for e in per_layer], -1) for key in per_layer[0]}
             row.update(ex=per_layer[-1]["ex"], ex32=per_layer[-1]["ex32"])
             o["est"].append(row)
             o["tr"].append(train_err[sel].cpu().numpy())
             o["te"].append(test_err[sel].cpu().numpy())
             if epoch in kde_at:
-                kx, ky = zip(*(est.kde_information(h[first[k]], y, noise_var=NOISE_VAR, rows=sz.kde_rows,
-                                                    seed=epoch) for h in hidden))
+                kx, ky = zip(
+                    *(
+                        est.kde_information(
+                            h[first[k]], y, noise_var=NOISE_VAR, rows=sz.kde_rows, seed=epoch
+                        )
+                        for h in hidden
+                    ),
+                    strict=False,
+                )
                 o["ke"].append(epoch)
                 o["kx"].append(np.array([float(v) for v in kx]))
                 o["ky"].append(np.array([float(v) for v in ky]))
@@ -320,21 +348,45 @@ def _train_planes(activations, seeds, *, scale, device, batch_size):
     model = network.BatchedMLP.init(WIDTHS, activations, model_seeds, device=device)
     n_train = int(round(TRAIN_FRACTION * bitdata.N_PATTERNS))
     train_idx = network.split_indices(bitdata.N_PATTERNS, n_train, model_seeds)
-    network.train_batched(model, x, y, train_idx=train_idx, epochs=sz.epochs, lr=LR, batch_size=batch_size,
-                          seeds=model_seeds, record_epochs=record, on_record=on_record,
-                          record_dtype=torch.float64)
+    network.train_batched(
+        model,
+        x,
+        y,
+        train_idx=train_idx,
+        epochs=sz.epochs,
+        lr=LR,
+        batch_size=batch_size,
+        seeds=model_seeds,
+        record_epochs=record,
+        on_record=on_record,
+        record_dtype=torch.float64,
+    )
     seconds = time.perf_counter() - start
     planes = {}
     for k in kinds:
         o = out[k]
         e = {key: np.stack([r[key] for r in o["est"]]) for key in o["est"][0]}
         planes[k] = Plane(
-            activation=k, batch_size=batch_size, seeds=tuple(seeds), epochs=np.array(record),
-            ixt=e["ixt"], ity=e["ity"], ixt_equal=e.get("ixe"), ity_equal=e.get("iye"),
-            ixt_adaptive=e.get("ixa"), ity_adaptive=e.get("iya"),
-            exact_ixt=e["ex"], exact_ixt32=e["ex32"],
-            kde_epochs=np.array(o["ke"]), kde_ixt=np.stack(o["kx"]), kde_ity=np.stack(o["ky"]),
-            train_error=np.stack(o["tr"]), test_error=np.stack(o["te"]), h_y=h_y, seconds=seconds)
+            activation=k,
+            batch_size=batch_size,
+            seeds=tuple(seeds),
+            epochs=np.array(record),
+            ixt=e["ixt"],
+            ity=e["ity"],
+            ixt_equal=e.get("ixe"),
+            ity_equal=e.get("iye"),
+            ixt_adaptive=e.get("ixa"),
+            ity_adaptive=e.get("iya"),
+            exact_ixt=e["ex"],
+            exact_ixt32=e["ex32"],
+            kde_epochs=np.array(o["ke"]),
+            kde_ixt=np.stack(o["kx"]),
+            kde_ity=np.stack(o["ky"]),
+            train_error=np.stack(o["tr"]),
+            test_error=np.stack(o["te"]),
+            h_y=h_y,
+            seconds=seconds,
+        )
     return planes
 
 
@@ -346,7 +398,8 @@ def _device_key(device) -> str:
 
 
 def _once(fn, *key):
-    """``fn()`` computed once per process for ``key`` (the figures and the chapter share one run)."""
+    """``fn()`` computed once per process for ``key`` (the figures and the chapter share one
+    run)."""
     if key not in _CACHE:
         _CACHE[key] = fn()
     return _CACHE[key]
@@ -364,13 +417,15 @@ def initial_information(*, scale: str = "book") -> np.ndarray:
     d, x, y = _data(None)
     model = network.BatchedMLP.init(WIDTHS, ["tanh"] * len(seeds), seeds, dtype=torch.float64)
     hidden = model.forward(x.double().expand(len(seeds), *x.shape))[:-1]
-    return np.stack([est.binned_information(h, y, edges=est.SZ_EDGES)[0].numpy() for h in hidden], -1)
+    return np.stack(
+        [est.binned_information(h, y, edges=est.SZ_EDGES)[0].numpy() for h in hidden], -1
+    )
 
 
 def run_bit_networks(*, scale: str = "book", device=None) -> BitNetworks:
-    """Train the 12-10-7-5-4-3-2 network with tanh and with ReLU units (Adam 4e-4, batches of 256, 80%
-    training split), all seeds as one batched model, and estimate the information plane of every hidden
-    layer at log-spaced epochs.
+    """Train the 12-10-7-5-4-3-2 network with tanh and with ReLU units (Adam 4e-4, batches of 256,
+    80% training split), all seeds as one batched model, and estimate the information plane of every
+    hidden layer at log-spaced epochs.
 
     Example:
         >>> sizes("book").n_record  # the full run takes about a minute; see the chapter
@@ -380,25 +435,38 @@ def run_bit_networks(*, scale: str = "book", device=None) -> BitNetworks:
     seeds = sz.seeds
 
     def run():
-        planes = _train_planes(["tanh"] * len(seeds) + ["relu"] * len(seeds), seeds, scale=scale,
-                               device=device, batch_size=BATCH)
+        planes = _train_planes(
+            ["tanh"] * len(seeds) + ["relu"] * len(seeds),
+            seeds,
+            scale=scale,
+            device=device,
+            batch_size=BATCH,
+        )
         return BitNetworks(tanh=planes["tanh"], relu=planes["relu"])
 
     return _once(run, "bit-networks", sz, _device_key(device))
 
 
 def run_full_batch(*, scale: str = "book", device=None) -> Plane:
-    """The tanh network trained exactly as in :func:`run_bit_networks` but on the whole training split at
-    every step (one deterministic Adam step per epoch, no mini-batch noise)."""
+    """The tanh network trained exactly as in :func:`run_bit_networks` but on the whole training
+    split at every step (one deterministic Adam step per epoch, no mini-batch noise)."""
     sz = sizes(scale)
-    return _once(lambda: _train_planes(["tanh"] * len(sz.seeds), sz.seeds, scale=scale, device=device,
-                                       batch_size=None)["tanh"], "full-batch", sz, _device_key(device))
+    return _once(
+        lambda: _train_planes(
+            ["tanh"] * len(sz.seeds), sz.seeds, scale=scale, device=device, batch_size=None
+        )["tanh"],
+        "full-batch",
+        sz,
+        _device_key(device),
+    )
 
 
 def run_full_batch_comparison(*, scale: str = "book", device=None) -> FullBatchComparison:
     """Both runs of the full-batch figure (used when the figure is rebuilt on its own)."""
-    return FullBatchComparison(minibatch=run_bit_networks(scale=scale, device=device).tanh,
-                               full_batch=run_full_batch(scale=scale, device=device))
+    return FullBatchComparison(
+        minibatch=run_bit_networks(scale=scale, device=device).tanh,
+        full_batch=run_full_batch(scale=scale, device=device),
+    )
 
 
 @dataclass(frozen=True)
@@ -421,10 +489,11 @@ class MixtureBounds:
     dim: int
 
 
-def run_mixture_bounds(*, n_components: int = 32, dim: int = 2, n_samples: int = 20000,
-                       seed: int = 0) -> MixtureBounds:
-    """Bounds and Monte Carlo entropy of a mixture of ``n_components`` isotropic Gaussians in ``dim``
-    dimensions (centres standard normal), over variances from 1e-3 to 10.
+def run_mixture_bounds(
+    *, n_components: int = 32, dim: int = 2, n_samples: int = 20000, seed: int = 0
+) -> MixtureBounds:
+    """Bounds and Monte Carlo entropy of a mixture of ``n_components`` isotropic Gaussians in
+    ``dim`` dimensions (centres standard normal), over variances from 1e-3 to 10.
 
     Example:
         >>> m = run_mixture_bounds(n_components=4, n_samples=2000)
@@ -441,8 +510,15 @@ def run_mixture_bounds(*, n_components: int = 32, dim: int = 2, n_samples: int =
         a, b = est.mixture_entropy_bounds(centres, var=float(v))
         h, s = est.mixture_entropy_mc(centres, var=float(v), n_samples=n_samples, seed=seed + 1 + i)
         lo.append(a), up.append(b), mc.append(h), se.append(s)
-    return MixtureBounds(var=var, lower=np.array(lo), upper=np.array(up), mc=np.array(mc),
-                         mc_se=np.array(se), n_components=n_components, dim=dim)
+    return MixtureBounds(
+        var=var,
+        lower=np.array(lo),
+        upper=np.array(up),
+        mc=np.array(mc),
+        mc_se=np.array(se),
+        n_components=n_components,
+        dim=dim,
+    )
 
 
 @dataclass(frozen=True)
@@ -465,13 +541,11 @@ class LinearPlane:
     Attributes:
         epochs: ``(E,)`` recorded gradient steps.
         ixt: ``(E,)`` closed form ``1/2 log2 det(I + W1 W1^T / sigma^2)`` (bits).
-        ixt_svd: ``(E,)`` the same from the singular values of ``W1``, ``sum 1/2 log2(1 + s^2/sigma^2)``
-            (an independent computation).
-        ixt_kde: ``(E,)`` KDE upper bound from ``n_kde`` samples of ``X``, noise variance ``sigma^2``.
-        train_error, test_error: ``(E,)`` mean squared errors (test error exact).
-        noise_var: ``sigma^2``.
-        n_kde: samples used by the KDE.
-        d_in, d_hidden, n_train: the sizes.
+        ixt_svd: ``(E,)`` the same from the singular values of ``W1``,
+            ``sum 1/2 log2(1 + s^2/sigma^2)`` (an independent computation).
+        ixt_kde: ``(E,)`` KDE upper bound from ``n_kde`` samples of ``X``, noise variance
+        ``sigma^2``. train_error, test_error: ``(E,)`` mean squared errors (test error exact).
+        noise_var: ``sigma^2``. n_kde: samples used by the KDE. d_in, d_hidden, n_train: the sizes.
     """
 
     epochs: np.ndarray
@@ -487,10 +561,11 @@ class LinearPlane:
     n_train: int
 
 
-def run_linear(*, scale: str = "book", seed: int = 0, noise_var: float = 0.1,
-               n_kde: int = 1000) -> LinearPlane:
-    """Train a linear 10-10-1 student on 30 samples of a noisy linear teacher by gradient descent and
-    follow ``I(X;T)`` of its hidden layer (with noise ``sigma^2``) exactly, and by KDE.
+def run_linear(
+    *, scale: str = "book", seed: int = 0, noise_var: float = 0.1, n_kde: int = 1000
+) -> LinearPlane:
+    """Train a linear 10-10-1 student on 30 samples of a noisy linear teacher by gradient descent
+    and follow ``I(X;T)`` of its hidden layer (with noise ``sigma^2``) exactly, and by KDE.
 
     Example:
         >>> r = run_linear(n_kde=200)
@@ -503,8 +578,17 @@ def run_linear(*, scale: str = "book", seed: int = 0, noise_var: float = 0.1,
     d_in = d_hidden = 10
     n_train = 30
     record = network.log_epochs(sz.linear_epochs, 40)
-    r = linear.train_linear_student(d_in=d_in, d_hidden=d_hidden, n_train=n_train, epochs=sz.linear_epochs,
-                                    lr=0.05, init_scale=0.01, noise_std=0.3, record_epochs=record, seed=seed)
+    r = linear.train_linear_student(
+        d_in=d_in,
+        d_hidden=d_hidden,
+        n_train=n_train,
+        epochs=sz.linear_epochs,
+        lr=0.05,
+        init_scale=0.01,
+        noise_std=0.3,
+        record_epochs=record,
+        seed=seed,
+    )
     w1 = torch.tensor(r.w1)
     ixt = linear.gaussian_information(w1, noise_var=noise_var).numpy()
     s = np.linalg.svd(r.w1, compute_uv=False)
@@ -514,14 +598,25 @@ def run_linear(*, scale: str = "book", seed: int = 0, noise_var: float = 0.1,
     t = xs @ w1.transpose(1, 2)  # (E, n_kde, d_hidden)
     zeros = torch.zeros(n_kde, dtype=torch.long)
     ixt_kde = est.kde_information(t, zeros, noise_var=noise_var)[0].numpy()
-    return LinearPlane(epochs=r.epochs, ixt=ixt, ixt_svd=ixt_svd, ixt_kde=ixt_kde, train_error=r.train_error,
-                       test_error=r.test_error, noise_var=noise_var, n_kde=n_kde, d_in=d_in,
-                       d_hidden=d_hidden, n_train=n_train)
+    return LinearPlane(
+        epochs=r.epochs,
+        ixt=ixt,
+        ixt_svd=ixt_svd,
+        ixt_kde=ixt_kde,
+        train_error=r.train_error,
+        test_error=r.test_error,
+        noise_var=noise_var,
+        n_kde=n_kde,
+        d_in=d_in,
+        d_hidden=d_hidden,
+        n_train=n_train,
+    )
 
 
-# ----------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 # Figures
-# ----------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
+
 
 def _shade(color, frac):
     """``color`` mixed with white: light at ``frac = 0``, full at ``frac = 1``."""
@@ -539,8 +634,16 @@ def _plane_axes(ax, plane: Plane, ixt, ity, seed_index=0, title=""):
     for layer in range(n_layers):
         col = figures.PALETTE[layer % len(figures.PALETTE)]
         x, y = ixt[:, seed_index, layer], ity[:, seed_index, layer]
-        ax.plot(x, y, color=col, lw=0.8, alpha=0.6, marker="o", ms=4,
-                label=f"layer {layer + 1} ({WIDTHS[layer + 1]})")
+        ax.plot(
+            x,
+            y,
+            color=col,
+            lw=0.8,
+            alpha=0.6,
+            marker="o",
+            ms=4,
+            label=f"layer {layer + 1} ({WIDTHS[layer + 1]})",
+        )
         ax.scatter(x, y, c=_shade(col, frac), s=14, zorder=3)
     ax.set_xlabel(r"$I(X;T)$ [bits]")
     ax.set_ylabel(r"$I(T;Y)$ [bits]")
@@ -553,11 +656,23 @@ def plot_planes(data: BitNetworks):
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(9.5, 4.0), sharey=True)
-    _plane_axes(axes[0], data.tanh, data.tanh.ixt, data.tanh.ity,
-                title="tanh, 30 edges on $[-1, 1]$ (seed 0)")
-    _plane_axes(axes[1], data.relu, data.relu.ixt, data.relu.ity,
-                title=f"ReLU, bins of width {RELU_WIDTH} (seed 0)")
-    axes[1].legend(loc="lower right", title="light: early, dark: late", fontsize=8, title_fontsize=8)
+    _plane_axes(
+        axes[0],
+        data.tanh,
+        data.tanh.ixt,
+        data.tanh.ity,
+        title="tanh, 30 edges on $[-1, 1]$ (seed 0)",
+    )
+    _plane_axes(
+        axes[1],
+        data.relu,
+        data.relu.ixt,
+        data.relu.ity,
+        title=f"ReLU, bins of width {RELU_WIDTH} (seed 0)",
+    )
+    axes[1].legend(
+        loc="lower right", title="light: early, dark: late", fontsize=8, title_fontsize=8
+    )
     return fig
 
 
@@ -569,7 +684,9 @@ def plot_relu_binning(data: BitNetworks):
     r = data.relu
     fig, axes = plt.subplots(1, 3, figsize=(10.0, 3.6))
     _plane_axes(axes[0], r, r.ixt, r.ity, title=f"seed 0, fixed width {RELU_WIDTH}")
-    _plane_axes(axes[1], r, r.ixt_adaptive, r.ity_adaptive, title=r"seed 0, 30 bins on $[0, \max T]$")
+    _plane_axes(
+        axes[1], r, r.ixt_adaptive, r.ity_adaptive, title=r"seed 0, 30 bins on $[0, \max T]$"
+    )
     axes[1].set_ylim(axes[0].get_ylim())
     axes[0].legend(loc="lower right", fontsize=8)
     ax = axes[2]
@@ -587,8 +704,9 @@ def plot_relu_binning(data: BitNetworks):
 
 
 def _bit_networks_and_mixture():
-    return EstimatorComparison(mixture=_once(run_mixture_bounds, "mixture"),
-                               nets=run_bit_networks(scale="book"))
+    return EstimatorComparison(
+        mixture=_once(run_mixture_bounds, "mixture"), nets=run_bit_networks(scale="book")
+    )
 
 
 @figures.register("information/estimators", compute=_bit_networks_and_mixture)
@@ -600,7 +718,9 @@ def plot_estimators(data: EstimatorComparison):
     pal = figures.PALETTE
     fig, axes = plt.subplots(1, 3, figsize=(10.0, 3.6))
     ax = axes[0]
-    ax.errorbar(m.var, m.mc, yerr=2 * m.mc_se, fmt="o", color=pal[7], ms=3, label="Monte Carlo (exact)")
+    ax.errorbar(
+        m.var, m.mc, yerr=2 * m.mc_se, fmt="o", color=pal[7], ms=3, label="Monte Carlo (exact)"
+    )
     ax.plot(m.var, m.upper, color=pal[1], label="KL bound (upper)")
     ax.plot(m.var, m.lower, color=pal[0], label="BD bound (lower)")
     ax.set_xscale("log")
@@ -613,11 +733,21 @@ def plot_estimators(data: EstimatorComparison):
         label = "binning" + (f" (width {RELU_WIDTH})" if name == "ReLU" else " (30 edges)")
         ax.plot(e, plane.ixt[:, 0, -1], color=pal[0], label=label)
         if plane.ixt_adaptive is not None:
-            ax.plot(e, plane.ixt_adaptive[:, 0, -1], color=pal[4], label=r"30 bins on $[0, \max T]$")
-        ax.plot(np.maximum(plane.kde_epochs, 0.5), plane.kde_ixt[:, -1], "s--", color=pal[1], ms=4,
-                label=r"KDE upper bound ($\sigma^2 = 10^{-3}$)")
+            ax.plot(
+                e, plane.ixt_adaptive[:, 0, -1], color=pal[4], label=r"30 bins on $[0, \max T]$"
+            )
+        ax.plot(
+            np.maximum(plane.kde_epochs, 0.5),
+            plane.kde_ixt[:, -1],
+            "s--",
+            color=pal[1],
+            ms=4,
+            label=r"KDE upper bound ($\sigma^2 = 10^{-3}$)",
+        )
         ax.plot(e, plane.exact_ixt[:, 0], ":", color=pal[2], label="unbinned, float64")
-        ax.plot(e, plane.exact_ixt32[:, 0], "-.", color=pal[3], label="unbinned, rounded to float32")
+        ax.plot(
+            e, plane.exact_ixt32[:, 0], "-.", color=pal[3], label="unbinned, rounded to float32"
+        )
         ax.set_xscale("log")
         ax.set_xlabel("epoch (0 drawn at 0.5)")
         ax.set_ylabel(r"$I(X;T_5)$ [bits]")
@@ -626,7 +756,9 @@ def plot_estimators(data: EstimatorComparison):
     return fig
 
 
-@figures.register("information/full-batch", compute=partial(run_full_batch_comparison, scale="book"))
+@figures.register(
+    "information/full-batch", compute=partial(run_full_batch_comparison, scale="book")
+)
 def plot_full_batch(data: FullBatchComparison):
     """Binned information planes of the tanh network, mini-batch against full-batch training."""
     import matplotlib.pyplot as plt
@@ -649,7 +781,12 @@ def plot_linear(data: LinearPlane):
     fig, axes = plt.subplots(1, 2, figsize=(9.5, 3.6))
     e = np.maximum(data.epochs, 0.5)
     ax = axes[0]
-    ax.plot(e, data.ixt, color=pal[0], label=r"closed form $\frac{1}{2}\log_2\det(I + W_1W_1^\top/\sigma^2)$")
+    ax.plot(
+        e,
+        data.ixt,
+        color=pal[0],
+        label=r"closed form $\frac{1}{2}\log_2\det(I + W_1W_1^\top/\sigma^2)$",
+    )
     ax.plot(e, data.ixt_kde, "--", color=pal[1], label=f"KDE upper bound ({data.n_kde} samples)")
     ax.set_xscale("log")
     ax.set_xlabel("gradient step (0 drawn at 0.5)")

@@ -7,9 +7,9 @@ For a Gaussian input ``X ~ N(0, Sigma_X)`` and a linear layer with additive Gaus
 
 It depends on the weights only, so it can be followed along training without any estimator. The
 student-teacher task of Saxe et al.: a teacher ``y = w*^T x + noise``, a student ``y_hat = W2 W1 x``
-with hidden layer ``T = W1 X + Z``, trained by full-batch gradient descent on ``P`` samples from small
-initial weights. Its test error is exact too: ``E (y_hat - y)^2 = |W2 W1 - w*^T|^2 + sigma_y^2`` for
-``Sigma_X = I``.
+with hidden layer ``T = W1 X + Z``, trained by full-batch gradient descent on ``P`` samples from
+small initial weights. Its test error is exact too: ``E (y_hat - y)^2 = |W2 W1 - w*^T|^2 +
+sigma_y^2`` for ``Sigma_X = I``.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ def gaussian_information(w, *, noise_var: float, sigma_x=None) -> torch.Tensor:
     Args:
         w: weights, shape ``(..., d_t, d_x)`` (leading batch dimensions allowed).
         noise_var: variance ``sigma^2`` of the isotropic Gaussian noise ``Z``, > 0.
-        sigma_x: input covariance ``(d_x, d_x)``, symmetric positive semi-definite (default identity).
+        sigma_x: input covariance ``(d_x, d_x)``, symmetric positive semi-definite (default
+        identity).
 
     Returns:
         float64 tensor of the batch shape.
@@ -81,9 +82,20 @@ class LinearRun:
     x_train: np.ndarray
 
 
-def train_linear_student(*, d_in: int, d_hidden: int, n_train: int, epochs: int, lr: float,
-                         init_scale: float, noise_std: float, record_epochs, seed: int) -> LinearRun:
-    """Full-batch gradient descent on ``1/(2P) sum (W2 W1 x - y)^2`` for a linear teacher, in float64.
+def train_linear_student(
+    *,
+    d_in: int,
+    d_hidden: int,
+    n_train: int,
+    epochs: int,
+    lr: float,
+    init_scale: float,
+    noise_std: float,
+    record_epochs,
+    seed: int,
+) -> LinearRun:
+    """Full-batch gradient descent on ``1/(2P) sum (W2 W1 x - y)^2`` for a linear teacher, in
+    float64.
 
     Args:
         d_in, d_hidden: input and hidden widths (one output).
@@ -96,8 +108,17 @@ def train_linear_student(*, d_in: int, d_hidden: int, n_train: int, epochs: int,
         seed: seed of the teacher, data and initial weights.
 
     Example:
-        >>> r = train_linear_student(d_in=4, d_hidden=4, n_train=20, epochs=200, lr=0.1, init_scale=0.01,
-        ...                          noise_std=0.1, record_epochs=[0, 200], seed=0)
+        >>> r = train_linear_student(
+        ...     d_in=4,
+        ...     d_hidden=4,
+        ...     n_train=20,
+        ...     epochs=200,
+        ...     lr=0.1,
+        ...     init_scale=0.01,
+        ...     noise_std=0.1,
+        ...     record_epochs=[0, 200],
+        ...     seed=0,
+        ... )
         >>> bool(r.test_error[-1] < r.test_error[0])
         True
     """
@@ -112,8 +133,12 @@ def train_linear_student(*, d_in: int, d_hidden: int, n_train: int, epochs: int,
     checks.work("epochs", epochs, n_train * d_in * d_hidden, sizes="n_train x d_in x d_hidden")
     checks.size("n_train * d_in", n_train * d_in)
     checks.size("d_hidden * d_in", d_hidden * d_in)
-    record = sorted({checks.integer("record_epochs", e, low=0, high=epochs)
-                     for e in checks.sequence("record_epochs", record_epochs, min_len=1)})
+    record = sorted(
+        {
+            checks.integer("record_epochs", e, low=0, high=epochs)
+            for e in checks.sequence("record_epochs", record_epochs, min_len=1)
+        }
+    )
     g = torch.Generator().manual_seed(seed)
     dt = torch.float64
     teacher = torch.randn(d_in, generator=g, dtype=dt) / math.sqrt(d_in)
@@ -142,6 +167,12 @@ def train_linear_student(*, d_in: int, d_hidden: int, n_train: int, epochs: int,
         w1, w2 = w1 - lr * g1, w2 - lr * g2
         if e % 100 == 99 or e == epochs - 1:
             checks.finite_state("lr", w2, lr, step=e + 1)
-    return LinearRun(epochs=np.array(out["epochs"]), w1=torch.stack(out["w1"]).numpy(),
-                     w2=torch.stack(out["w2"]).numpy(), train_error=np.array(out["train"]),
-                     test_error=np.array(out["test"]), teacher=teacher.numpy(), x_train=x.numpy())
+    return LinearRun(
+        epochs=np.array(out["epochs"]),
+        w1=torch.stack(out["w1"]).numpy(),
+        w2=torch.stack(out["w2"]).numpy(),
+        train_error=np.array(out["train"]),
+        test_error=np.array(out["test"]),
+        teacher=teacher.numpy(),
+        x_train=x.numpy(),
+    )

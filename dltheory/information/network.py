@@ -2,17 +2,17 @@
 
 Shwartz-Ziv & Tishby's network is 12-10-7-5-4-3-2 (tanh hidden units, softmax output), trained with
 Adam (learning rate 4e-4), mini-batches of 256 and an 80% training split. One such network is tiny,
-so the time of a run is all per-operation overhead: tens of thousands of steps of a few microseconds of
-arithmetic each. Two things make it fast:
+so the time of a run is all per-operation overhead: tens of thousands of steps of a few microseconds
+of arithmetic each. Two things make it fast:
 
-* ``M`` networks (seeds, activations) are one model whose layers are ``torch.baddbmm`` over a leading
-  model dimension, so training ``M`` networks costs about the same as training one. Each model has its
-  own initialisation, training split and mini-batch order (from its seed) and its own hidden
-  nonlinearity (``"tanh"`` or ``"relu"``).
-* the backward pass (softmax cross-entropy, ``delta_l = (delta_{l+1} W_{l+1}^T) * f'(z_l)``) and Adam are
-  written out by hand on one flat parameter buffer: about 60 tensor operations per step instead of the
-  several hundred of autograd and ``torch.optim``. :func:`gradients` is checked against autograd in
-  the tests.
+* ``M`` networks (seeds, activations) are one model whose layers are ``torch.baddbmm`` over a
+  leading model dimension, so training ``M`` networks costs about the same as training one. Each
+  model has its own initialisation, training split and mini-batch order (from its seed) and its own
+  hidden nonlinearity (``"tanh"`` or ``"relu"``).
+* the backward pass (softmax cross-entropy, ``delta_l = (delta_{l+1} W_{l+1}^T) * f'(z_l)``) and
+  Adam are written out by hand on one flat parameter buffer: about 60 tensor operations per step
+  instead of the several hundred of autograd and ``torch.optim``. :func:`gradients` is checked
+  against autograd in the tests.
 
 The hidden activations of every model on all inputs are handed to a callback at chosen epochs, where
 the information plane is estimated (:mod:`dltheory.information.estimators`).
@@ -35,7 +35,8 @@ ACTIVATIONS = ("tanh", "relu")
 
 
 def log_epochs(epochs: int, n: int) -> list[int]:
-    """About ``n`` distinct, roughly log-spaced epochs in ``[0, epochs]``, always with 0 and ``epochs``.
+    """About ``n`` distinct, roughly log-spaced epochs in ``[0, epochs]``, always with 0 and
+    ``epochs``.
 
     Example:
         >>> log_epochs(1000, 8)
@@ -76,8 +77,14 @@ class BatchedMLP:
     activations: tuple[str, ...]
 
     @staticmethod
-    def init(widths: Sequence[int], activations: Sequence[str], seeds: Sequence[int], *,
-             dtype=torch.float32, device=None) -> "BatchedMLP":
+    def init(
+        widths: Sequence[int],
+        activations: Sequence[str],
+        seeds: Sequence[int],
+        *,
+        dtype=torch.float32,
+        device=None,
+    ) -> "BatchedMLP":
         """Weights ``N(0, 1/d_in)`` truncated at two standard deviations, zero biases.
 
         Example:
@@ -91,15 +98,18 @@ class BatchedMLP:
         activations = tuple(checks.choice("activations", a, ACTIVATIONS) for a in activations)
         seeds = [checks.seed(s, "seeds") for s in seeds]
         if len(seeds) != len(activations) or not seeds:
-            raise ValueError(f"need one seed per model; got {len(seeds)} seeds, "
-                             f"{len(activations)} activations")
+            raise ValueError(
+                f"need one seed per model; got {len(seeds)} seeds, {len(activations)} activations"
+            )
         ws, bs = [], []
-        for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
+        for i, (a, b) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
             per = []
             for s in seeds:
                 g = torch.Generator().manual_seed(1000 * s + i)
                 w = torch.empty(a, b, dtype=torch.float64)
-                torch.nn.init.trunc_normal_(w, std=a**-0.5, a=-2 * a**-0.5, b=2 * a**-0.5, generator=g)
+                torch.nn.init.trunc_normal_(
+                    w, std=a**-0.5, a=-2 * a**-0.5, b=2 * a**-0.5, generator=g
+                )
                 per.append(w)
             ws.append(torch.stack(per).to(dtype=dtype, device=device))
             bs.append(torch.zeros(len(seeds), 1, b, dtype=dtype, device=device))
@@ -110,7 +120,8 @@ class BatchedMLP:
         return [int(self.weights[0].shape[1])] + [int(w.shape[2]) for w in self.weights]
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """All layer outputs for inputs ``x`` of shape ``(M, n, d_0)``: hidden layers, then the logits.
+        """All layer outputs for inputs ``x`` of shape ``(M, n, d_0)``: hidden layers, then the
+        logits.
 
         Example:
             >>> m = BatchedMLP.init([12, 10, 2], ["tanh"], [0])
@@ -137,8 +148,11 @@ def _act(z, masks):
 def _act_grad(h, masks):
     """f'(z) from h = f(z): 1 - h^2 for tanh, 1[h > 0] = sign(h) for ReLU (h >= 0)."""
     if isinstance(masks, str):
-        return torch.addcmul(torch.ones((), dtype=h.dtype, device=h.device), h, h, value=-1) \
-            if masks == "tanh" else torch.sign(h)
+        return (
+            torch.addcmul(torch.ones((), dtype=h.dtype, device=h.device), h, h, value=-1)
+            if masks == "tanh"
+            else torch.sign(h)
+        )
     one = torch.ones((), dtype=h.dtype, device=h.device)
     return torch.where(masks, torch.addcmul(one, h, h, value=-1), torch.sign(h))
 
@@ -146,7 +160,7 @@ def _act_grad(h, masks):
 def _forward(weights, biases, x, masks):
     outs, h = [], x
     last = len(weights) - 1
-    for i, (w, b) in enumerate(zip(weights, biases)):
+    for i, (w, b) in enumerate(zip(weights, biases, strict=False)):
         z = torch.bmm(h, w).add_(b)
         h = _act(z, masks) if i < last else z
         outs.append(h)
@@ -157,7 +171,9 @@ def _backward(weights, outs, x, y_onehot, masks, gw, gb):
     """Gradients of the sum over models of each model's mean cross-entropy, written into gw, gb."""
     n = x.shape[1]
     logits = outs[-1]
-    if logits.shape[-1] == 2:  # softmax of two logits is a sigmoid of their difference (a fast path)
+    if (
+        logits.shape[-1] == 2
+    ):  # softmax of two logits is a sigmoid of their difference (a fast path)
         p = torch.sigmoid(logits - logits.flip(-1))
     else:
         p = torch.softmax(logits, dim=-1)
@@ -173,10 +189,10 @@ def _backward(weights, outs, x, y_onehot, masks, gw, gb):
 def _flat_views(model: BatchedMLP, buffer: torch.Tensor):
     ws, bs, k = [], [], 0
     for w in model.weights:
-        ws.append(buffer[k:k + w.numel()].view(w.shape))
+        ws.append(buffer[k : k + w.numel()].view(w.shape))
         k += w.numel()
     for b in model.biases:
-        bs.append(buffer[k:k + b.numel()].view(b.shape))
+        bs.append(buffer[k : k + b.numel()].view(b.shape))
         k += b.numel()
     return ws, bs
 
@@ -241,8 +257,9 @@ def train_batched(
         batch_size: mini-batch size, or ``None`` for full-batch training (one step per epoch).
         seeds: one seed per model, for its mini-batch order.
         record_epochs: epochs (0 = before training) at which ``on_record`` is called.
-        on_record: ``on_record(epoch, hidden, train_err, test_err)`` with the hidden layers on all inputs
-            (a list of ``(M, N, d_l)`` tensors) and each model's training and test error rates ``(M,)``.
+        on_record: ``on_record(epoch, hidden, train_err, test_err)`` with the hidden layers on all
+            inputs (a list of ``(M, N, d_l)`` tensors) and each model's training and test error
+            rates ``(M,)``.
         optimizer: ``"adam"`` or ``"gd"``.
         betas, eps: Adam's parameters.
         record_dtype: if given, the activations handed to ``on_record`` are computed in this dtype
@@ -261,7 +278,9 @@ def train_batched(
         (1, 2, 3)
     """
     if not isinstance(model, BatchedMLP):
-        raise TypeError(f"model must be a BatchedMLP (see BatchedMLP.init); got {type(model).__name__}")
+        raise TypeError(
+            f"model must be a BatchedMLP (see BatchedMLP.init); got {type(model).__name__}"
+        )
     m_models = len(model.activations)
     dtype = model.weights[0].dtype
     dev = model.weights[0].device
@@ -271,7 +290,11 @@ def train_batched(
     epochs = checks.integer("epochs", epochs, low=0)
     lr = checks.positive("lr", lr)
     optimizer = checks.choice("optimizer", optimizer, ("adam", "gd"))
-    if not isinstance(train_idx, torch.Tensor) or train_idx.ndim != 2 or train_idx.shape[0] != m_models:
+    if (
+        not isinstance(train_idx, torch.Tensor)
+        or train_idx.ndim != 2
+        or train_idx.shape[0] != m_models
+    ):
         raise ValueError(f"train_idx must be a tensor of shape ({m_models}, n_train)")
     train_idx = train_idx.to(dev)
     n_train = train_idx.shape[1]
@@ -310,8 +333,12 @@ def train_batched(
         train_err = wrong.gather(1, train_idx).mean(1)
         test_err = (wrong * test_mask).sum(1) / test_mask.sum(1).clamp(min=1)
         if record_dtype is not None and record_dtype != dtype:
-            outs = _forward([w.to(record_dtype) for w in ws], [b.to(record_dtype) for b in bs],
-                            x_all.to(record_dtype), masks)
+            outs = _forward(
+                [w.to(record_dtype) for w in ws],
+                [b.to(record_dtype) for b in bs],
+                x_all.to(record_dtype),
+                masks,
+            )
         on_record(epoch, outs[:-1], train_err, test_err)
 
     with torch.no_grad():
@@ -323,7 +350,7 @@ def train_batched(
             else:
                 perm = torch.stack([torch.randperm(n_train, generator=g) for g in gens]).to(dev)
                 order = train_idx.gather(1, perm)
-                batches = [order[:, s:s + batch_size] for s in range(0, n_train, batch_size)]
+                batches = [order[:, s : s + batch_size] for s in range(0, n_train, batch_size)]
             for idx in batches:
                 flat = idx.reshape(-1)
                 xb = x.index_select(0, flat).view(m_models, -1, x.shape[1])

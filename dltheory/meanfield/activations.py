@@ -1,8 +1,8 @@
 """Activation functions by name, with their first and second derivatives.
 
-Mean field theory needs phi, phi' (for chi_1 and the gradients) and phi'' (for the slope of the length map,
-xi_q). Named activations carry closed-form derivatives; any other elementwise torch function gets them from
-autograd.
+Mean field theory needs phi, phi' (for chi_1 and the gradients) and phi'' (for the slope of the
+length map, xi_q). Named activations carry closed-form derivatives; any other elementwise torch
+function gets them from autograd.
 """
 
 from __future__ import annotations
@@ -29,11 +29,11 @@ class Activation:
         phi: the function.
         dphi: its first derivative.
         d2phi: its second derivative (zero almost everywhere for piecewise-linear functions).
-        smooth: whether ``phi`` is twice continuously differentiable (needed where the theory uses phi''
-            as a function, e.g. the finite-width fluctuation theory).
-        kinks: points where ``phi'`` jumps (ReLU: 0; hard tanh: +-1); Gaussian integrals are split there
-            (see :mod:`dltheory.meanfield.kernels`). ``None`` for a smooth activation, or for a non-smooth
-            one whose kinks are unknown (then integrals use adaptive quadrature).
+        smooth: whether ``phi`` is twice continuously differentiable (needed where the theory uses
+            phi'' as a function, e.g. the finite-width fluctuation theory).
+        kinks: points where ``phi'`` jumps (ReLU: 0; hard tanh: +-1); Gaussian integrals are split
+            there (see :mod:`dltheory.meanfield.kernels`). ``None`` for a smooth activation, or for
+            a non-smooth one whose kinks are unknown (then integrals use adaptive quadrature).
     """
 
     name: str
@@ -70,7 +70,11 @@ def _tanh_d2(x: torch.Tensor) -> torch.Tensor:
 ACTIVATIONS: dict[str, Activation] = {
     "tanh": Activation("tanh", torch.tanh, _tanh_d, _tanh_d2),
     "relu": Activation(
-        "relu", torch.relu, lambda x: (x > 0).to(x.dtype), lambda x: torch.zeros_like(x), smooth=False,
+        "relu",
+        torch.relu,
+        lambda x: (x > 0).to(x.dtype),
+        lambda x: torch.zeros_like(x),
+        smooth=False,
         kinks=(0.0,),
     ),
     "erf": Activation(
@@ -115,9 +119,10 @@ def get_activation(activation: str | Callable | Activation) -> Activation:
     Args:
         activation: one of ``ACTIVATIONS`` (``tanh``, ``relu``, ``erf``, ``linear``, ``hard_tanh``,
             ``sigmoid``), an :class:`Activation`, or any elementwise callable on torch tensors; the
-            derivatives of a callable are taken by autograd and it is treated as smooth. For a callable
-            with kinks, pass ``Activation("name", phi, dphi, d2phi, smooth=False, kinks=(...))`` so that
-            the Gaussian integrals are split at the kinks (or ``kinks=None`` for adaptive quadrature).
+            derivatives of a callable are taken by autograd and it is treated as smooth. For a
+            callable with kinks, pass ``Activation("name", phi, dphi, d2phi, smooth=False,
+            kinks=(...))`` so that the Gaussian integrals are split at the kinks (or ``kinks=None``
+            for adaptive quadrature).
 
     Returns:
         The :class:`Activation`.
@@ -138,7 +143,8 @@ def get_activation(activation: str | Callable | Activation) -> Activation:
             return ACTIVATIONS[activation]
         except KeyError:
             raise ValueError(
-                f"unknown activation {activation!r}; valid names are: {', '.join(sorted(ACTIVATIONS))} "
+                f"unknown activation {activation!r}; valid names are: "
+                f"{', '.join(sorted(ACTIVATIONS))} "
                 "(or pass any elementwise torch function)"
             ) from None
     if callable(activation):

@@ -1,34 +1,36 @@
 """The Gaussian integrals of mean field theory, exact where a closed form exists.
 
-For an activation ``phi`` and ``u ~ N(0, q)`` (one input) or a pair ``(u_1, u_2)`` with equal variances
-``q`` and correlation ``c`` (two inputs) the maps need
+For an activation ``phi`` and ``u ~ N(0, q)`` (one input) or a pair ``(u_1, u_2)`` with equal
+variances ``q`` and correlation ``c`` (two inputs) the maps need
 
 * ``E[phi(u)^2]`` and ``E[phi'(u)^2]`` (length map, chi_1),
-* the slope of ``q -> E[phi(sqrt(q) z)^2]``, which is ``E[phi'^2 + phi phi'']`` by Price's theorem, kinks
-  included (``phi''`` then has delta functions; see :func:`length_slope`),
+* the slope of ``q -> E[phi(sqrt(q) z)^2]``, which is ``E[phi'^2 + phi phi'']`` by Price's theorem,
+  kinks included (``phi''`` then has delta functions; see :func:`length_slope`),
 * ``E[phi(u_1) phi(u_2)]`` and ``E[phi'(u_1) phi'(u_2)]`` (correlation map and its slope).
 
 How each is computed depends on the activation (:func:`rule`):
 
 ``"closed"``
-    ReLU: the arc-cosine kernels of order 1 and 0 (Cho & Saul 2009), ``E[phi phi] = q (sqrt(1 - c^2) +
-    (pi - arccos c) c) / (2 pi)`` and ``E[phi' phi'] = (pi - arccos c) / (2 pi)``; erf: the arcsine kernel
-    (Williams 1997), ``E[phi phi] = (2 / pi) arcsin(2 q c / (1 + 2 q))`` and ``E[phi' phi'] = (4 / pi) /
-    sqrt((1 + 2 q)^2 - 4 q^2 c^2)``; linear: ``q c`` and ``1``. Exact to rounding (~1e-15 relative).
+    ReLU: the arc-cosine kernels of order 1 and 0 (Cho & Saul 2009),
+    ``E[phi phi] = q (sqrt(1 - c^2) + (pi - arccos c) c) / (2 pi)`` and
+    ``E[phi' phi'] = (pi - arccos c) / (2 pi)``; erf: the arcsine kernel (Williams 1997),
+    ``E[phi phi] = (2 / pi) arcsin(2 q c / (1 + 2 q))`` and ``E[phi' phi'] = (4 / pi) / sqrt((1 + 2
+    q)^2 - 4 q^2 c^2)``; linear: ``q c`` and ``1``. Exact to rounding (~1e-15 relative).
 ``"smooth"``
     Twice differentiable activations (tanh, sigmoid, any callable): Gauss--Hermite quadrature with
     ``N_QUAD`` nodes in 1-D and Mehler's series in 2-D (:mod:`dltheory.meanfield.quadrature`); error
     below 1e-10 for tanh at ``q <= 10``.
 ``"split"``
-    Activations with kinks at known points (hard tanh at +-1, or an :class:`Activation` with ``kinks``):
-    the integral over ``z`` is split at the kinks ``z = k / sqrt(q)`` and each smooth piece is integrated
-    by Gauss--Legendre with ``N_SPLIT`` nodes on ``[-Z_MAX, Z_MAX]``; in 2-D the inner integral over
-    ``z_2`` is split at the kinks of ``phi(u_2)`` for every outer node. The pieces are analytic, so the
-    rule converges exponentially: error below 1e-12 (checked against scipy's adaptive ``quad`` in the
-    tests); the truncation at ``Z_MAX = 10`` costs ~1e-23.
+    Activations with kinks at known points (hard tanh at +-1, or an :class:`Activation` with
+    ``kinks``): the integral over ``z`` is split at the kinks ``z = k / sqrt(q)`` and each smooth
+    piece is integrated by Gauss--Legendre with ``N_SPLIT`` nodes on ``[-Z_MAX, Z_MAX]``; in 2-D the
+    inner integral over ``z_2`` is split at the kinks of ``phi(u_2)`` for every outer node. The
+    pieces are analytic, so the rule converges exponentially: error below 1e-12 (checked against
+    scipy's adaptive ``quad`` in the tests); the truncation at ``Z_MAX = 10`` costs ~1e-23.
 ``"adaptive"``
-    A non-smooth activation whose kinks are not declared (``Activation(..., smooth=False)``): scipy's
-    adaptive ``quad``/``dblquad`` point by point with tolerance 1e-11 (slow: milliseconds per point).
+    A non-smooth activation whose kinks are not declared (``Activation(..., smooth=False)``):
+    scipy's adaptive ``quad``/``dblquad`` point by point with tolerance 1e-11 (slow: milliseconds
+    per point).
 """
 
 from __future__ import annotations
@@ -40,9 +42,25 @@ import numpy as np
 import torch
 
 from dltheory.meanfield.activations import ACTIVATIONS, Activation
-from dltheory.meanfield.quadrature import K_SERIES, N_QUAD, N_SERIES, hermite_coefficients, hermite_rule
+from dltheory.meanfield.quadrature import (
+    K_SERIES,
+    N_QUAD,
+    N_SERIES,
+    hermite_coefficients,
+    hermite_rule,
+)
 
-__all__ = ["rule", "expect", "phi2", "dphi2", "length_slope", "phi2_and_slope", "Pair", "N_SPLIT", "Z_MAX"]
+__all__ = [
+    "rule",
+    "expect",
+    "phi2",
+    "dphi2",
+    "length_slope",
+    "phi2_and_slope",
+    "Pair",
+    "N_SPLIT",
+    "Z_MAX",
+]
 
 #: Gauss--Legendre nodes per smooth piece of the split rule, and the truncation of the z axis.
 N_SPLIT = 48
@@ -56,7 +74,8 @@ _CLOSED = ("relu", "erf", "linear")
 
 
 def rule(act: Activation) -> str:
-    """How the integrals of ``act`` are computed: ``"closed"``, ``"smooth"``, ``"split"`` or ``"adaptive"``.
+    """How the integrals of ``act`` are computed: ``"closed"``, ``"smooth"``, ``"split"`` or
+    ``"adaptive"``.
 
     Example:
         >>> from dltheory.meanfield.activations import get_activation
@@ -77,7 +96,8 @@ def _legendre(n: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _pieces(breaks: torch.Tensor, n: int = N_SPLIT) -> tuple[torch.Tensor, torch.Tensor]:
-    """Gauss--Legendre nodes and weights (times the standard normal density) on consecutive intervals.
+    """Gauss--Legendre nodes and weights (times the standard normal density) on consecutive
+    intervals.
 
     ``breaks`` has shape ``(..., P + 1)`` (sorted); the result has shape ``(..., P * n)``.
     """
@@ -88,8 +108,11 @@ def _pieces(breaks: torch.Tensor, n: int = N_SPLIT) -> tuple[torch.Tensor, torch
     return z.flatten(-2), wz.flatten(-2)
 
 
-def _kink_z(kinks: tuple[float, ...], scale: torch.Tensor, shift: torch.Tensor | float = 0.0) -> torch.Tensor:
-    """Sorted breakpoints ``[-Z_MAX, (k - shift) / scale ..., Z_MAX]``, clipped to the truncated axis."""
+def _kink_z(
+    kinks: tuple[float, ...], scale: torch.Tensor, shift: torch.Tensor | float = 0.0
+) -> torch.Tensor:
+    """Sorted breakpoints ``[-Z_MAX, (k - shift) / scale ..., Z_MAX]``, clipped to the truncated
+    axis."""
     k = torch.as_tensor(kinks, dtype=torch.float64)
     num = k - (shift[..., None] if isinstance(shift, torch.Tensor) else shift)
     z = num / scale[..., None]
@@ -110,7 +133,14 @@ def _adaptive_1d(f, q: torch.Tensor) -> torch.Tensor:
     out = np.empty(q.numel())
     for i, qi in enumerate(q.reshape(-1).tolist()):
         s = math.sqrt(qi)
-        g = lambda z, s=s: float(f(torch.tensor(s * z, dtype=torch.float64))) * math.exp(-z * z / 2) / _SQRT_2PI
+
+        def g(z, s=s):
+            return (
+                float(f(torch.tensor(s * z, dtype=torch.float64)))
+                * math.exp(-z * z / 2)
+                / _SQRT_2PI
+            )
+
         out[i] = integrate.quad(g, -Z_MAX, Z_MAX, epsabs=1e-11, epsrel=1e-11, limit=200)[0]
     return torch.as_tensor(out).reshape(q.shape)
 
@@ -151,9 +181,9 @@ def dphi2(act: Activation, q: torch.Tensor) -> torch.Tensor:
 def length_slope(act: Activation, q: torch.Tensor) -> torch.Tensor:
     """``d/dq E[phi(sqrt(q) z)^2] = E[phi'^2 + phi phi'']`` (Price's theorem), kinks included.
 
-    At a kink ``k`` where ``phi'`` jumps by ``D_k``, ``phi''`` has the term ``D_k delta(u - k)``, which adds
-    ``phi(k) D_k p_q(k)`` with the density ``p_q`` of ``N(0, q)`` (hard tanh: ``-2 p_q(1)``; ReLU: 0,
-    because ``phi(0) = 0``).
+    At a kink ``k`` where ``phi'`` jumps by ``D_k``, ``phi''`` has the term ``D_k delta(u - k)``,
+    which adds ``phi(k) D_k p_q(k)`` with the density ``p_q`` of ``N(0, q)`` (hard tanh:
+    ``-2 p_q(1)``; ReLU: 0, because ``phi(0) = 0``).
     """
     r = rule(act)
     if r == "closed":
@@ -174,7 +204,8 @@ def length_slope(act: Activation, q: torch.Tensor) -> torch.Tensor:
 
 
 def phi2_and_slope(act: Activation, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """:func:`phi2` and :func:`length_slope` together (one evaluation of ``phi`` for the smooth rule)."""
+    """:func:`phi2` and :func:`length_slope` together (one evaluation of ``phi`` for the smooth
+    rule)."""
     if rule(act) != "smooth":
         return phi2(act, q), length_slope(act, q)
     z, w = hermite_rule(N_QUAD, device=q.device)
@@ -186,9 +217,9 @@ def phi2_and_slope(act: Activation, q: torch.Tensor) -> tuple[torch.Tensor, torc
 class Pair:
     """``E[phi(u_1) phi(u_2)]`` and ``E[phi'(u_1) phi'(u_2)]`` for a batch of equal lengths ``q``.
 
-    Built once per batch of ``q`` (the smooth rule precomputes Hermite coefficients there), then evaluated
-    at any correlations ``c`` of the same shape, or at a subset ``idx`` of the batch (for Newton's method
-    on the points that have not converged).
+    Built once per batch of ``q`` (the smooth rule precomputes Hermite coefficients there), then
+    evaluated at any correlations ``c`` of the same shape, or at a subset ``idx`` of the batch (for
+    Newton's method on the points that have not converged).
     """
 
     def __init__(self, act: Activation, q: torch.Tensor):
@@ -209,7 +240,11 @@ class Pair:
         if self.rule == "closed":
             name = self.act.name
             if name == "relu":
-                return q / (2 * _PI) * (torch.sqrt((1 - c**2).clamp_min(0)) + (_PI - torch.acos(c)) * c)
+                return (
+                    q
+                    / (2 * _PI)
+                    * (torch.sqrt((1 - c**2).clamp_min(0)) + (_PI - torch.acos(c)) * c)
+                )
             if name == "linear":
                 return q * c
             return 2 / _PI * torch.asin((2 * q * c / (1 + 2 * q)).clamp(-1, 1))
@@ -231,7 +266,8 @@ class Pair:
 
 
 def _series(coef_sq: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-    """``sum_k coef_sq[..., k] c^k``; the powers by a running product (several times faster than pow)."""
+    """``sum_k coef_sq[..., k] c^k``; the powers by a running product (several times faster than
+    pow)."""
     K = coef_sq.shape[-1]
     col = c.unsqueeze(-1)
     powers = torch.cat([torch.ones_like(col), col.expand(*c.shape, K - 1)], dim=-1).cumprod(dim=-1)
@@ -245,7 +281,10 @@ def _pair_integral(act: Activation, g, q: torch.Tensor, c: torch.Tensor, how: st
     q, c = q.reshape(-1), c.reshape(-1)
     if how == "adaptive":
         return _adaptive_2d(g, q, c).reshape(shape)
-    out = [_split_2d(act.kinks, g, q[i : i + _CHUNK], c[i : i + _CHUNK]) for i in range(0, q.numel(), _CHUNK)]
+    out = [
+        _split_2d(act.kinks, g, q[i : i + _CHUNK], c[i : i + _CHUNK])
+        for i in range(0, q.numel(), _CHUNK)
+    ]
     return (torch.cat(out) if out else torch.zeros(0, dtype=torch.float64)).reshape(shape)
 
 
@@ -253,7 +292,8 @@ def _split_2d(kinks, g, q: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
     sq = torch.sqrt(q)
     s = torch.sqrt((1 - c**2).clamp_min(0))
     z1, w1 = _pieces(_kink_z(kinks, sq))  # (B, P n)
-    # u_2 = sqrt(q) (c z_1 + s z_2): for each outer node the kinks of g(u_2) sit at z_2 = (k / sqrt(q) - c z_1) / s.
+    # u_2 = sqrt(q) (c z_1 + s z_2): for each outer node the kinks of g(u_2) sit at z_2 = (k /
+    # sqrt(q) - c z_1) / s.
     scale = s[:, None].expand_as(z1)
     shift = (sq * c)[:, None] * z1
     z2, w2 = _pieces(_kink_z(kinks, scale * sq[:, None], shift))  # (B, P n, P n)
@@ -270,7 +310,7 @@ def _adaptive_2d(g, q: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         return float(g(torch.tensor(x, dtype=torch.float64)))
 
     out = np.empty(q.numel())
-    for i, (qi, ci) in enumerate(zip(q.tolist(), c.tolist())):
+    for i, (qi, ci) in enumerate(zip(q.tolist(), c.tolist(), strict=False)):
         sq, s = math.sqrt(qi), math.sqrt(max(1 - ci * ci, 0.0))
 
         def inner(z1, sq=sq, s=s, ci=ci):

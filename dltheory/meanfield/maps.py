@@ -1,21 +1,23 @@
-"""The mean-field maps of a wide random network and their fixed points, order/chaos and depth scales.
+"""The mean-field maps of a wide random network and their fixed points, order/chaos and depth
+scales.
 
 A fully connected network ``h^l = W^l phi(h^{l-1}) + b^l`` with ``W_ij ~ N(0, sigma_w^2 / N)`` and
-``b_i ~ N(0, sigma_b^2)`` propagates, as the width ``N -> infinity``, the length ``q^l = |h^l|^2 / N`` of one
-input and the correlation ``c^l`` of two inputs by deterministic maps (Poole et al. 2016, eqs. 3 and 5)::
+``b_i ~ N(0, sigma_b^2)`` propagates, as the width ``N -> infinity``, the length
+``q^l = |h^l|^2 / N`` of one input and the correlation ``c^l`` of two inputs by deterministic maps
+(Poole et al. 2016, eqs. 3 and 5)::
 
     q^l      = sigma_w^2 E_z[phi(sqrt(q^{l-1}) z)^2] + sigma_b^2
     q_12^l   = sigma_w^2 E[phi(u_1) phi(u_2)] + sigma_b^2,      c^l = q_12^l / sqrt(q_11^l q_22^l)
 
 Their fixed points ``q*``, ``c*`` and the slopes there decide everything else: ``chi_1 = sigma_w^2
-E[phi'(sqrt(q*) z)^2]`` (slope of the correlation map at c = 1) separates the ordered phase (chi_1 < 1,
-c* = 1 stable) from the chaotic phase (chi_1 > 1), and the depth scales (Schoenholz et al. 2017, eqs. 5
-and 9) are ``xi_q = -1 / log(chi_1 + sigma_w^2 E[phi'' phi])`` and ``xi_c = -1 / log(sigma_w^2
-E[phi'(u_1) phi'(u_2)])`` at ``c*``.
+E[phi'(sqrt(q*) z)^2]`` (slope of the correlation map at c = 1) separates the ordered phase (chi_1 <
+1, c* = 1 stable) from the chaotic phase (chi_1 > 1), and the depth scales (Schoenholz et al. 2017,
+eqs. 5 and 9) are ``xi_q = -1 / log(chi_1 + sigma_w^2 E[phi'' phi])`` and ``xi_c = -1 /
+log(sigma_w^2 E[phi'(u_1) phi'(u_2)])`` at ``c*``.
 
-Every function takes ``activation`` (name or torch function) and broadcasts over array-valued ``sigma_w2``,
-``sigma_b2`` (and ``q``, ``c``): a whole phase diagram is one call. Results are numpy float64 arrays (a
-Python float for scalar input).
+Every function takes ``activation`` (name or torch function) and broadcasts over array-valued
+``sigma_w2``, ``sigma_b2`` (and ``q``, ``c``): a whole phase diagram is one call. Results are numpy
+float64 arrays (a Python float for scalar input).
 """
 
 from __future__ import annotations
@@ -32,7 +34,6 @@ from dltheory import _checks as checks
 from dltheory.meanfield import kernels
 from dltheory.meanfield._threads import single_thread
 from dltheory.meanfield.activations import Activation, get_activation
-from dltheory.meanfield.quadrature import N_QUAD
 
 __all__ = [
     "length_map",
@@ -54,12 +55,14 @@ __all__ = [
 ActivationLike = str | Callable | Activation
 ArrayLike = float | np.ndarray | torch.Tensor
 
-#: Largest depth :func:`iterate_maps` accepts (each layer is a few tensor operations over the batch).
+#: Largest depth :func:`iterate_maps` accepts (each layer is a few tensor operations over the
+#: batch).
 MAX_DEPTH = 100_000
 
 
 def _scoped(fn):
-    """Run ``fn`` single-threaded (scoped; see ``_threads.single_thread``): the grids are many small tensors."""
+    """Run ``fn`` single-threaded (scoped; see ``_threads.single_thread``): the grids are many small
+    tensors."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -70,23 +73,29 @@ def _scoped(fn):
 
 
 def grid(name: str, value, **bounds) -> torch.Tensor:
-    """An array argument (number, list, array or tensor) as a float64 tensor, checked elementwise."""
+    """An array argument (number, list, array or tensor) as a float64 tensor, checked
+    elementwise."""
     return torch.as_tensor(checks.nonempty(name, checks.real_array(name, value, **bounds)))
 
 
 def params(sigma_w2, sigma_b2, **others) -> tuple[torch.Tensor, ...]:
     """``sigma_w2 > 0``, ``sigma_b2 >= 0`` (and any further named tensors), broadcast together.
 
-    Raises ValueError naming the arguments when they do not broadcast or when the grid is absurdly large.
+    Raises ValueError naming the arguments when they do not broadcast or when the grid is absurdly
+    large.
     """
-    ts = {"sigma_w2": grid("sigma_w2", sigma_w2, low=0.0, low_open=True),
-          "sigma_b2": grid("sigma_b2", sigma_b2, low=0.0)}
+    ts = {
+        "sigma_w2": grid("sigma_w2", sigma_w2, low=0.0, low_open=True),
+        "sigma_b2": grid("sigma_b2", sigma_b2, low=0.0),
+    }
     ts.update(others)
     try:
         shape = torch.broadcast_shapes(*(t.shape for t in ts.values()))
     except RuntimeError:
         listing = ", ".join(f"{k} {tuple(v.shape)}" for k, v in ts.items())
-        raise ValueError(f"the array arguments must broadcast together; got shapes {listing}") from None
+        raise ValueError(
+            f"the array arguments must broadcast together; got shapes {listing}"
+        ) from None
     checks.size(" x ".join(ts), math.prod(shape))
     return tuple(t.expand(shape) for t in ts.values())
 
@@ -99,8 +108,9 @@ def _out(t: torch.Tensor):
 def length_map(activation: ActivationLike, q: ArrayLike, sigma_w2: ArrayLike, sigma_b2: ArrayLike):
     """One step of the length map (Poole et al. 2016).
 
-    ``q^l = sigma_w^2 E_z[phi(sqrt(q^{l-1}) z)^2] + sigma_b^2``, ``z ~ N(0, 1)``; the Gaussian integral is
-    exact for ReLU, erf and linear, split at the kinks for hard tanh, Gauss--Hermite otherwise (see
+    ``q^l = sigma_w^2 E_z[phi(sqrt(q^{l-1}) z)^2] + sigma_b^2``, ``z ~ N(0, 1)``; the Gaussian
+    integral is exact for ReLU, erf and linear, split at the kinks for hard tanh, Gauss--Hermite
+    otherwise (see
     :mod:`dltheory.meanfield.kernels` for the rule and its error).
 
     Args:
@@ -191,11 +201,13 @@ def _resolve_q(act, sw, sb, q):
     return grid("q", q, low=0.0, low_open=True)
 
 
-def chi1(activation: ActivationLike, sigma_w2: ArrayLike, sigma_b2: ArrayLike, q: ArrayLike | None = None):
+def chi1(
+    activation: ActivationLike, sigma_w2: ArrayLike, sigma_b2: ArrayLike, q: ArrayLike | None = None
+):
     """``chi_1 = sigma_w^2 E[phi'(sqrt(q) z)^2]`` at ``q = q*`` (Poole et al. 2016).
 
-    The slope of the correlation map at ``c = 1`` and the per-layer growth factor of squared gradient
-    norms (Schoenholz et al. 2017). ``chi_1 < 1``: ordered; ``chi_1 > 1``: chaotic.
+    The slope of the correlation map at ``c = 1`` and the per-layer growth factor of squared
+    gradient norms (Schoenholz et al. 2017). ``chi_1 < 1``: ordered; ``chi_1 > 1``: chaotic.
 
     Args:
         activation: name or torch function.
@@ -215,13 +227,15 @@ def chi1(activation: ActivationLike, sigma_w2: ArrayLike, sigma_b2: ArrayLike, q
 
 
 def _chi1(act, sw, q):
-    # q* = inf only happens for positively homogeneous activations, where chi_1 does not depend on q.
+    # q* = inf only happens for positively homogeneous activations, where chi_1 does not depend on
+    # q.
     qf = torch.where(torch.isfinite(q), q, torch.ones_like(q))
     return sw * kernels.dphi2(act, qf)
 
 
 def _corr_map(pair: kernels.Pair, sw, sb, q, c, idx=None):
-    """Correlation map ``(sigma_w^2 E[phi phi] + sigma_b^2) / q`` (the limit ``q -> inf`` for ReLU/linear)."""
+    """Correlation map ``(sigma_w^2 E[phi phi] + sigma_b^2) / q`` (the limit ``q -> inf`` for
+    ReLU/linear)."""
     e = pair.corr(c, idx)
     if not pair.has_inf:
         return (sw * e + sb) / q
@@ -232,7 +246,8 @@ def _corr_map(pair: kernels.Pair, sw, sb, q, c, idx=None):
 
 
 def _pair(act, q):
-    """A :class:`kernels.Pair` at ``q``; an infinite ``q*`` (ReLU, linear) is evaluated at q = 1 (scale-free)."""
+    """A :class:`kernels.Pair` at ``q``; an infinite ``q*`` (ReLU, linear) is evaluated at q = 1
+    (scale-free)."""
     inf = torch.isinf(q)
     has_inf = bool(inf.any())
     if has_inf and not rule_homogeneous(act):
@@ -243,7 +258,8 @@ def _pair(act, q):
 
 
 def rule_homogeneous(act) -> bool:
-    """Whether ``act`` is positively homogeneous of degree 1 (ReLU, linear): E[phi phi] scales with q."""
+    """Whether ``act`` is positively homogeneous of degree 1 (ReLU, linear): E[phi phi] scales with
+    q."""
     return kernels.rule(act) == "closed" and act.name in ("relu", "linear")
 
 
@@ -256,17 +272,18 @@ def correlation_map(
 ):
     """One step of the correlation map at equal lengths ``q`` (Poole et al. 2016).
 
-    ``c^l = (sigma_w^2 E[phi(u_1) phi(u_2)] + sigma_b^2) / q``, with ``u_1 = sqrt(q) z_1`` and ``u_2 =
-    sqrt(q) (c z_1 + sqrt(1 - c^2) z_2)``. Exact for ReLU (arc-cosine kernel), erf (arcsine kernel) and
-    linear; split at the kinks for hard tanh; Mehler's series for smooth activations.
+    ``c^l = (sigma_w^2 E[phi(u_1) phi(u_2)] + sigma_b^2) / q``, with ``u_1 = sqrt(q) z_1`` and
+    ``u_2 = sqrt(q) (c z_1 + sqrt(1 - c^2) z_2)``. Exact for ReLU (arc-cosine kernel), erf (arcsine
+    kernel) and linear; split at the kinks for hard tanh; Mehler's series for smooth activations.
 
     Args:
         activation: name or torch function.
         c: previous correlation in [-1, 1].
         sigma_w2: weight variance (> 0).
         sigma_b2: bias variance (>= 0).
-        q: common length of the two inputs (> 0); defaults to ``q*``. Where ``q*`` is infinite (ReLU,
-            linear) the map is its limit ``k(c) / k(1)`` with ``E[phi(u_1) phi(u_2)] = q k(c)``.
+        q: common length of the two inputs (> 0); defaults to ``q*``. Where ``q*`` is infinite
+            (ReLU, linear) the map is its limit ``k(c) / k(1)`` with
+            ``E[phi(u_1) phi(u_2)] = q k(c)``.
 
     Example:
         >>> round(correlation_map("tanh", 1.0, sigma_w2=1.5, sigma_b2=0.05), 10)
@@ -280,7 +297,8 @@ def correlation_map(
 
 
 def _c_star(act, sw, sb, q, tol=1e-13, max_iter=100):
-    """Stable fixed point c* and the slope there; vectorised Newton from c = 0 at the chaotic points."""
+    """Stable fixed point c* and the slope there; vectorised Newton from c = 0 at the chaotic
+    points."""
     sw, sb, q = torch.broadcast_tensors(sw, sb, q)
     x1 = _chi1(act, sw, q)
     chaotic = (x1 > 1) & (q > 0) & torch.isfinite(q)
@@ -308,12 +326,14 @@ def _c_star(act, sw, sb, q, tol=1e-13, max_iter=100):
 
 
 @_scoped
-def c_star(activation: ActivationLike, sigma_w2: ArrayLike, sigma_b2: ArrayLike, q: ArrayLike | None = None):
+def c_star(
+    activation: ActivationLike, sigma_w2: ArrayLike, sigma_b2: ArrayLike, q: ArrayLike | None = None
+):
     """Stable fixed point ``c*`` of the correlation map (Poole et al. 2016; Schoenholz et al. 2017).
 
-    ``c* = 1`` in the ordered phase (``chi_1 <= 1``); in the chaotic phase the map, convex on [0, 1] with
-    ``f(1) = 1`` and ``f'(1) = chi_1 > 1``, has a second fixed point ``c* < 1``, found by Newton's method
-    (to 1e-13).
+    ``c* = 1`` in the ordered phase (``chi_1 <= 1``); in the chaotic phase the map, convex on [0, 1]
+    with ``f(1) = 1`` and ``f'(1) = chi_1 > 1``, has a second fixed point ``c* < 1``, found by
+    Newton's method (to 1e-13).
 
     Args:
         activation: name or torch function.
@@ -333,10 +353,14 @@ def c_star(activation: ActivationLike, sigma_w2: ArrayLike, sigma_b2: ArrayLike,
 
 
 @_scoped
-def chi_c(activation: ActivationLike, sigma_w2: ArrayLike, sigma_b2: ArrayLike, q: ArrayLike | None = None):
-    """Slope of the correlation map at its stable fixed point: ``chi_c* = sigma_w^2 E[phi'(u_1) phi'(u_2)]``.
+def chi_c(
+    activation: ActivationLike, sigma_w2: ArrayLike, sigma_b2: ArrayLike, q: ArrayLike | None = None
+):
+    """Slope of the correlation map at its stable fixed point:
+    ``chi_c* = sigma_w^2 E[phi'(u_1) phi'(u_2)]``.
 
-    Equal to ``chi_1`` in the ordered phase (Schoenholz et al. 2017). Arguments as in :func:`c_star`.
+    Equal to ``chi_1`` in the ordered phase (Schoenholz et al. 2017). Arguments as
+    in :func:`c_star`.
 
     Example:
         >>> round(chi_c("relu", sigma_w2=1.0, sigma_b2=0.1), 12)
@@ -361,10 +385,11 @@ def _depth(slope: torch.Tensor) -> torch.Tensor:
 
 @_scoped
 def xi_q(activation: ActivationLike, sigma_w2: ArrayLike, sigma_b2: ArrayLike):
-    """Depth scale of the length: ``xi_q^{-1} = -log(chi_1 + sigma_w^2 E[phi''(u) phi(u)])`` at ``q*``.
+    """Depth scale of the length: ``xi_q^{-1} = -log(chi_1 + sigma_w^2 E[phi''(u) phi(u)])`` at
+    ``q*``.
 
-    Schoenholz et al. (2017): ``|q^l - q*| ~ exp(-l / xi_q)``. The argument of the log is the slope of the
-    length map at ``q*`` (with the delta terms of ``phi''`` at kinks, see
+    Schoenholz et al. (2017): ``|q^l - q*| ~ exp(-l / xi_q)``. The argument of the log is the slope
+    of the length map at ``q*`` (with the delta terms of ``phi''`` at kinks, see
     :func:`dltheory.meanfield.kernels.length_slope`). Returns ``inf`` where that slope is >= 1 (no
     attracting finite ``q*``).
 
@@ -384,11 +409,12 @@ def xi_q(activation: ActivationLike, sigma_w2: ArrayLike, sigma_b2: ArrayLike):
 
 @_scoped
 def xi_c(activation: ActivationLike, sigma_w2: ArrayLike, sigma_b2: ArrayLike):
-    """Depth scale of correlations: ``xi_c^{-1} = -log(sigma_w^2 E[phi'(u_1) phi'(u_2)])`` at ``(q*, c*)``.
+    """Depth scale of correlations: ``xi_c^{-1} = -log(sigma_w^2 E[phi'(u_1) phi'(u_2)])`` at
+    ``(q*, c*)``.
 
     Schoenholz et al. (2017): ``|c^l - c*| ~ exp(-l / xi_c)``; in the ordered phase the slope is
-    ``chi_1``. At criticality (slope within ``CRITICAL_TOL = 1e-12`` of 1) the depth scale is infinite and
-    ``inf`` is returned (never NaN).
+    ``chi_1``. At criticality (slope within ``CRITICAL_TOL = 1e-12`` of 1) the depth scale is
+    infinite and ``inf`` is returned (never NaN).
 
     Args:
         activation: name or torch function.
@@ -416,17 +442,19 @@ def _line_table(act, q_max: float, n_points: int):
 def critical_line_interpolated(
     activation: ActivationLike, sigma_b2: float, *, q_max: float = 2.25, n_points: int = 50
 ) -> float:
-    """Critical ``sigma_w^2`` at ``sigma_b2`` by the review's method: a tabulated line, linearly interpolated.
+    """Critical ``sigma_w^2`` at ``sigma_b2`` by the review's method: a tabulated line, linearly
+    interpolated.
 
     The critical line is parametrised by ``q*``: ``sigma_w^2(q) = 1 / E[phi'(sqrt(q) z)^2]`` and
-    ``sigma_b^2(q) = q - sigma_w^2(q) E[phi(sqrt(q) z)^2]``, tabulated at ``n_points`` values of ``q`` in
-    ``[1e-5, q_max]`` and interpolated linearly at ``sigma_b2`` (Liu & Theodorou 2019, code for the phase
-    diagram). :func:`critical_line` solves the same equations exactly; the difference is the
-    interpolation error of the table.
+    ``sigma_b^2(q) = q - sigma_w^2(q) E[phi(sqrt(q) z)^2]``, tabulated at ``n_points`` values of
+    ``q`` in ``[1e-5, q_max]`` and interpolated linearly at ``sigma_b2`` (Liu & Theodorou 2019, code
+    for the phase diagram). :func:`critical_line` solves the same equations exactly; the difference
+    is the interpolation error of the table.
 
     Raises:
-        ValueError: if ``sigma_b2`` lies outside the table's range of ``sigma_b^2`` (no extrapolation),
-            or if the tabulated ``sigma_b^2`` is not increasing (ReLU, linear: no critical line).
+        ValueError: if ``sigma_b2`` lies outside the table's range of ``sigma_b^2`` (no
+            extrapolation), or if the tabulated ``sigma_b^2`` is not increasing (ReLU, linear: no
+            critical line).
 
     Example:
         >>> round(critical_line_interpolated("tanh", 0.05), 6)
@@ -438,10 +466,15 @@ def critical_line_interpolated(
     n_points = checks.integer("n_points", n_points, low=2, high=1_000_000)
     sw, sb = _line_table(act, q_max, n_points)
     if not np.all(np.diff(sb) > 0):
-        raise ValueError(f"the tabulated sigma_b2 of {act.name!r} is not increasing in q; no table to interpolate")
+        raise ValueError(
+            f"the tabulated sigma_b2 of {act.name!r} is not increasing in q; no table to "
+            "interpolate"
+        )
     if not sb[0] <= sigma_b2 <= sb[-1]:
-        raise ValueError(f"sigma_b2 must lie in the table's range [{sb[0]:.4g}, {sb[-1]:.4g}] (q in [1e-5, "
-                         f"q_max={q_max:g}]); got {sigma_b2} (raise q_max, or use critical_line)")
+        raise ValueError(
+            f"sigma_b2 must lie in the table's range [{sb[0]:.4g}, {sb[-1]:.4g}] (q in [1e-5, "
+            f"q_max={q_max:g}]); got {sigma_b2} (raise q_max, or use critical_line)"
+        )
     return float(np.interp(sigma_b2, sb, sw))
 
 
@@ -449,9 +482,10 @@ def critical_line_interpolated(
 def critical_line(activation: ActivationLike, sigma_b2: ArrayLike, q_max: float = 100.0):
     """The order-to-chaos transition ``chi_1(sigma_w^2, sigma_b^2) = 1`` and the ``q*`` on it.
 
-    On the line ``sigma_w^2 = 1 / E[phi'(sqrt(q*) z)^2]`` and ``q* = sigma_w^2 E[phi^2] + sigma_b^2``, so
-    ``q*`` solves ``q - E[phi^2] / E[phi'^2] = sigma_b^2`` (one equation, solved by bisection in
-    ``log q``, 80 halvings); then ``sigma_w^2`` follows. Poole et al. (2016); Schoenholz et al. (2017).
+    On the line ``sigma_w^2 = 1 / E[phi'(sqrt(q*) z)^2]`` and
+    ``q* = sigma_w^2 E[phi^2] + sigma_b^2``, so ``q*`` solves
+    ``q - E[phi^2] / E[phi'^2] = sigma_b^2`` (one equation, solved by bisection in ``log q``, 80
+    halvings); then ``sigma_w^2`` follows. Poole et al. (2016); Schoenholz et al. (2017).
 
     Args:
         activation: name or torch function.
@@ -460,9 +494,10 @@ def critical_line(activation: ActivationLike, sigma_b2: ArrayLike, q_max: float 
 
     Returns:
         ``(sigma_w2, q_star)`` shaped like ``sigma_b2``. For positively homogeneous activations
-        (ReLU, linear) ``chi_1`` does not depend on ``q``: the critical ``sigma_w2`` is ``1 / E[phi'(z)^2]``
-        (ReLU: 2, the initialisation of He et al. 2015) and ``q*`` is ``0`` at ``sigma_b2 = 0`` (every
-        ``q`` is then a fixed point) and ``inf`` otherwise. Where no critical point exists both are ``inf``.
+        (ReLU, linear) ``chi_1`` does not depend on ``q``: the critical ``sigma_w2`` is
+        ``1 / E[phi'(z)^2]`` (ReLU: 2, the initialisation of He et al. 2015) and ``q*`` is ``0`` at
+        ``sigma_b2 = 0`` (every ``q`` is then a fixed point) and ``inf`` otherwise. Where no
+        critical point exists both are ``inf``.
 
     Example:
         >>> sw, q = critical_line("tanh", sigma_b2=0.05)
@@ -519,11 +554,12 @@ def iterate_maps(
     c0: ArrayLike,
     depth: int,
 ) -> MapTrajectory:
-    """Iterate the mean-field kernel of a pair of inputs with equal input length ``q0`` and cosine ``c0``.
+    """Iterate the mean-field kernel of a pair of inputs with equal input length ``q0`` and cosine
+    ``c0``.
 
     Layer 1 is linear in the input (``q^1 = sigma_w^2 q0 + sigma_b^2``, ``q_12^1 = sigma_w^2 c0 q0 +
-    sigma_b^2``); each further layer applies the length and correlation maps with the current ``q^l``
-    (Poole et al. 2016), so the transient of ``q`` is part of the prediction.
+    sigma_b^2``); each further layer applies the length and correlation maps with the current
+    ``q^l`` (Poole et al. 2016), so the transient of ``q`` is part of the prediction.
 
     Args:
         activation: name or torch function.
@@ -534,7 +570,8 @@ def iterate_maps(
 
     Returns:
         :class:`MapTrajectory` with ``q`` and ``c`` of shape ``(L, ...)``. A length that overflows
-        (ReLU in the chaotic phase) becomes ``inf``; its correlation then follows the ``q -> inf`` limit.
+        (ReLU in the chaotic phase) becomes ``inf``; its correlation then follows the ``q -> inf``
+        limit.
 
     Example:
         >>> out = iterate_maps("tanh", 1.5, 0.05, q0=1.0, c0=0.5, depth=3)
@@ -543,8 +580,12 @@ def iterate_maps(
     """
     act = get_activation(activation)
     depth = checks.integer("depth", depth, low=1, high=MAX_DEPTH)
-    sw, sb, q0, c0 = params(sigma_w2, sigma_b2, q0=grid("q0", q0, low=0.0, low_open=True),
-                            c0=grid("c0", c0, low=-1.0, high=1.0))
+    sw, sb, q0, c0 = params(
+        sigma_w2,
+        sigma_b2,
+        q0=grid("q0", q0, low=0.0, low_open=True),
+        c0=grid("c0", c0, low=-1.0, high=1.0),
+    )
     checks.size("depth x the broadcast arguments", 2 * depth * max(sw.numel(), 1))
     q = sw * q0 + sb
     c = ((sw * c0 * q0 + sb) / q).clamp(-1.0, 1.0)
@@ -552,9 +593,15 @@ def iterate_maps(
     for _ in range(depth - 1):
         qn = sw * kernels.phi2(act, torch.where(torch.isfinite(q), q, torch.ones_like(q))) + sb
         qn = torch.where(torch.isfinite(q), qn, q)
-        cn = _corr_map(_pair(act, q), sw, sb, q, c) * torch.where(torch.isinf(q), torch.ones_like(q), q)
-        cn = torch.where(torch.isinf(q), cn, cn / torch.where(torch.isinf(q), torch.ones_like(q), qn))
-        jump = torch.isinf(qn) & torch.isfinite(q)  # q overflows at this layer: use the q -> inf limit
+        cn = _corr_map(_pair(act, q), sw, sb, q, c) * torch.where(
+            torch.isinf(q), torch.ones_like(q), q
+        )
+        cn = torch.where(
+            torch.isinf(q), cn, cn / torch.where(torch.isinf(q), torch.ones_like(q), qn)
+        )
+        jump = torch.isinf(qn) & torch.isfinite(
+            q
+        )  # q overflows at this layer: use the q -> inf limit
         if bool(jump.any()):
             qi = torch.where(jump, torch.full_like(q, math.inf), q)
             cn = torch.where(jump, _corr_map(_pair(act, qi), sw, sb, qi, c), cn)

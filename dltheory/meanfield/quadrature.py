@@ -5,10 +5,11 @@ Mean field theory reduces a wide random network to expectations over one or two 
     E[f(u)],  u ~ N(0, q)                        (length map, chi_1)
     E[f(u1, u2)],  (u1, u2) ~ N(0, [[q11, q12], [q12, q22]])   (correlation map)
 
-Both are computed with probabilists' Gauss--Hermite nodes (``z_i = sqrt(2) x_i``, ``w_i / sqrt(pi)``), so
-the integral over a whole (sigma_w^2, sigma_b^2) grid is one tensor operation. The rule with ``n`` nodes is
-exact for polynomials of degree ``2n - 1``; the default ``n`` is even so that no node sits on the kink of a
-piecewise-linear activation. Activations with kinks converge only algebraically under this rule;
+Both are computed with probabilists' Gauss--Hermite nodes (``z_i = sqrt(2) x_i``,
+``w_i / sqrt(pi)``), so the integral over a whole (sigma_w^2, sigma_b^2) grid is one tensor
+operation. The rule with ``n`` nodes is exact for polynomials of degree ``2n - 1``; the default
+``n`` is even so that no node sits on the kink of a piecewise-linear activation. Activations with
+kinks converge only algebraically under this rule;
 :mod:`dltheory.meanfield.kernels` uses closed forms or splits the integral at the kinks for them.
 """
 
@@ -55,7 +56,8 @@ def _rule(n: int) -> tuple[np.ndarray, np.ndarray]:
 
 @functools.lru_cache(maxsize=8)
 def _hermite_table(n: int, k: int) -> np.ndarray:
-    """Orthonormal probabilists' Hermite polynomials h_j(z_i) = He_j(z_i) / sqrt(j!), shape (n, k)."""
+    """Orthonormal probabilists' Hermite polynomials h_j(z_i) = He_j(z_i) / sqrt(j!), shape (n,
+    k)."""
     z, _ = _rule(n)
     H = np.zeros((n, k))
     H[:, 0] = 1.0
@@ -66,8 +68,11 @@ def _hermite_table(n: int, k: int) -> np.ndarray:
     return H
 
 
-def hermite_rule(n: int, dtype: torch.dtype = torch.float64, device=None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Nodes and weights of the ``n``-point rule for a standard normal: ``E[f(z)] ~ sum_i w_i f(z_i)``.
+def hermite_rule(
+    n: int, dtype: torch.dtype = torch.float64, device=None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Nodes and weights of the ``n``-point rule for a standard normal:
+    ``E[f(z)] ~ sum_i w_i f(z_i)``.
 
     Args:
         n: number of nodes, an integer in [2, 1000].
@@ -86,7 +91,9 @@ def hermite_rule(n: int, dtype: torch.dtype = torch.float64, device=None) -> tup
     dtype = checks.floating_dtype("dtype", dtype)
     device = checks.device("device", device)
     z, w = _rule(n)
-    return torch.as_tensor(z, dtype=dtype, device=device), torch.as_tensor(w, dtype=dtype, device=device)
+    return torch.as_tensor(z, dtype=dtype, device=device), torch.as_tensor(
+        w, dtype=dtype, device=device
+    )
 
 
 def _t(name: str, x: Tensorish, **bounds) -> torch.Tensor:
@@ -98,7 +105,9 @@ def _f(name: str, f):
     return checks.function(name, f)
 
 
-def gauss_expect(f: Callable[[torch.Tensor], torch.Tensor], q: Tensorish, n: int = N_QUAD) -> torch.Tensor:
+def gauss_expect(
+    f: Callable[[torch.Tensor], torch.Tensor], q: Tensorish, n: int = N_QUAD
+) -> torch.Tensor:
     """``E[f(sqrt(q) z)]`` for ``z ~ N(0, 1)``, broadcasting over the shape of ``q``.
 
     Args:
@@ -156,8 +165,10 @@ def gauss_expect_2d(
     try:
         q11, q22, q12 = torch.broadcast_tensors(q11, q22, q12)
     except RuntimeError:
-        raise ValueError(f"q11, q22, q12 must broadcast together; got shapes {tuple(q11.shape)}, "
-                         f"{tuple(q22.shape)}, {tuple(q12.shape)}") from None
+        raise ValueError(
+            f"q11, q22, q12 must broadcast together; got shapes {tuple(q11.shape)}, "
+            f"{tuple(q22.shape)}, {tuple(q12.shape)}"
+        ) from None
     n = checks.integer("n", n, low=2, high=1000)
     checks.size("the broadcast q's x n^2", q11.numel() * n * n)
     c = q12 / torch.sqrt(q11 * q22)
@@ -177,9 +188,11 @@ def gauss_expect_2d(
 def hermite_coefficients(
     f: Callable[[torch.Tensor], torch.Tensor], q: Tensorish, k: int = K_SERIES, n: int = N_SERIES
 ) -> torch.Tensor:
-    """Coefficients ``a_j = E[f(sqrt(q) z) h_j(z)]`` of ``f(sqrt(q) z)`` in orthonormal Hermite polynomials.
+    """Coefficients ``a_j = E[f(sqrt(q) z) h_j(z)]`` of ``f(sqrt(q) z)`` in orthonormal Hermite
+    polynomials.
 
-    ``h_j = He_j / sqrt(j!)``; computed with an ``n``-node rule as one matrix product over the batch.
+    ``h_j = He_j / sqrt(j!)``; computed with an ``n``-node rule as one matrix product over the
+    batch.
 
     Args:
         f: elementwise function.
@@ -216,11 +229,12 @@ def mehler_expect(
 ) -> torch.Tensor:
     """``E[f(u_1) g(u_2)]`` for a Gaussian pair with equal variances ``q`` and correlation ``c``.
 
-    Mehler's formula: ``E[f(u_1) g(u_2)] = sum_j a_j b_j c^j`` with the Hermite coefficients ``a``, ``b`` of
-    ``f(sqrt(q) z)`` and ``g(sqrt(q) z)`` (``g = f`` when ``None``). The 2-D integral becomes a 1-D
-    quadrature and a power series, which is what makes a whole phase diagram cheap. The series converges
-    for ``|c| <= 1``; for ``|c| < 1`` geometrically, at ``c = 1`` as fast as the Hermite coefficients decay
-    (analytic activations such as tanh: error < 1e-9 for q <= 3 with the defaults).
+    Mehler's formula: ``E[f(u_1) g(u_2)] = sum_j a_j b_j c^j`` with the Hermite coefficients ``a``,
+    ``b`` of ``f(sqrt(q) z)`` and ``g(sqrt(q) z)`` (``g = f`` when ``None``). The 2-D integral
+    becomes a 1-D quadrature and a power series, which is what makes a whole phase diagram cheap.
+    The series converges for ``|c| <= 1``; for ``|c| < 1`` geometrically, at ``c = 1`` as fast as
+    the Hermite coefficients decay (analytic activations such as tanh: error < 1e-9 for q <= 3 with
+    the defaults).
 
     Example:
         >>> round(float(mehler_expect(lambda u: u**2, None, 1.0, 0.5)), 9)   # 1 + 2 c^2

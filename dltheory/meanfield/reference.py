@@ -1,7 +1,9 @@
-"""Independent references by scipy's adaptive quadrature (QUADPACK), for tests and the chapter's claims.
+"""Independent references by scipy's adaptive quadrature (QUADPACK), for tests and the chapter's
+claims.
 
-Nothing here uses the package's own rules (Gauss--Hermite, Mehler, closed forms, split Gauss--Legendre),
-so agreement is a check of those rules. Slow (milliseconds per integral); scalars only.
+Nothing here uses the package's own rules (Gauss--Hermite, Mehler, closed forms, split
+Gauss--Legendre), so agreement is a check of those rules. Slow (milliseconds per integral); scalars
+only.
 
 :func:`recursion_depth_scale` is the exception: it measures a depth scale on the package's own maps,
 iterated, without the derivative formulas that :func:`dltheory.meanfield.xi_q` and ``xi_c`` use, so
@@ -39,13 +41,18 @@ def expect(f, q: float, points=()) -> float:
     brk = sorted(p / s for p in points if abs(p / s) < 12)
     edges = [-12.0, *brk, 12.0]
     g = lambda z: f(s * z) * _PDF * math.exp(-z * z / 2)  # noqa: E731
-    return float(sum(integrate.quad(g, a, b, epsabs=1e-14, epsrel=1e-13, limit=200)[0]
-                     for a, b in zip(edges[:-1], edges[1:])))
+    return float(
+        sum(
+            integrate.quad(g, a, b, epsabs=1e-14, epsrel=1e-13, limit=200)[0]
+            for a, b in zip(edges[:-1], edges[1:], strict=True)
+        )
+    )
 
 
 def critical_point(sigma_b2: float, q_max: float = 100.0) -> tuple[float, float]:
-    """Critical ``(sigma_w^2, q*)`` of tanh at ``sigma_b2``: ``brentq`` on ``q - E[tanh^2] / E[tanh'^2] -
-    sigma_b^2`` with both integrals by ``quad``; ``sigma_w^2 = 1 / E[tanh'^2]`` (root to 1e-14).
+    """Critical ``(sigma_w^2, q*)`` of tanh at ``sigma_b2``: ``brentq`` on
+    ``q - E[tanh^2] / E[tanh'^2] - sigma_b^2`` with both integrals by ``quad``;
+    ``sigma_w^2 = 1 / E[tanh'^2]`` (root to 1e-14).
 
     Example:
         >>> round(critical_point(0.05)[0], 4)
@@ -59,14 +66,17 @@ def critical_point(sigma_b2: float, q_max: float = 100.0) -> tuple[float, float]
     return 1.0 / d2(q), float(q)
 
 
-def recursion_depth_scale(activation, sigma_w2: float, sigma_b2: float, which: str = "c",
-                          delta: float = 1e-4) -> float:
-    """Depth scale of the late layers of the iterated length (``which="q"``) or correlation map (``"c"``).
+def recursion_depth_scale(
+    activation, sigma_w2: float, sigma_b2: float, which: str = "c", delta: float = 1e-4
+) -> float:
+    """Depth scale of the late layers of the iterated length (``which="q"``) or correlation map
+    (``"c"``).
 
     Late in the recursion the deviation from the fixed point shrinks by the same factor every layer:
-    ``x^{l+1} - x* = s (x^l - x*) + O((x^l - x*)^2)``. The per-layer ratio is measured on one step of the
-    map from ``x* + delta`` and ``x* + delta / 2`` (``c* - delta`` for correlations) and extrapolated to
-    zero deviation (Richardson, error ``O(delta^2)``); the depth scale is ``-1 / log s``.
+    ``x^{l+1} - x* = s (x^l - x*) + O((x^l - x*)^2)``. The per-layer ratio is measured on one step
+    of the map from ``x* + delta`` and ``x* + delta / 2`` (``c* - delta`` for correlations) and
+    extrapolated to zero deviation (Richardson, error ``O(delta^2)``); the depth scale is
+    ``-1 / log s``.
 
     Example:
         >>> round(recursion_depth_scale("tanh", 1.0, 0.05, "c"), 5)   # xi_c = 3.62698
@@ -81,6 +91,8 @@ def recursion_depth_scale(activation, sigma_w2: float, sigma_b2: float, which: s
         step = lambda d: (float(length_map(activation, qs + d, sigma_w2, sigma_b2)) - qs) / d  # noqa: E731
     else:
         cs = float(c_star(activation, sigma_w2, sigma_b2, q=qs))
-        step = lambda d: (cs - float(correlation_map(activation, cs - d, sigma_w2, sigma_b2, q=qs))) / d  # noqa: E731
+        step = lambda d: (  # noqa: E731
+            (cs - float(correlation_map(activation, cs - d, sigma_w2, sigma_b2, q=qs))) / d
+        )
     slope = 2 * step(delta / 2) - step(delta)
     return -1.0 / math.log(slope)

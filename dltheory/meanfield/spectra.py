@@ -1,10 +1,10 @@
 """Dynamical isometry: the singular value spectrum of the input-output Jacobian at initialisation.
 
-For ``x^l = phi(h^l)``, ``h^l = W^l x^{l-1} + b^l`` the Jacobian is ``J = prod_l D^l W^l`` with ``D^l =
-diag(phi'(h^l))``. Free probability gives the moments of the spectrum of ``J J^T`` for wide networks
-(Pennington, Schoenholz & Ganguli 2017): at criticality (``sigma_w^2 mu_1 = 1``) its mean is 1 and its
-variance is ``sigma^2_{JJ^T} = L (mu_2 / mu_1^2 - 1 - s_1)``, with ``mu_k = E[phi'(sqrt(q*) z)^{2k}]`` and
-``s_1 = -1`` for Gaussian, ``0`` for orthogonal weights.
+For ``x^l = phi(h^l)``, ``h^l = W^l x^{l-1} + b^l`` the Jacobian is ``J = prod_l D^l W^l`` with
+``D^l = diag(phi'(h^l))``. Free probability gives the moments of the spectrum of ``J J^T`` for wide
+networks (Pennington, Schoenholz & Ganguli 2017): at criticality (``sigma_w^2 mu_1 = 1``) its mean
+is 1 and its variance is ``sigma^2_{JJ^T} = L (mu_2 / mu_1^2 - 1 - s_1)``, with
+``mu_k = E[phi'(sqrt(q*) z)^{2k}]`` and ``s_1 = -1`` for Gaussian, ``0`` for orthogonal weights.
 """
 
 from __future__ import annotations
@@ -22,8 +22,16 @@ from dltheory.meanfield._threads import single_thread
 from dltheory.meanfield.activations import get_activation
 from dltheory.meanfield.maps import ActivationLike, q_star
 
-__all__ = ["WEIGHTS", "IsometryPrediction", "jacobian_spectrum", "isometry_prediction",
-           "linear_gaussian_variance_exact", "normalised_variance", "MAX_WIDTH", "MAX_DEPTH"]
+__all__ = [
+    "WEIGHTS",
+    "IsometryPrediction",
+    "jacobian_spectrum",
+    "isometry_prediction",
+    "linear_gaussian_variance_exact",
+    "normalised_variance",
+    "MAX_WIDTH",
+    "MAX_DEPTH",
+]
 
 #: Largest width and depth of :func:`jacobian_spectrum` (it stores ``n_seeds x width^2`` Jacobians).
 MAX_WIDTH = 20_000
@@ -49,7 +57,8 @@ def _length(act, sw: float, sb: float, q) -> float:
 
 @dataclass(frozen=True)
 class IsometryPrediction:
-    """Free-probability moments of the spectrum of ``J J^T`` (result of :func:`isometry_prediction`).
+    """Free-probability moments of the spectrum of ``J J^T`` (result
+    of :func:`isometry_prediction`).
 
     Attributes:
         mean: ``chi^L``, the mean eigenvalue.
@@ -68,22 +77,28 @@ class IsometryPrediction:
 
 
 def isometry_prediction(
-    activation: ActivationLike, *, sigma_w2: float, sigma_b2: float, depth: int, weights: str = "gaussian",
+    activation: ActivationLike,
+    *,
+    sigma_w2: float,
+    sigma_b2: float,
+    depth: int,
+    weights: str = "gaussian",
     q: float | None = None,
 ) -> IsometryPrediction:
     """Free-probability mean and variance of the eigenvalues of ``J J^T`` (Pennington et al. 2017).
 
-    ``mean = (sigma_w^2 mu_1)^L`` and, at criticality, ``var = L (mu_2 / mu_1^2 - 1 - s_1)`` with ``mu_k =
-    E[phi'(sqrt(q*) z)^{2k}]``; ``s_1 = -1`` (Gaussian) or ``0`` (orthogonal). The variance formula is
-    the leading order at ``sigma_w^2 mu_1 = 1``; away from it the function still returns it, along with
-    ``chi = sigma_w^2 mu_1`` so that callers can check criticality.
+    ``mean = (sigma_w^2 mu_1)^L`` and, at criticality, ``var = L (mu_2 / mu_1^2 - 1 - s_1)`` with
+    ``mu_k = E[phi'(sqrt(q*) z)^{2k}]``; ``s_1 = -1`` (Gaussian) or ``0`` (orthogonal). The variance
+    formula is the leading order at ``sigma_w^2 mu_1 = 1``; away from it the function still returns
+    it, along with ``chi = sigma_w^2 mu_1`` so that callers can check criticality.
 
     Args:
         activation: name or torch function.
         sigma_w2, sigma_b2: variances.
         depth: L.
         weights: ``"gaussian"`` or ``"orthogonal"``.
-        q: length at which to evaluate (default ``q*``; for ReLU/linear at ``sigma_b2 = 0`` any ``q``).
+        q: length at which to evaluate (default ``q*``; for ReLU/linear at ``sigma_b2 = 0`` any
+        ``q``).
 
     Example:
         >>> round(isometry_prediction("relu", sigma_w2=2.0, sigma_b2=0.0, depth=10).var, 9)
@@ -99,11 +114,14 @@ def isometry_prediction(
     mu1 = float(kernels.dphi2(act, qt))
     mu2 = float(kernels.expect(act, lambda u: act.dphi(u) ** 4, qt))
     chi = sw * mu1
-    return IsometryPrediction(mean=chi**L, var=L * (mu2 / mu1**2 - 1 - s1), chi=chi, mu1=mu1, mu2=mu2, q=qv)
+    return IsometryPrediction(
+        mean=chi**L, var=L * (mu2 / mu1**2 - 1 - s1), chi=chi, mu1=mu1, mu2=mu2, q=qv
+    )
 
 
 def normalised_variance(eigs) -> tuple[float, float]:
-    """Mean over seeds of the normalised spectral variance ``var(lambda) / mean(lambda)^2`` and its error.
+    """Mean over seeds of the normalised spectral variance ``var(lambda) / mean(lambda)^2`` and its
+    error.
 
     Args:
         eigs: eigenvalues of ``J J^T``, shape ``(n_seeds, width)``.
@@ -125,11 +143,13 @@ def normalised_variance(eigs) -> tuple[float, float]:
 
 
 def linear_gaussian_variance_exact(width: int, depth: int) -> float:
-    """Exact expected spectral variance ``E[tr (JJ^T)^2] / N - 1`` of a product of ``L`` Gaussian matrices.
+    """Exact expected spectral variance ``E[tr (JJ^T)^2] / N - 1`` of a product of ``L`` Gaussian
+    matrices.
 
-    For ``X = W A W^T`` with ``W_ij ~ N(0, 1/N)``: ``E tr X^2 = (1 + 1/N) tr A^2 + (tr A)^2 / N`` and ``E (tr
-    X)^2 = (tr A)^2 + 2 tr A^2 / N``; iterating from ``A = I`` gives the finite-width value, which tends to
-    ``L`` as ``N -> infinity`` (a closed-form check of the finite-width correction, ``~ L^2 / (2N)``).
+    For ``X = W A W^T`` with ``W_ij ~ N(0, 1/N)``: ``E tr X^2 = (1 + 1/N) tr A^2 + (tr A)^2 / N``
+    and ``E (tr X)^2 = (tr A)^2 + 2 tr A^2 / N``; iterating from ``A = I`` gives the finite-width
+    value, which tends to ``L`` as ``N -> infinity`` (a closed-form check of the finite-width
+    correction, ``~ L^2 / (2N)``).
 
     Example:
         >>> round(linear_gaussian_variance_exact(1000, 1), 6)   # 1 + 1/N
@@ -161,10 +181,11 @@ def _jacobian_spectrum_impl(
     n_seeds: int = 1,
     seed: int = 0,
 ) -> np.ndarray:
-    """Eigenvalues of ``J J^T`` (squared singular values of the input-output Jacobian) of random networks.
+    """Eigenvalues of ``J J^T`` (squared singular values of the input-output Jacobian) of random
+    networks.
 
-    The input has length ``q^1 = q*`` (or ``q``), so every layer sits at the fixed point. Weights are
-    ``N(0, sigma_w^2 / N)`` or ``sqrt(sigma_w^2)`` times a Haar orthogonal matrix.
+    The input has length ``q^1 = q*`` (or ``q``), so every layer sits at the fixed point. Weights
+    are ``N(0, sigma_w^2 / N)`` or ``sqrt(sigma_w^2)`` times a Haar orthogonal matrix.
 
     Args:
         activation: name or torch function.
@@ -216,5 +237,7 @@ def _jacobian_spectrum_impl(
 
 @functools.wraps(_jacobian_spectrum_impl)
 def jacobian_spectrum(*args, **kwargs):  # noqa: D103  (docstring and signature from the implementation)
-    with single_thread():  # scoped: many small batched products run faster on one thread on a shared CPU
+    with (
+        single_thread()
+    ):  # scoped: many small batched products run faster on one thread on a shared CPU
         return _jacobian_spectrum_impl(*args, **kwargs)

@@ -1,23 +1,24 @@
 """MAML on sinusoid regression (Finn, Abbeel & Levine 2017), batched over tasks with ``torch.func``.
 
-Tasks are ``y = A sin(x - phi)`` with ``A ~ U[0.1, 5]``, ``phi ~ U[0, pi]``, ``x ~ U[-5, 5]``. A learner
-sees ``K`` points of a new task and adapts a network by a few gradient steps of size ``alpha`` on their
-mean squared error. MAML chooses the initial weights ``theta`` to minimise the loss *after* that
-adaptation,
+Tasks are ``y = A sin(x - phi)`` with ``A ~ U[0.1, 5]``, ``phi ~ U[0, pi]``, ``x ~ U[-5, 5]``. A
+learner sees ``K`` points of a new task and adapts a network by a few gradient steps of size
+``alpha`` on their mean squared error. MAML chooses the initial weights ``theta`` to minimise the
+loss *after* that adaptation,
 
     min_theta  E_tasks L_query(theta - alpha grad L_support(theta)),
 
-an optimal-control problem on the training dynamics: the initial condition of the inner gradient flow
-is the control, and the meta-gradient is the inner loop's costate (see :mod:`dltheory.meta.unroll`).
-The baseline pretrains the same network on all tasks jointly and fine-tunes it the same way.
+an optimal-control problem on the training dynamics: the initial condition of the inner gradient
+flow is the control, and the meta-gradient is the inner loop's costate
+(see :mod:`dltheory.meta.unroll`). The baseline pretrains the same network on all tasks jointly and
+fine-tunes it the same way.
 
 Per-task adaptation is written two ways. :func:`meta_gradient_vmap` is the reference:
 ``torch.func.vmap`` over ``torch.func.grad``, the standard tool for per-task gradients.
 :func:`meta_gradient` gives every task its own copy of the weights as a leading batch axis and
-differentiates the summed support losses with respect to those copies (the tasks' losses are separate, so
-this is each task's gradient), then the query loss back to the shared weights through batched matrix
-products; it is the same number (a test checks it to round-off in float64) and on a CPU about twice as
-fast, so the training loop uses it.
+differentiates the summed support losses with respect to those copies (the tasks' losses are
+separate, so this is each task's gradient), then the query loss back to the shared weights through
+batched matrix products; it is the same number (a test checks it to round-off in float64) and on a
+CPU about twice as fast, so the training loop uses it.
 """
 
 from __future__ import annotations
@@ -62,12 +63,20 @@ class SinusoidTasks:
     y_query: torch.Tensor
 
 
-def sample_tasks(n_tasks: int, *, k_shot: int = 10, n_query: int = 10, n_points: int | None = None, generator: torch.Generator, dtype=torch.float32) -> SinusoidTasks:
+def sample_tasks(
+    n_tasks: int,
+    *,
+    k_shot: int = 10,
+    n_query: int = 10,
+    n_points: int | None = None,
+    generator: torch.Generator,
+    dtype=torch.float32,
+) -> SinusoidTasks:
     """Draw ``n_tasks`` sinusoid tasks with ``k_shot`` support and ``n_query`` query points each.
 
     Args:
-        n_points: if given, the number of points a task has in all; ``k_shot + n_query`` must not exceed
-            it (a K larger than the task's points is an error).
+        n_points: if given, the number of points a task has in all; ``k_shot + n_query`` must not
+            exceed it (a K larger than the task's points is an error).
 
     Example:
         >>> t = sample_tasks(3, k_shot=5, generator=torch.Generator().manual_seed(0))
@@ -92,7 +101,8 @@ def sample_tasks(n_tasks: int, *, k_shot: int = 10, n_query: int = 10, n_points:
 
 
 def init_net(*, hidden: int = 40, seed: int = 0, dtype=torch.float32) -> dict[str, torch.Tensor]:
-    """Parameters of the ``1 -> hidden -> hidden -> 1`` ReLU network (PyTorch's default initialisation).
+    """Parameters of the ``1 -> hidden -> hidden -> 1`` ReLU network (PyTorch's default
+    initialisation).
 
     Example:
         >>> sorted(init_net(hidden=4))
@@ -106,9 +116,13 @@ def init_net(*, hidden: int = 40, seed: int = 0, dtype=torch.float32) -> dict[st
 
 
 def _module(h):
-    return torch.nn.Sequential(torch.nn.Linear(1, h), torch.nn.ReLU(), torch.nn.Linear(h, h), torch.nn.ReLU(),
-                               torch.nn.Linear(h, 1))
-
+    return torch.nn.Sequential(
+        torch.nn.Linear(1, h),
+        torch.nn.ReLU(),
+        torch.nn.Linear(h, h),
+        torch.nn.ReLU(),
+        torch.nn.Linear(h, 1),
+    )
 
 
 def net(params: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
@@ -121,8 +135,11 @@ def net(params: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
     """
     params, x = _check_params(params), checks.tensor("x", x)
     if x.ndim < 2 or x.shape[-1] != 1 or x.dtype != params["0.weight"].dtype:
-        raise ValueError(f"x must have shape (..., n, 1) and the parameters' dtype {params['0.weight'].dtype}; got "
-                         f"shape {tuple(x.shape)} and {x.dtype}")
+        raise ValueError(
+            "x must have shape (..., n, 1) and the parameters' dtype "
+            f"{params['0.weight'].dtype}; got "
+            f"shape {tuple(x.shape)} and {x.dtype}"
+        )
     checks.on_device("x", x, params["0.weight"].device)
     return _net(params, x)
 
@@ -133,7 +150,9 @@ _PARAM_NAMES = ("0.weight", "0.bias", "2.weight", "2.bias", "4.weight", "4.bias"
 def _check_params(params):
     if not isinstance(params, dict) or sorted(params) != sorted(_PARAM_NAMES):
         got = sorted(params) if isinstance(params, dict) else type(params).__name__
-        raise ValueError(f"params must be a dict with the keys {list(_PARAM_NAMES)} (see init_net); got {got}")
+        raise ValueError(
+            f"params must be a dict with the keys {list(_PARAM_NAMES)} (see init_net); got {got}"
+        )
     for k in _PARAM_NAMES:
         checks.tensor(f"params[{k!r}]", params[k])
     return params
@@ -155,7 +174,10 @@ def adapt(params, x, y, *, alpha: float, steps: int) -> dict[str, torch.Tensor]:
     Example:
         >>> p = init_net(hidden=4)
         >>> q = adapt(p, torch.zeros(3, 1), torch.ones(3, 1), alpha=0.1, steps=2)
-        >>> bool(_mse(q, torch.zeros(3, 1), torch.ones(3, 1)) < _mse(p, torch.zeros(3, 1), torch.ones(3, 1)))
+        >>> bool(
+        ...     _mse(q, torch.zeros(3, 1), torch.ones(3, 1))
+        ...     < _mse(p, torch.zeros(3, 1), torch.ones(3, 1))
+        ... )
         True
     """
     net(params, x)  # checks params and x
@@ -179,8 +201,11 @@ def _check_alpha_steps(alpha, steps, name="steps"):
     return checks.positive("alpha", alpha), checks.integer(name, steps, low=0, high=10_000)
 
 
-def adaptation_curves(params, tasks: SinusoidTasks, *, alpha: float = 0.01, steps: int = 10) -> torch.Tensor:
-    """Query MSE of every task after ``0..steps`` adaptation steps on its support set, ``(steps + 1, T)``.
+def adaptation_curves(
+    params, tasks: SinusoidTasks, *, alpha: float = 0.01, steps: int = 10
+) -> torch.Tensor:
+    """Query MSE of every task after ``0..steps`` adaptation steps on its support set,
+    ``(steps + 1, T)``.
 
     Example:
         >>> t = sample_tasks(4, generator=torch.Generator().manual_seed(0))
@@ -204,7 +229,9 @@ def adaptation_curves(params, tasks: SinusoidTasks, *, alpha: float = 0.01, step
 
 def _check_tasks(tasks):
     if not isinstance(tasks, SinusoidTasks):
-        raise TypeError(f"tasks must be a SinusoidTasks (from sample_tasks); got {type(tasks).__name__}")
+        raise TypeError(
+            f"tasks must be a SinusoidTasks (from sample_tasks); got {type(tasks).__name__}"
+        )
     return tasks
 
 
@@ -214,8 +241,11 @@ def _batched_net(P, x):
     return torch.baddbmm(P["4.bias"].unsqueeze(1), h, P["4.weight"].transpose(1, 2))
 
 
-def meta_gradient(params, tasks: SinusoidTasks, *, alpha: float = 0.01, inner_steps: int = 1) -> tuple[dict, torch.Tensor]:
-    """MAML's meta-gradient and meta-loss ``mean_t L_query,t(adapt_t(theta))`` (second order, batched).
+def meta_gradient(
+    params, tasks: SinusoidTasks, *, alpha: float = 0.01, inner_steps: int = 1
+) -> tuple[dict, torch.Tensor]:
+    """MAML's meta-gradient and meta-loss ``mean_t L_query,t(adapt_t(theta))`` (second order,
+    batched).
 
     Example:
         >>> t = sample_tasks(3, generator=torch.Generator().manual_seed(0))
@@ -232,14 +262,17 @@ def meta_gradient(params, tasks: SinusoidTasks, *, alpha: float = 0.01, inner_st
         for _ in range(inner_steps):
             support = ((_batched_net(P, tasks.x_support) - tasks.y_support) ** 2).mean((1, 2)).sum()
             g = torch.autograd.grad(support, list(P.values()), create_graph=True)
-            P = {k: P[k] - alpha * gk for k, gk in zip(P, g)}
+            P = {k: P[k] - alpha * gk for k, gk in zip(P, g, strict=False)}
         loss = ((_batched_net(P, tasks.x_query) - tasks.y_query) ** 2).mean()
         grads = torch.autograd.grad(loss, list(theta.values()))
-    return dict(zip(theta, grads)), loss.detach()
+    return dict(zip(theta, grads, strict=False)), loss.detach()
 
 
-def meta_gradient_vmap(params, tasks: SinusoidTasks, *, alpha: float = 0.01, inner_steps: int = 1) -> tuple[dict, torch.Tensor]:
-    """The same meta-gradient with ``torch.func``: ``grad`` of the mean over ``vmap``-ed task losses.
+def meta_gradient_vmap(
+    params, tasks: SinusoidTasks, *, alpha: float = 0.01, inner_steps: int = 1
+) -> tuple[dict, torch.Tensor]:
+    """The same meta-gradient with ``torch.func``: ``grad`` of the mean over ``vmap``-ed task
+    losses.
 
     Example:
         >>> t = sample_tasks(3, generator=torch.Generator().manual_seed(0))
@@ -256,14 +289,30 @@ def meta_gradient_vmap(params, tasks: SinusoidTasks, *, alpha: float = 0.01, inn
     def meta_loss(p, xs, ys, xq, yq):
         return vmap(task_loss, in_dims=(None, 0, 0, 0, 0))(p, xs, ys, xq, yq).mean()
 
-    g, loss = torch.func.grad_and_value(meta_loss)({k: v.detach() for k, v in params.items()}, tasks.x_support,
-                                                   tasks.y_support, tasks.x_query, tasks.y_query)
+    g, loss = torch.func.grad_and_value(meta_loss)(
+        {k: v.detach() for k, v in params.items()},
+        tasks.x_support,
+        tasks.y_support,
+        tasks.x_query,
+        tasks.y_query,
+    )
     return g, loss.detach()
 
 
-def maml_train(params, *, n_iter: int, meta_batch: int = 25, k_shot: int = 10, alpha: float = 0.01, inner_steps: int = 1, lr: float = 1e-3, seed: int = 0) -> tuple[dict, torch.Tensor]:
-    """MAML with Adam: each meta-step draws ``meta_batch`` tasks, adapts to ``K`` shots, and descends the
-    mean query loss (``K`` query points) through the adaptation (second order, :func:`meta_gradient`).
+def maml_train(
+    params,
+    *,
+    n_iter: int,
+    meta_batch: int = 25,
+    k_shot: int = 10,
+    alpha: float = 0.01,
+    inner_steps: int = 1,
+    lr: float = 1e-3,
+    seed: int = 0,
+) -> tuple[dict, torch.Tensor]:
+    """MAML with Adam: each meta-step draws ``meta_batch`` tasks, adapts to ``K`` shots, and
+    descends the mean query loss (``K`` query points) through the adaptation (second
+    order, :func:`meta_gradient`).
 
     Returns:
         ``(params, meta_losses)`` with the meta-loss of every iteration.
@@ -293,9 +342,11 @@ def maml_train(params, *, n_iter: int, meta_batch: int = 25, k_shot: int = 10, a
     return {k: v.detach() for k, v in params.items()}, losses
 
 
-def pretrain(params, *, n_iter: int, meta_batch: int = 25, k_shot: int = 10, lr: float = 1e-3, seed: int = 0) -> tuple[dict, torch.Tensor]:
-    """The baseline: the same network trained with Adam on the pooled points of ``meta_batch`` random tasks
-    per step (``2 K`` points each, as many as MAML sees), no adaptation in the loop.
+def pretrain(
+    params, *, n_iter: int, meta_batch: int = 25, k_shot: int = 10, lr: float = 1e-3, seed: int = 0
+) -> tuple[dict, torch.Tensor]:
+    """The baseline: the same network trained with Adam on the pooled points of ``meta_batch``
+    random tasks per step (``2 K`` points each, as many as MAML sees), no adaptation in the loop.
 
     Returns:
         ``(params, losses)``.
@@ -314,7 +365,9 @@ def pretrain(params, *, n_iter: int, meta_batch: int = 25, k_shot: int = 10, lr:
     opt = torch.optim.Adam(params.values(), lr=lr)
     losses = torch.empty(n_iter)
     for it in range(n_iter):
-        t = sample_tasks(M, k_shot=k_shot, n_query=k_shot, generator=g, dtype=params["0.weight"].dtype)
+        t = sample_tasks(
+            M, k_shot=k_shot, n_query=k_shot, generator=g, dtype=params["0.weight"].dtype
+        )
         x = torch.cat([t.x_support, t.x_query], 1)
         y = torch.cat([t.y_support, t.y_query], 1)
         opt.zero_grad()

@@ -1,24 +1,26 @@
-"""A learning-rate schedule learned by differentiating through unrolled SGD, against the optimal control.
+"""A learning-rate schedule learned by differentiating through unrolled SGD, against the optimal
+control.
 
 The family of noisy quadratics ``f(x) = a (x - b)^2 / 2`` with minimisers ``b ~ N(0, m0)`` and
 ``x_0 = 0`` is trained by SGD with rates ``eta u_k``, ``u_k in [0, 1]``:
 
     x_{k+1} = x_k - eta u_k (a (x_k - b) + sigma xi_k),       xi_k ~ N(0, 1),
 
-for ``K`` steps. Meta-learning the schedule ``u`` means minimising ``E f(x_K)`` over ``u``: an optimal
-control problem on the training dynamics, solved here by gradient descent on ``u`` with the
-gradient obtained by reverse-mode differentiation through the ``K`` unrolled steps of many sampled runs
-(a Monte Carlo costate).
+for ``K`` steps. Meta-learning the schedule ``u`` means minimising ``E f(x_K)`` over ``u``: an
+optimal control problem on the training dynamics, solved here by gradient descent on ``u`` with the
+gradient obtained by reverse-mode differentiation through the ``K`` unrolled steps of many sampled
+runs (a Monte Carlo costate).
 
 Two references:
 
 * the optimal schedule of the stochastic modified equation (Li, Tai & E 2017), which the control
   chapter derives: ``u* = 1`` until ``t*``, then ``1 / (1 + a (t - t*))`` with ``t = k eta``
-  (:func:`sde_optimal_schedule`, which is the control chapter's ``optimal_lr_schedule``, re-exported);
+  (:func:`sde_optimal_schedule`, which is the control chapter's ``optimal_lr_schedule``,
+  re-exported);
 * the exact optimum of the discrete problem. ``m_k = E (x_k - b)^2`` obeys
   ``m_{k+1} = (1 - eta a u_k)^2 m_k + eta^2 sigma^2 u_k^2``, increasing in ``m_k``, so dynamic
-  programming reduces to minimising each step: ``u_k = min(1, a m_k / (eta (a^2 m_k + sigma^2)))``, the
-  discrete form of the SDE's feedback law ``min(1, a m / (eta sigma^2))``.
+  programming reduces to minimising each step: ``u_k = min(1, a m_k / (eta (a^2 m_k + sigma^2)))``,
+  the discrete form of the SDE's feedback law ``min(1, a m / (eta sigma^2))``.
 """
 
 from __future__ import annotations
@@ -29,15 +31,28 @@ import torch
 from dltheory import _checks as checks
 from dltheory.control.lr import optimal_lr_schedule, switch_time
 
-__all__ = ["sde_switch_time", "sde_optimal_schedule", "expected_final_loss", "greedy_optimal_schedule", "unrolled_sgd_loss", "learn_schedule", "decay_exponent"]
+__all__ = [
+    "sde_switch_time",
+    "sde_optimal_schedule",
+    "expected_final_loss",
+    "greedy_optimal_schedule",
+    "unrolled_sgd_loss",
+    "learn_schedule",
+    "decay_exponent",
+]
 
 
 def _check_problem(a, eta, sigma, m0):
-    return (checks.positive("a", a), checks.positive("eta", eta), checks.positive("sigma", sigma),
-            checks.positive("m0", m0, allow_zero=True))
+    return (
+        checks.positive("a", a),
+        checks.positive("eta", eta),
+        checks.positive("sigma", sigma),
+        checks.positive("m0", m0, allow_zero=True),
+    )
 
 
-# The SME's optimal schedule is the control chapter's result (Li, Tai & E 2017); the package keeps one copy.
+# The SME's optimal schedule is the control chapter's result (Li, Tai & E 2017); the package keeps
+# one copy.
 sde_switch_time = switch_time
 sde_optimal_schedule = optimal_lr_schedule
 
@@ -46,7 +61,9 @@ def expected_final_loss(u, *, a: float, eta: float, sigma: float, m0: float) -> 
     """Exact ``E f(x_K) = a m_K / 2`` of SGD under the schedule ``u`` (the second-moment recursion).
 
     Example:
-        >>> round(expected_final_loss([1.0], a=1.0, eta=0.5, sigma=1.0, m0=1.0), 6)  # (0.25 + 0.25) / 2
+        >>> round(
+        ...     expected_final_loss([1.0], a=1.0, eta=0.5, sigma=1.0, m0=1.0), 6
+        ... )  # (0.25 + 0.25) / 2
         0.25
     """
     a, eta, sigma, m0 = _check_problem(a, eta, sigma, m0)
@@ -57,8 +74,11 @@ def expected_final_loss(u, *, a: float, eta: float, sigma: float, m0: float) -> 
     return float(a * m / 2)
 
 
-def greedy_optimal_schedule(n_steps: int, *, a: float, eta: float, sigma: float, m0: float) -> np.ndarray:
-    """The exact optimum of the discrete problem: ``u_k = min(1, a m_k / (eta (a^2 m_k + sigma^2)))``.
+def greedy_optimal_schedule(
+    n_steps: int, *, a: float, eta: float, sigma: float, m0: float
+) -> np.ndarray:
+    """The exact optimum of the discrete problem: ``u_k = min(1, a m_k / (eta (a^2 m_k +
+    sigma^2)))``.
 
     Example:
         >>> greedy_optimal_schedule(2, a=1.0, eta=0.1, sigma=1.0, m0=1.0).round(4).tolist()
@@ -74,7 +94,16 @@ def greedy_optimal_schedule(n_steps: int, *, a: float, eta: float, sigma: float,
     return u
 
 
-def unrolled_sgd_loss(u: torch.Tensor, *, a: float, eta: float, sigma: float, m0: float, n_paths: int, generator: torch.Generator) -> torch.Tensor:
+def unrolled_sgd_loss(
+    u: torch.Tensor,
+    *,
+    a: float,
+    eta: float,
+    sigma: float,
+    m0: float,
+    n_paths: int,
+    generator: torch.Generator,
+) -> torch.Tensor:
     """Mean final loss of ``n_paths`` SGD runs under the schedule ``u`` (differentiable in ``u``).
 
     All runs advance together as one vector; ``b ~ N(0, m0)``, ``x_0 = 0``.
@@ -102,11 +131,23 @@ def unrolled_sgd_loss(u: torch.Tensor, *, a: float, eta: float, sigma: float, m0
     return 0.5 * a * ((x - b) ** 2).mean()
 
 
-def learn_schedule(n_steps: int, *, a: float, eta: float, sigma: float, m0: float, n_paths: int = 1000, n_iter: int = 300, lr: float = 0.05, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Meta-learn ``u = sigmoid(z)`` by Adam on the unrolled Monte Carlo loss (fresh paths each iteration).
+def learn_schedule(
+    n_steps: int,
+    *,
+    a: float,
+    eta: float,
+    sigma: float,
+    m0: float,
+    n_paths: int = 1000,
+    n_iter: int = 300,
+    lr: float = 0.05,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Meta-learn ``u = sigmoid(z)`` by Adam on the unrolled Monte Carlo loss (fresh paths each
+    iteration).
 
-    Starts from ``u = 1/2``. Returns ``(u, losses)``: the learned schedule and the Monte Carlo loss of
-    every iteration.
+    Starts from ``u = 1/2``. Returns ``(u, losses)``: the learned schedule and the Monte Carlo loss
+    of every iteration.
 
     Example:
         >>> u, _ = learn_schedule(5, a=1.0, eta=0.1, sigma=1.0, m0=1.0, n_paths=50, n_iter=3)
@@ -121,7 +162,9 @@ def learn_schedule(n_steps: int, *, a: float, eta: float, sigma: float, m0: floa
     opt = torch.optim.Adam([z], lr=lr)
     losses = np.empty(n_iter)
     for it in range(n_iter):
-        loss = unrolled_sgd_loss(torch.sigmoid(z), a=a, eta=eta, sigma=sigma, m0=m0, n_paths=n_paths, generator=g)
+        loss = unrolled_sgd_loss(
+            torch.sigmoid(z), a=a, eta=eta, sigma=sigma, m0=m0, n_paths=n_paths, generator=g
+        )
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -130,7 +173,8 @@ def learn_schedule(n_steps: int, *, a: float, eta: float, sigma: float, m0: floa
 
 
 def decay_exponent(u, t, *, t_switch: float, a: float) -> float:
-    """Slope of ``log u`` against ``log(1 + a (t - t*))`` on ``t > t*``: ``-1`` for the optimal ``1/(1 + a(t - t*))``.
+    """Slope of ``log u`` against ``log(1 + a (t - t*))`` on ``t > t*``: ``-1`` for the optimal
+    ``1/(1 + a(t - t*))``.
 
     Example:
         >>> t = np.linspace(0.0, 10.0, 101)

@@ -1,12 +1,14 @@
-"""The meta-gradient of unrolled gradient descent is a costate (reverse-mode through the inner loop).
+"""The meta-gradient of unrolled gradient descent is a costate (reverse-mode through the inner
+loop).
 
-Inner training on quadratics ``L_j(theta) = theta' A_j theta / 2 - b_j' theta`` with step sizes ``alpha_j``,
+Inner training on quadratics ``L_j(theta) = theta' A_j theta / 2 - b_j' theta`` with step sizes
+``alpha_j``,
 
     theta_{j+1} = theta_j - alpha_j (A_j theta_j - b_j),       j = 0..k-1,
 
-is a discrete control system whose state is ``theta`` and whose controls are the initial point and the
-learning rates. For a test loss ``L_test(theta_k)`` the costates ``lambda_k = grad L_test(theta_k)``,
-``lambda_j = (I - alpha_j A_j)' lambda_{j+1}`` give
+is a discrete control system whose state is ``theta`` and whose controls are the initial point and
+the learning rates. For a test loss ``L_test(theta_k)`` the costates
+``lambda_k = grad L_test(theta_k)``, ``lambda_j = (I - alpha_j A_j)' lambda_{j+1}`` give
 
     dL_test/dtheta_0 = lambda_0 = prod_j (I - alpha_j A_j)' grad L_test(theta_k),
     dL_test/dalpha_j = -lambda_{j+1}' (A_j theta_j - b_j),
@@ -51,7 +53,8 @@ def _unroll(theta0, A, b, lrs):
 
 
 def unroll_quadratic(theta0, A, b, lrs) -> torch.Tensor:
-    """The inner trajectory ``theta_0..theta_k`` of gradient descent on the quadratics, ``(k + 1, d)``.
+    """The inner trajectory ``theta_0..theta_k`` of gradient descent on the quadratics,
+    ``(k + 1, d)``.
 
     Args:
         theta0: initial point ``(d,)``.
@@ -59,7 +62,9 @@ def unroll_quadratic(theta0, A, b, lrs) -> torch.Tensor:
         lrs: step sizes ``(k,)``, all ``> 0``.
 
     Example:
-        >>> unroll_quadratic([1.0], [[[1.0]], [[1.0]]], [[0.0], [0.0]], [0.5, 0.5]).flatten().tolist()
+        >>> unroll_quadratic(
+        ...     [1.0], [[[1.0]], [[1.0]]], [[0.0], [0.0]], [0.5, 0.5]
+        ... ).flatten().tolist()
         [1.0, 0.5, 0.25]
     """
     theta0, A, b, lrs = _check(theta0, A, b, lrs)
@@ -68,7 +73,8 @@ def unroll_quadratic(theta0, A, b, lrs) -> torch.Tensor:
 
 
 def meta_costates(theta0, A, b, lrs, A_test, b_test) -> torch.Tensor:
-    """Costates ``lambda_0..lambda_k`` of the inner loop (hand-derived backward recursion), ``(k + 1, d)``.
+    """Costates ``lambda_0..lambda_k`` of the inner loop (hand-derived backward recursion),
+    ``(k + 1, d)``.
 
     Example:
         >>> lam = meta_costates([1.0], [[[1.0]]], [[0.0]], [0.5], [[1.0]], [0.0])
@@ -85,7 +91,8 @@ def meta_costates(theta0, A, b, lrs, A_test, b_test) -> torch.Tensor:
 
 
 def meta_gradient(theta0, A, b, lrs, A_test, b_test) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(dL_test/dtheta_0, dL_test/dalpha)`` from the costates: ``lambda_0`` and ``-lambda_{j+1}' g_j``.
+    """``(dL_test/dtheta_0, dL_test/dalpha)`` from the costates: ``lambda_0`` and
+    ``-lambda_{j+1}' g_j``.
 
     Example:
         >>> g0, ga = meta_gradient([1.0], [[[1.0]]], [[0.0]], [0.5], [[1.0]], [0.0])

@@ -1,67 +1,68 @@
-"""The stochastic dynamics of SGD: modified equations, stationary laws, escape, flat minima and noise.
+"""The stochastic dynamics of SGD: modified equations, stationary laws, escape, flat minima and
+noise.
 
-Theory modules: ``linear`` (quadratics, Lyapunov equations, stochastic modified equations), ``escape``
-(Gibbs law, Kramers escape, anisotropic noise), ``bayes`` (constant SGD as approximate inference),
-``entropy`` (local entropy, Hamilton–Jacobi, Entropy-SGD), ``nets`` (MLPs on digits: sharpness, gradient
-noise, rescaling). The chapter's experiments are in ``experiments*.py``.
+Theory modules: ``linear`` (quadratics, Lyapunov equations, stochastic modified equations),
+``escape`` (Gibbs law, Kramers escape, anisotropic noise), ``bayes`` (constant SGD as approximate
+inference), ``entropy`` (local entropy, Hamilton–Jacobi, Entropy-SGD), ``nets`` (MLPs on digits:
+sharpness, gradient noise, rescaling). The chapter's experiments are in ``experiments*.py``.
 """
 
 from dltheory.sgd import bayes, entropy, escape, linear, nets
-from dltheory.sgd.linear import (
-    stationary_variance_sgd,
-    stationary_variance_sme,
-    lyapunov_discrete,
-    lyapunov_continuous,
-    simulate_linear_sgd,
-    quadratic_weak_error,
-    quartic_weak_error,
-    covariance_test,
-)
-from dltheory.sgd.escape import (
-    double_well,
-    double_well_grad,
-    kramers_time,
-    mfpt_exact,
-    gibbs_cdf,
-    EscapeCounts,
-    simulate_double_well,
-    simulate_escapes,
-    simulate_basin_escapes,
-    rate_ratio_interval,
-)
 from dltheory.sgd.bayes import (
     LinearRegression,
-    make_regression,
     exact_sgd_covariance,
-    ou_covariance,
     gaussian_kl,
+    make_regression,
     mandt_lr,
+    ou_covariance,
     simulate_regression_sgd,
 )
 from dltheory.sgd.entropy import (
+    TwoBasins,
+    descend,
+    hamilton_jacobi,
     local_entropy,
     local_entropy_curvature,
     local_gibbs_moments,
-    hamilton_jacobi,
-    TwoBasins,
-    descend,
+)
+from dltheory.sgd.escape import (
+    EscapeCounts,
+    double_well,
+    double_well_grad,
+    gibbs_cdf,
+    kramers_time,
+    mfpt_exact,
+    rate_ratio_interval,
+    simulate_basin_escapes,
+    simulate_double_well,
+    simulate_escapes,
+)
+from dltheory.sgd.linear import (
+    covariance_test,
+    lyapunov_continuous,
+    lyapunov_discrete,
+    quadratic_weak_error,
+    quartic_weak_error,
+    simulate_linear_sgd,
+    stationary_variance_sgd,
+    stationary_variance_sme,
 )
 from dltheory.sgd.nets import (
     Digits,
-    load_digits,
     MLPs,
-    init_mlps,
-    outputs,
-    loss,
     accuracy,
-    train_sgd,
-    sharpness,
-    per_sample_grads,
-    spectrum,
     effective_rank,
-    tail_index,
-    rescale,
     hvp,
+    init_mlps,
+    load_digits,
+    loss,
+    outputs,
+    per_sample_grads,
+    rescale,
+    sharpness,
+    spectrum,
+    tail_index,
+    train_sgd,
 )
 
 __all__ = [

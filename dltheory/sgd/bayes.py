@@ -1,18 +1,19 @@
 """Constant SGD as approximate Bayesian inference (Mandt, Hoffman & Blei 2017) on linear regression.
 
 Data ``y = X w + noise``, ``noise ~ N(0, sigma^2)``, flat prior. The per-sample loss is
-``l_n(theta) = (y_n - x_n^T theta)^2 / (2 sigma^2)``, the objective ``L = (1/N) sum_n l_n`` has Hessian
-``A = X^T X / (N sigma^2)``, and the posterior is ``N(theta_LS, (N A)^{-1})``. Minibatch SGD with batch
-``S`` (drawn with replacement) and preconditioner ``H`` is
+``l_n(theta) = (y_n - x_n^T theta)^2 / (2 sigma^2)``, the objective ``L = (1/N) sum_n l_n`` has
+Hessian ``A = X^T X / (N sigma^2)``, and the posterior is ``N(theta_LS, (N A)^{-1})``. Minibatch SGD
+with batch ``S`` (drawn with replacement) and preconditioner ``H`` is
 
     theta_{k+1} - theta_LS = (I - eps H A_S)(theta_k - theta_LS) - eps H xi_S,
 
-with ``A_S`` the minibatch Hessian and ``xi_S`` the minibatch gradient at ``theta_LS``. Because ``theta_k``
-is independent of the current batch and ``E xi_S = 0``, its stationary covariance solves the *exact*
-linear equation ``Sigma = E[(I - eps H A_S) Sigma (I - eps H A_S)^T] + eps^2 H Cov(xi_S) H``, a discrete
-Lyapunov equation with a random matrix, solved here in Kronecker form (``D^2`` unknowns). Mandt et al.'s
-continuous (OU) approximation gives ``A Sigma + Sigma A = (eps / S) C`` with ``C`` the per-sample gradient
-covariance ``B B^T``, and the KL-optimal constant rate ``eps* = 2 S D / (N tr C)``.
+with ``A_S`` the minibatch Hessian and ``xi_S`` the minibatch gradient at ``theta_LS``. Because
+``theta_k`` is independent of the current batch and ``E xi_S = 0``, its stationary covariance solves
+the *exact* linear equation ``Sigma = E[(I - eps H A_S) Sigma (I - eps H A_S)^T] + eps^2 H Cov(xi_S)
+H``, a discrete Lyapunov equation with a random matrix, solved here in Kronecker form (``D^2``
+unknowns). Mandt et al.'s continuous (OU) approximation gives ``A Sigma + Sigma A = (eps / S) C``
+with ``C`` the per-sample gradient covariance ``B B^T``, and the KL-optimal constant rate
+``eps* = 2 S D / (N tr C)``.
 """
 
 from __future__ import annotations
@@ -26,8 +27,15 @@ import torch
 
 from dltheory import _checks as checks
 
-__all__ = ["LinearRegression", "make_regression", "exact_sgd_covariance", "ou_covariance", "gaussian_kl",
-           "mandt_lr", "simulate_regression_sgd"]
+__all__ = [
+    "LinearRegression",
+    "make_regression",
+    "exact_sgd_covariance",
+    "ou_covariance",
+    "gaussian_kl",
+    "mandt_lr",
+    "simulate_regression_sgd",
+]
 
 
 @dataclass(frozen=True)
@@ -66,9 +74,11 @@ class LinearRegression:
         return self.X * r[:, None] / self.sigma2
 
 
-def make_regression(n: int = 1000, d: int = 5, *, scales=None, sigma2: float = 1.0,
-                    seed: int = 0) -> LinearRegression:
-    """A random problem with anisotropic design: column ``j`` of ``X`` has standard deviation ``scales[j]``.
+def make_regression(
+    n: int = 1000, d: int = 5, *, scales=None, sigma2: float = 1.0, seed: int = 0
+) -> LinearRegression:
+    """A random problem with anisotropic design: column ``j`` of ``X`` has standard deviation
+    ``scales[j]``.
 
     Example:
         >>> p = make_regression(200, 3, seed=0)
@@ -91,8 +101,9 @@ def make_regression(n: int = 1000, d: int = 5, *, scales=None, sigma2: float = 1
     A = X.T @ X / (n * sigma2)
     g = X * (X @ theta - y)[:, None] / sigma2
     C = g.T @ g / n
-    return LinearRegression(X=X, y=y, sigma2=sigma2, theta_ls=theta, A=A, C=C,
-                            posterior_cov=np.linalg.inv(n * A))
+    return LinearRegression(
+        X=X, y=y, sigma2=sigma2, theta_ls=theta, A=A, C=C, posterior_cov=np.linalg.inv(n * A)
+    )
 
 
 def _precond(problem, precond):
@@ -104,13 +115,14 @@ def _precond(problem, precond):
     return H
 
 
-def exact_sgd_covariance(problem: LinearRegression, lr: float, batch_size: int, *,
-                         precond=None) -> np.ndarray:
+def exact_sgd_covariance(
+    problem: LinearRegression, lr: float, batch_size: int, *, precond=None
+) -> np.ndarray:
     """Exact stationary covariance of minibatch SGD (batches with replacement) on ``problem``.
 
-    Solves ``Sigma = E[M_S Sigma M_S^T] + eps^2 H Cov(xi_S) H``, ``M_S = I - eps H A_S``, in Kronecker form:
-    ``E[M_S (x) M_S] = M (x) M + eps^2 (H (x) H) (E[a (x) a] - A (x) A) / S`` with ``a = x x^T / sigma2``
-    for one sample.
+    Solves ``Sigma = E[M_S Sigma M_S^T] + eps^2 H Cov(xi_S) H``, ``M_S = I - eps H A_S``, in
+    Kronecker form: ``E[M_S (x) M_S] = M (x) M + eps^2 (H (x) H) (E[a (x) a] - A (x) A) / S`` with
+    ``a = x x^T / sigma2`` for one sample.
 
     Raises:
         ValueError: if SGD has no stationary law at this ``lr`` (second moments diverge).
@@ -144,7 +156,9 @@ def exact_sgd_covariance(problem: LinearRegression, lr: float, batch_size: int, 
     return (Sig + Sig.T) / 2
 
 
-def ou_covariance(problem: LinearRegression, lr: float, batch_size: int, *, precond=None) -> np.ndarray:
+def ou_covariance(
+    problem: LinearRegression, lr: float, batch_size: int, *, precond=None
+) -> np.ndarray:
     """Mandt et al.'s OU stationary covariance: ``(HA) Sigma + Sigma (HA)^T = (eps / S) H C H^T``.
 
     Example:
@@ -172,7 +186,9 @@ def gaussian_kl(cov_q, cov_p) -> float:
     q = checks.spd("cov_q", cov_q)
     p = checks.spd("cov_p", cov_p)
     if q.shape != p.shape or q.shape[0] != q.shape[1]:
-        raise ValueError(f"cov_q and cov_p must be square and of one shape; got {q.shape} and {p.shape}")
+        raise ValueError(
+            f"cov_q and cov_p must be square and of one shape; got {q.shape} and {p.shape}"
+        )
     d = q.shape[0]
     sq, lq = np.linalg.slogdet(q)
     sp, lp = np.linalg.slogdet(p)
@@ -196,9 +212,18 @@ def mandt_lr(problem: LinearRegression, batch_size: int, *, precond=None) -> flo
     return float(problem.d / (problem.n * np.trace(problem.A @ S1)))
 
 
-def simulate_regression_sgd(problem: LinearRegression, lr: float, batch_size: int, *, n_chains: int = 4000,
-                            n_steps: int = 1000, precond=None, seed: int = 0) -> np.ndarray:
-    """``n_chains`` independent minibatch-SGD chains started at ``theta_ls``; returns ``theta - theta_ls``.
+def simulate_regression_sgd(
+    problem: LinearRegression,
+    lr: float,
+    batch_size: int,
+    *,
+    n_chains: int = 4000,
+    n_steps: int = 1000,
+    precond=None,
+    seed: int = 0,
+) -> np.ndarray:
+    """``n_chains`` independent minibatch-SGD chains started at ``theta_ls``; returns
+    ``theta - theta_ls``.
 
     Each step draws ``batch_size`` sample indices per chain (with replacement): one gather of shape
     ``(n_chains, S, D)``.

@@ -1,18 +1,21 @@
-"""Flat minima by local entropy (Chaudhari et al.): smoothing, its Hamilton–Jacobi equation, Entropy-SGD.
+"""Flat minima by local entropy (Chaudhari et al.): smoothing, its Hamilton–Jacobi equation,
+Entropy-SGD.
 
 The local-entropy loss at scope ``gamma`` is
 
     f_gamma(x) = -log int (2 pi gamma)^{-1/2} exp(-f(y) - (x - y)^2 / (2 gamma)) dy,
 
 the negative log of the Gaussian smoothing of ``e^{-f}`` (Chaudhari et al. 2017, "Entropy-SGD"). Its
-gradient is ``(x - <y>) / gamma`` and its curvature ``1/gamma - Var(y) / gamma^2``, moments of the local
-Gibbs measure ``rho_x(y) ~ exp(-f(y) - (x - y)^2 / (2 gamma))``; for ``f = a x^2 / 2`` the curvature is
-``a / (1 + a gamma)``. As a function of ``(x, t = gamma)`` it solves the viscous Hamilton–Jacobi equation
+gradient is ``(x - <y>) / gamma`` and its curvature ``1/gamma - Var(y) / gamma^2``, moments of the
+local Gibbs measure ``rho_x(y) ~ exp(-f(y) - (x - y)^2 / (2 gamma))``; for ``f = a x^2 / 2`` the
+curvature is ``a / (1 + a gamma)``. As a function of ``(x, t = gamma)`` it solves the viscous
+Hamilton–Jacobi equation
 
     u_t = -1/2 |u_x|^2 + 1/2 u_xx,        u(x, 0) = f(x),
 
-because ``v = e^{-u}`` solves the heat equation ``v_t = v_xx / 2`` (Cole–Hopf; Chaudhari, Oberman, Osher,
-Soatto & Carlier 2018). Entropy-SGD descends ``f_gamma`` with ``<y>`` estimated by an inner Langevin loop.
+because ``v = e^{-u}`` solves the heat equation ``v_t = v_xx / 2`` (Cole–Hopf; Chaudhari, Oberman,
+Osher, Soatto & Carlier 2018). Entropy-SGD descends ``f_gamma`` with ``<y>`` estimated by an inner
+Langevin loop.
 """
 
 from __future__ import annotations
@@ -44,17 +47,20 @@ def _y_range(x, gamma, y_range):
     lo, hi = checks.interval("y_range", y_range)
     margin = 6 * math.sqrt(gamma)  # the Gaussian factor is below exp(-18) beyond it
     if hi - lo <= 2 * margin:
-        raise ValueError(f"y_range {(lo, hi)} is too narrow for gamma={gamma:g}: it must extend 6 sqrt(gamma) = "
-                         f"{margin:.3g} beyond x on both sides")
+        raise ValueError(
+            f"y_range {(lo, hi)} is too narrow for gamma={gamma:g}: it must extend 6 sqrt(gamma) = "
+            f"{margin:.3g} beyond x on both sides"
+        )
     checks.real_array("x", x, low=lo + margin, high=hi - margin)
     return lo, hi
 
 
 def local_gibbs_moments(f, x, gamma: float, *, y_range=(-10.0, 10.0), n_y: int = 8001):
-    """Mean and variance of the local Gibbs measure ``rho_x(y) ~ exp(-f(y) - (x - y)^2 / (2 gamma))``.
+    """Mean and variance of the local Gibbs measure ``rho_x(y) ~ exp(-f(y) - (x - y)^2 / (2
+    gamma))``.
 
-    By the trapezoidal rule on ``n_y`` points of ``y_range`` (spectrally accurate for smooth, decaying
-    integrands).
+    By the trapezoidal rule on ``n_y`` points of ``y_range`` (spectrally accurate for smooth,
+    decaying integrands).
 
     Returns:
         ``(mean, var)`` arrays of the shape of ``x``.
@@ -80,7 +86,8 @@ def local_gibbs_moments(f, x, gamma: float, *, y_range=(-10.0, 10.0), n_y: int =
 
 
 def local_entropy(f, x, gamma: float, *, y_range=(-10.0, 10.0), n_y: int = 8001) -> np.ndarray:
-    """``f_gamma(x) = -log int (2 pi gamma)^{-1/2} exp(-f(y) - (x-y)^2/(2 gamma)) dy`` by quadrature.
+    """``f_gamma(x) = -log int (2 pi gamma)^{-1/2} exp(-f(y) - (x-y)^2/(2 gamma)) dy`` by
+    quadrature.
 
     Example:
         >>> round(float(local_entropy(lambda y: 0.5 * y**2, [1.0], 1.0)[0]), 6)  # x^2/4 + log(2)/2
@@ -116,7 +123,8 @@ def local_entropy_curvature(a, gamma) -> np.ndarray:
 
 
 def hamilton_jacobi(f0, x_grid, t_end: float, *, cfl: float = 0.25) -> np.ndarray:
-    """Solve ``u_t = -u_x^2 / 2 + u_xx / 2`` from ``u(., 0) = f0`` to ``t_end`` by finite differences.
+    """Solve ``u_t = -u_x^2 / 2 + u_xx / 2`` from ``u(., 0) = f0`` to ``t_end`` by finite
+    differences.
 
     Explicit Euler in time with ``dt = cfl dx^2`` (stable for ``cfl <= 1``; the error is
     ``O(dx^2 + dt) = O(dx^2)``), central differences in space; the boundary values follow quadratic
@@ -136,7 +144,9 @@ def hamilton_jacobi(f0, x_grid, t_end: float, *, cfl: float = 0.25) -> np.ndarra
     x = checks.real_array("x_grid", x_grid, ndim=1)
     u = checks.real_array("f0", f0, ndim=1)
     if u.shape != x.shape or len(x) < 5:
-        raise ValueError(f"f0 must have the shape of x_grid (at least 5 points); got {u.shape} and {x.shape}")
+        raise ValueError(
+            f"f0 must have the shape of x_grid (at least 5 points); got {u.shape} and {x.shape}"
+        )
     dx = np.diff(x)
     if (dx <= 0).any() or np.ptp(dx) > 1e-9 * dx.mean():
         raise ValueError("x_grid must be increasing and equispaced")
@@ -193,23 +203,29 @@ class TwoBasins:
         checks.positive("k", self.k, allow_zero=True)
 
     def __call__(self, x):
-        return (-self.d1 * np.exp(-((x - self.c1) ** 2) / (2 * self.w1**2))
-                - self.d2 * np.exp(-((x - self.c2) ** 2) / (2 * self.w2**2)) + 0.5 * self.k * x**2)
+        return (
+            -self.d1 * np.exp(-((x - self.c1) ** 2) / (2 * self.w1**2))
+            - self.d2 * np.exp(-((x - self.c2) ** 2) / (2 * self.w2**2))
+            + 0.5 * self.k * x**2
+        )
 
     def grad(self, x):
         """``f'(x)`` (works on numpy arrays and torch tensors)."""
         exp = torch.exp if isinstance(x, torch.Tensor) else np.exp
-        return (self.d1 * (x - self.c1) / self.w1**2 * exp(-((x - self.c1) ** 2) / (2 * self.w1**2))
-                + self.d2 * (x - self.c2) / self.w2**2 * exp(-((x - self.c2) ** 2) / (2 * self.w2**2))
-                + self.k * x)
+        return (
+            self.d1 * (x - self.c1) / self.w1**2 * exp(-((x - self.c1) ** 2) / (2 * self.w1**2))
+            + self.d2 * (x - self.c2) / self.w2**2 * exp(-((x - self.c2) ** 2) / (2 * self.w2**2))
+            + self.k * x
+        )
 
     @property
     def saddle(self) -> float:
         xs = np.linspace(self.c1, self.c2, 200_001)
         return float(xs[np.argmax(self(xs))])
 
-    def gibbs_moments(self, temperature: float, *, half_width: float = 60.0,
-                      n_grid: int = 400_001) -> tuple[float, float, float]:
+    def gibbs_moments(
+        self, temperature: float, *, half_width: float = 60.0, n_grid: int = 400_001
+    ) -> tuple[float, float, float]:
         """Mass right of :attr:`saddle`, mean and variance of the Gibbs law ``exp(-f/T)/Z``.
 
         Quadrature on ``[-half_width, half_width]`` (the confinement ``k x^2/2`` makes the tails
@@ -230,16 +246,26 @@ class TwoBasins:
         return float(p[x > self.saddle].sum()), mean, float((p * (x - mean) ** 2).sum())
 
 
-def descend(landscape: TwoBasins, starts, *, method: str = "sgd", lr: float = 0.01, n_steps: int = 500,
-            noise: float = 0.1, gamma: float = 0.3, inner_steps: int = 20, inner_lr: float = 0.005,
-            seed: int = 0) -> np.ndarray:
+def descend(
+    landscape: TwoBasins,
+    starts,
+    *,
+    method: str = "sgd",
+    lr: float = 0.01,
+    n_steps: int = 500,
+    noise: float = 0.1,
+    gamma: float = 0.3,
+    inner_steps: int = 20,
+    inner_lr: float = 0.005,
+    seed: int = 0,
+) -> np.ndarray:
     """Run SGD or Entropy-SGD on a :class:`TwoBasins` landscape from each start (vectorised).
 
     * ``"sgd"``: ``x <- x - eta (f'(x) + noise * z)``.
     * ``"entropy-sgd"``: ``x <- x - eta (x - mu) / gamma``, where ``mu`` is the average of an inner
-      Langevin chain ``y <- y - eta' (f'(y) + (y - x) / gamma) + sqrt(2 eta') z`` (temperature 1, the
-      scale of the local entropy above) of ``inner_steps`` steps started at ``x`` (Chaudhari et al.'s
-      Entropy-SGD at a fixed scope ``gamma``).
+      Langevin chain ``y <- y - eta' (f'(y) + (y - x) / gamma) + sqrt(2 eta') z`` (temperature 1,
+      the scale of the local entropy above) of ``inner_steps`` steps started at ``x`` (Chaudhari et
+      al.'s Entropy-SGD at a fixed scope ``gamma``).
 
     Returns:
         Final positions, shape of ``starts``.
@@ -264,12 +290,17 @@ def descend(landscape: TwoBasins, starts, *, method: str = "sgd", lr: float = 0.
     sd = math.sqrt(2 * inner_lr)
     for _ in range(n_steps):
         if method == "sgd":
-            x = x - lr * (landscape.grad(x) + noise * torch.randn(x.shape, generator=gen, dtype=x.dtype))
+            x = x - lr * (
+                landscape.grad(x) + noise * torch.randn(x.shape, generator=gen, dtype=x.dtype)
+            )
         else:
             y, mu = x.clone(), torch.zeros_like(x)
             for _ in range(inner_steps):
-                y = y - inner_lr * (landscape.grad(y) + (y - x) / gamma) + sd * torch.randn(
-                    x.shape, generator=gen, dtype=x.dtype)
+                y = (
+                    y
+                    - inner_lr * (landscape.grad(y) + (y - x) / gamma)
+                    + sd * torch.randn(x.shape, generator=gen, dtype=x.dtype)
+                )
                 mu += y / inner_steps
             x = x - lr * (x - mu) / gamma
     checks.finite_state("lr", x, lr, step=n_steps)

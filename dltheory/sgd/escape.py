@@ -1,16 +1,17 @@
-"""The Gibbs law of SGD and its escape over barriers (Kramers / Eyring), isotropic or anisotropic noise.
+"""The Gibbs law of SGD and its escape over barriers (Kramers / Eyring), isotropic or anisotropic
+noise.
 
-With isotropic Gaussian gradient noise of variance ``s2 / B`` per coordinate, SGD with a small learning
-rate ``eta`` is the Euler–Maruyama scheme of the Langevin equation ``dX = -grad L dt + sqrt(2 T) dW`` at
-temperature ``T = eta s2 / (2 B)`` (time ``t = k eta``), whose stationary law is the Gibbs density
-``exp(-L / T) / Z``. The mean time to leave a minimum over a saddle is, for ``T << Delta L``, the
-Eyring–Kramers formula
+With isotropic Gaussian gradient noise of variance ``s2 / B`` per coordinate, SGD with a small
+learning rate ``eta`` is the Euler–Maruyama scheme of the Langevin equation
+``dX = -grad L dt + sqrt(2 T) dW`` at temperature ``T = eta s2 / (2 B)`` (time ``t = k eta``), whose
+stationary law is the Gibbs density ``exp(-L / T) / Z``. The mean time to leave a minimum over a
+saddle is, for ``T << Delta L``, the Eyring–Kramers formula
 
     tau = 2 pi / sqrt(L''(x_min) |L''(x_s)|) * exp(Delta L / T).
 
-This module gives the double well ``L(x) = h (x^2 - 1)^2`` (minima at +-1, saddle at 0, barrier ``h``),
-its Gibbs CDF, the Kramers time and the exact 1-D mean first-passage time (by quadrature), and
-vectorised simulators of SGD's escapes (10^4 chains are one tensor).
+This module gives the double well ``L(x) = h (x^2 - 1)^2`` (minima at +-1, saddle at 0, barrier
+``h``), its Gibbs CDF, the Kramers time and the exact 1-D mean first-passage time (by quadrature),
+and vectorised simulators of SGD's escapes (10^4 chains are one tensor).
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ __all__ = [
 
 
 def double_well(x, h: float = 0.25):
-    """``L(x) = h (x^2 - 1)^2``: minima at ``+-1`` (``L'' = 8h``), saddle at 0 (``L'' = -4h``), barrier ``h``.
+    """``L(x) = h (x^2 - 1)^2``: minima at ``+-1`` (``L'' = 8h``), saddle at 0 (``L'' = -4h``),
+    barrier ``h``.
 
     Example:
         >>> round(float(double_well(0.0)), 6)
@@ -62,7 +64,8 @@ def double_well_grad(x, h: float = 0.25):
 
 
 def kramers_time(curv_min: float, curv_saddle: float, barrier: float, temperature) -> np.ndarray:
-    """Eyring–Kramers mean escape time ``2 pi / sqrt(L''_min |L''_s|) exp(Delta L / T)`` (overdamped).
+    """Eyring–Kramers mean escape time ``2 pi / sqrt(L''_min |L''_s|) exp(Delta L / T)``
+    (overdamped).
 
     Args:
         curv_min: ``L''`` at the minimum (> 0).
@@ -83,8 +86,14 @@ def kramers_time(curv_min: float, curv_saddle: float, barrier: float, temperatur
     return 2 * math.pi / math.sqrt(curv_min * abs(curv_saddle)) * np.exp(barrier / T)
 
 
-def mfpt_exact(temperature: float, h: float = 0.25, *, start: float = -1.0, target: float = 1.0,
-               n_grid: int = 200_001) -> float:
+def mfpt_exact(
+    temperature: float,
+    h: float = 0.25,
+    *,
+    start: float = -1.0,
+    target: float = 1.0,
+    n_grid: int = 200_001,
+) -> float:
     """Exact mean first-passage time of ``dX = -L' dt + sqrt(2T) dW`` from ``start`` to ``target``.
 
     ``tau = (1/T) int_start^target e^{L(y)/T} int_{-inf}^y e^{-L(z)/T} dz dy`` (reflecting at
@@ -126,12 +135,20 @@ def gibbs_cdf(x, temperature: float, h: float = 0.25, *, n_grid: int = 20_001):
     return np.interp(x, g, c / c[-1], left=0.0, right=1.0)
 
 
-def simulate_double_well(temperature: float, lr: float, *, h: float = 0.25, n_chains: int = 10_000,
-                         n_steps: int = 1000, seed: int = 0) -> torch.Tensor:
-    """Final states of ``n_chains`` SGD chains on the double well at temperature ``T = eta s2 / (2B)``.
+def simulate_double_well(
+    temperature: float,
+    lr: float,
+    *,
+    h: float = 0.25,
+    n_chains: int = 10_000,
+    n_steps: int = 1000,
+    seed: int = 0,
+) -> torch.Tensor:
+    """Final states of ``n_chains`` SGD chains on the double well at temperature
+    ``T = eta s2 / (2B)``.
 
-    ``x <- x - eta (L'(x) + xi)``, ``xi ~ N(0, 2T / eta)``; half the chains start at -1, half at +1 (the
-    well occupancy is then right by symmetry and only the fast in-well relaxation is needed).
+    ``x <- x - eta (L'(x) + xi)``, ``xi ~ N(0, 2T / eta)``; half the chains start at -1, half at +1
+    (the well occupancy is then right by symmetry and only the fast in-well relaxation is needed).
 
     Example:
         >>> x = simulate_double_well(0.1, 0.01, n_chains=4, n_steps=10)
@@ -152,7 +169,11 @@ def simulate_double_well(temperature: float, lr: float, *, h: float = 0.25, n_ch
     x[: n_chains // 2] = -1.0
     sd = math.sqrt(2 * T * lr)
     for _ in range(n_steps):
-        x = x - lr * double_well_grad(x, h) + sd * torch.randn(n_chains, generator=gen, dtype=torch.float64)
+        x = (
+            x
+            - lr * double_well_grad(x, h)
+            + sd * torch.randn(n_chains, generator=gen, dtype=torch.float64)
+        )
     return x
 
 
@@ -170,7 +191,8 @@ class EscapeCounts:
 
     @property
     def mean_time(self) -> np.ndarray:
-        """Maximum-likelihood mean escape time ``exposure / escapes`` (exponential waiting times)."""
+        """Maximum-likelihood mean escape time ``exposure / escapes`` (exponential waiting
+        times)."""
         return self.exposure / np.maximum(self.escapes, 1)
 
     @property
@@ -179,15 +201,24 @@ class EscapeCounts:
         return 1.0 / np.sqrt(np.maximum(self.escapes, 1))
 
 
-def simulate_escapes(temperature, lr: float, *, h: float = 0.25, target: float = 1.0, chains, n_steps: int,
-                     burn_in: int = 0, seed: int = 0) -> EscapeCounts:
+def simulate_escapes(
+    temperature,
+    lr: float,
+    *,
+    h: float = 0.25,
+    target: float = 1.0,
+    chains,
+    n_steps: int,
+    burn_in: int = 0,
+    seed: int = 0,
+) -> EscapeCounts:
     """Renewal simulation of SGD escapes from ``x = -1`` of the double well to ``x >= target``.
 
     All temperatures run together: group ``g`` has ``chains[g]`` chains at temperature
-    ``temperature[g]``; a chain reaching ``x >= target`` counts one escape and restarts at -1. The first
-    ``burn_in`` steps are not counted, so the chains start counting from the quasi-stationary state in the
-    well (the Kramers rate is the escape rate from that state; counting from ``x = -1`` at once would add
-    the relaxation time to every first cycle).
+    ``temperature[g]``; a chain reaching ``x >= target`` counts one escape and restarts at -1. The
+    first ``burn_in`` steps are not counted, so the chains start counting from the quasi-stationary
+    state in the well (the Kramers rate is the escape rate from that state; counting from ``x = -1``
+    at once would add the relaxation time to every first cycle).
 
     Example:
         >>> c = simulate_escapes([0.25], 0.02, chains=[100], n_steps=500, seed=0)
@@ -215,7 +246,11 @@ def simulate_escapes(temperature, lr: float, *, h: float = 0.25, target: float =
     x = torch.full((int(n.sum()),), -1.0, dtype=torch.float64)
     hits = torch.zeros(int(n.sum()), dtype=torch.float64)
     for k in range(burn_in + n_steps):
-        x = x - lr * double_well_grad(x, h) + sd * torch.randn(x.shape, generator=gen, dtype=torch.float64)
+        x = (
+            x
+            - lr * double_well_grad(x, h)
+            + sd * torch.randn(x.shape, generator=gen, dtype=torch.float64)
+        )
         out = x >= target
         if k >= burn_in:
             hits += out
@@ -224,8 +259,9 @@ def simulate_escapes(temperature, lr: float, *, h: float = 0.25, target: float =
     return EscapeCounts(escapes=esc, exposure=n * n_steps * lr)
 
 
-def simulate_basin_escapes(hessian, noise_covs, lr: float, barrier: float, *, chains: int,
-                           n_steps: int, seed: int = 0) -> EscapeCounts:
+def simulate_basin_escapes(
+    hessian, noise_covs, lr: float, barrier: float, *, chains: int, n_steps: int, seed: int = 0
+) -> EscapeCounts:
     """Renewal simulation of SGD leaving the quadratic basin ``{L < barrier}``, ``L = x^T H x / 2``.
 
     ``theta <- theta - eta (H theta + xi)``, ``xi ~ N(0, Sigma_g)`` for each noise covariance
@@ -233,8 +269,14 @@ def simulate_basin_escapes(hessian, noise_covs, lr: float, barrier: float, *, ch
     ``L(theta) >= barrier`` counts one escape and restarts at the minimum 0.
 
     Example:
-        >>> c = simulate_basin_escapes([[4.0, 0.0], [0.0, 0.25]], [[[1.0, 0.0], [0.0, 1.0]]], 0.05, 0.05,
-        ...                            chains=50, n_steps=200)
+        >>> c = simulate_basin_escapes(
+        ...     [[4.0, 0.0], [0.0, 0.25]],
+        ...     [[[1.0, 0.0], [0.0, 1.0]]],
+        ...     0.05,
+        ...     0.05,
+        ...     chains=50,
+        ...     n_steps=200,
+        ... )
         >>> c.escapes.shape
         (1,)
     """
@@ -271,7 +313,9 @@ def simulate_basin_escapes(hessian, noise_covs, lr: float, barrier: float, *, ch
     return EscapeCounts(escapes=hits.numpy(), exposure=np.full(G, chains * n_steps * lr))
 
 
-def rate_ratio_interval(counts: EscapeCounts, i: int, j: int, *, level: float = 0.99) -> tuple[float, float, float]:
+def rate_ratio_interval(
+    counts: EscapeCounts, i: int, j: int, *, level: float = 0.99
+) -> tuple[float, float, float]:
     """Ratio ``mean_time[i] / mean_time[j]`` and its normal-approximation confidence interval.
 
     The log of the ratio of two Poisson rates has standard error ``sqrt(1/n_i + 1/n_j)``.
@@ -293,16 +337,26 @@ def rate_ratio_interval(counts: EscapeCounts, i: int, j: int, *, level: float = 
     i = checks.integer("i", i, low=0, high=g - 1)
     j = checks.integer("j", j, low=0, high=g - 1)
     if counts.escapes[i] <= 0 or counts.escapes[j] <= 0:
-        raise ValueError(f"counts must hold at least one escape in groups i={i} and j={j} for a rate ratio; "
-                         f"got {counts.escapes[i]:g} and {counts.escapes[j]:g} (run longer)")
+        raise ValueError(
+            f"counts must hold at least one escape in groups i={i} and j={j} for a rate ratio; "
+            f"got {counts.escapes[i]:g} and {counts.escapes[j]:g} (run longer)"
+        )
     r = float(counts.mean_time[i] / counts.mean_time[j])
     se = math.sqrt(1 / counts.escapes[i] + 1 / counts.escapes[j])
     z = stats.norm.ppf(0.5 + level / 2)
     return r, r * math.exp(-z * se), r * math.exp(z * se)
 
 
-def gibbs_ks_power(temperature: float, alt_temperature: float, n: int, *, alpha: float,
-                   h: float = 0.25, reps: int = 200, seed: int = 0) -> float:
+def gibbs_ks_power(
+    temperature: float,
+    alt_temperature: float,
+    n: int,
+    *,
+    alpha: float,
+    h: float = 0.25,
+    reps: int = 200,
+    seed: int = 0,
+) -> float:
     """Power of the Kolmogorov–Smirnov test against the Gibbs law at ``temperature`` when the ``n``
     samples follow the Gibbs law at ``alt_temperature``.
 

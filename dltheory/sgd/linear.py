@@ -1,16 +1,17 @@
 """SGD near a minimum: quadratic losses, Lyapunov equations and the stochastic modified equations.
 
-On ``L(theta) = theta^T A theta / 2`` with additive gradient noise of covariance ``C / B`` (``C`` the
-per-sample gradient covariance, ``B`` the batch size), SGD with learning rate ``eta`` is the linear
-stochastic difference equation
+On ``L(theta) = theta^T A theta / 2`` with additive gradient noise of covariance ``C / B`` (``C``
+the per-sample gradient covariance, ``B`` the batch size), SGD with learning rate ``eta`` is the
+linear stochastic difference equation
 
     theta_{k+1} = (I - eta A) theta_k - eta xi_k,        xi_k ~ N(0, C / B),
 
 whose stationary covariance solves the *discrete* Lyapunov equation
-``S = (I - eta A) S (I - eta A)^T + (eta^2 / B) C``. The first-order stochastic modified equation (SME;
-Li, Tai & E 2017, 2019) ``dX = -A X dt + sqrt(eta / B) C^{1/2} dW`` has the stationary covariance of the
-*continuous* Lyapunov equation ``A S + S A = (eta / B) C``; they differ at relative order ``eta``. In one
-dimension (``A = a``, ``C = s2``) the two are ``eta s2 / (B a (2 - eta a))`` and ``eta s2 / (2 a B)``.
+``S = (I - eta A) S (I - eta A)^T + (eta^2 / B) C``. The first-order stochastic modified equation
+(SME; Li, Tai & E 2017, 2019) ``dX = -A X dt + sqrt(eta / B) C^{1/2} dW`` has the stationary
+covariance of the *continuous* Lyapunov equation ``A S + S A = (eta / B) C``; they differ at
+relative order ``eta``. In one dimension (``A = a``, ``C = s2``) the two are
+``eta s2 / (B a (2 - eta a))`` and ``eta s2 / (2 a B)``.
 
 The second-order SME adds the drift correction ``-(eta / 4) grad |grad L|^2``.
 """
@@ -52,7 +53,8 @@ def _lr_batch(lr, batch_size):
 def stationary_variance_sgd(lr: float, a: float, s2: float, batch_size: float = 1) -> float:
     """Exact stationary variance of SGD on ``a theta^2 / 2`` with additive noise ``s2 / B``.
 
-    ``v = eta s2 / (B a (2 - eta a))``, finite only for ``0 < eta a < 2`` (``inf`` beyond: SGD diverges).
+    ``v = eta s2 / (B a (2 - eta a))``, finite only for ``0 < eta a < 2`` (``inf`` beyond: SGD
+    diverges).
 
     Example:
         >>> round(stationary_variance_sgd(0.1, 1.0, 1.0, 1), 6)
@@ -108,7 +110,9 @@ def lyapunov_discrete(A, C, lr: float, batch_size: float = 1) -> np.ndarray:
     lr, b = _lr_batch(lr, batch_size)
     lam_max = np.linalg.eigvalsh(A).max()
     if lr * lam_max >= 2:
-        raise ValueError(f"lr must be < 2 / lambda_max(A) = {2 / lam_max:.4g} for a stationary law; got {lr}")
+        raise ValueError(
+            f"lr must be < 2 / lambda_max(A) = {2 / lam_max:.4g} for a stationary law; got {lr}"
+        )
     M = np.eye(len(A)) - lr * A
     S = scipy.linalg.solve_discrete_lyapunov(M, lr**2 / b * C)
     return (S + S.T) / 2
@@ -128,9 +132,18 @@ def lyapunov_continuous(A, C, lr: float, batch_size: float = 1) -> np.ndarray:
     return (S + S.T) / 2
 
 
-def simulate_linear_sgd(A, C, lr: float, batch_size: float = 1, *, n_chains: int = 10_000,
-                        n_steps: int = 1000, seed: int = 0) -> torch.Tensor:
-    """Run ``n_chains`` independent SGD chains on ``theta^T A theta / 2`` with noise ``N(0, C / B)``.
+def simulate_linear_sgd(
+    A,
+    C,
+    lr: float,
+    batch_size: float = 1,
+    *,
+    n_chains: int = 10_000,
+    n_steps: int = 1000,
+    seed: int = 0,
+) -> torch.Tensor:
+    """Run ``n_chains`` independent SGD chains on ``theta^T A theta / 2`` with noise
+    ``N(0, C / B)``.
 
     All chains start at 0 and move together as one ``(n_chains, d)`` matrix (float64).
 
@@ -150,7 +163,9 @@ def simulate_linear_sgd(A, C, lr: float, batch_size: float = 1, *, n_chains: int
     checks.work("n_steps", n_steps, n_chains * len(A) ** 2)
     lam_max = float(np.linalg.eigvalsh(A).max())
     if lr * lam_max >= 2:
-        raise ValueError(f"lr must be < 2 / lambda_max(A) = {2 / lam_max:g} for stable SGD; got {lr}")
+        raise ValueError(
+            f"lr must be < 2 / lambda_max(A) = {2 / lam_max:g} for stable SGD; got {lr}"
+        )
     gen = torch.Generator().manual_seed(checks.seed(seed))
     M = torch.as_tensor(np.eye(len(A)) - lr * A)
     lam, V = np.linalg.eigh(C)
@@ -164,13 +179,16 @@ def simulate_linear_sgd(A, C, lr: float, batch_size: float = 1, *, n_chains: int
 
 
 def covariance_test(samples, cov) -> float:
-    """p-value of the likelihood-ratio test that zero-mean Gaussian ``samples`` have covariance ``cov``.
+    """p-value of the likelihood-ratio test that zero-mean Gaussian ``samples`` have covariance
+    ``cov``.
 
-    After whitening by ``cov``, ``n (tr S - log det S - d)`` with ``S = X^T X / n`` is asymptotically
-    chi-squared with ``d (d + 1) / 2`` degrees of freedom under the null.
+    After whitening by ``cov``, ``n (tr S - log det S - d)`` with ``S = X^T X / n`` is
+    asymptotically chi-squared with ``d (d + 1) / 2`` degrees of freedom under the null.
 
     Example:
-        >>> x = torch.randn(20000, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+        >>> x = torch.randn(
+        ...     20000, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64
+        ... )
         >>> covariance_test(x, [[1.0, 0.0], [0.0, 1.0]]) > 0.01
         True
     """
@@ -187,14 +205,24 @@ def covariance_test(samples, cov) -> float:
     return float(scipy.stats.chi2.sf(stat, d * (d + 1) // 2))
 
 
-def quadratic_weak_error(lr, *, a: float = 1.0, s2: float = 1.0, batch_size: float = 1,
-                         theta0: float = 1.0, horizon: float = 1.0, order: int = 1) -> np.ndarray:
-    """Exact weak error ``|E theta_k^2 - E X(k eta)^2|`` at ``k eta = horizon`` on ``a theta^2 / 2``.
+def quadratic_weak_error(
+    lr,
+    *,
+    a: float = 1.0,
+    s2: float = 1.0,
+    batch_size: float = 1,
+    theta0: float = 1.0,
+    horizon: float = 1.0,
+    order: int = 1,
+) -> np.ndarray:
+    """Exact weak error ``|E theta_k^2 - E X(k eta)^2|`` at ``k eta = horizon`` on
+    ``a theta^2 / 2``.
 
-    Both SGD (additive Gaussian noise ``s2 / B``) and the SME are Gaussian, so both second moments are
-    closed forms: SGD has mean ``(1 - eta a)^k theta0`` and variance
-    ``v_inf (1 - (1 - eta a)^{2k})``; the SME of order 1 has mean ``e^{-a t} theta0``; the second-order
-    SME replaces ``a`` by ``a (1 + eta a / 2)`` in the drift (its ``-(eta/4) grad |grad L|^2`` term).
+    Both SGD (additive Gaussian noise ``s2 / B``) and the SME are Gaussian, so both second moments
+    are closed forms: SGD has mean ``(1 - eta a)^k theta0`` and variance
+    ``v_inf (1 - (1 - eta a)^{2k})``; the SME of order 1 has mean ``e^{-a t} theta0``; the
+    second-order SME replaces ``a`` by ``a (1 + eta a / 2)`` in the drift (its
+    ``-(eta/4) grad |grad L|^2`` term).
 
     Args:
         lr: learning rate(s); ``horizon / lr`` must be an integer for each.
@@ -228,12 +256,16 @@ def quadratic_weak_error(lr, *, a: float = 1.0, s2: float = 1.0, batch_size: flo
     return np.asarray(out).reshape(np.shape(lrs))
 
 
-#: Losses of the Monte Carlo weak-error comparison: name -> (``L'``, ``L''``, formula). The cosine loss
-#: has a Lipschitz gradient (``|L''| <= 1.5``), as Li, Tai & E assume; the quartic's cubic drift does not.
+#: Losses of the Monte Carlo weak-error comparison: name -> (``L'``, ``L''``, formula). The cosine
+#: loss has a Lipschitz gradient (``|L''| <= 1.5``), as Li, Tai & E assume; the quartic's cubic
+#: drift does not.
 SME_LOSSES = {
     "quartic": (lambda y: y + y**3, lambda y: 1 + 3 * y**2, "theta^2/2 + theta^4/4"),
-    "cosine": (lambda y: y + 0.5 * torch.sin(y), lambda y: 1 + 0.5 * torch.cos(y),
-               "theta^2/2 + (1 - cos theta)/2"),
+    "cosine": (
+        lambda y: y + 0.5 * torch.sin(y),
+        lambda y: 1 + 0.5 * torch.cos(y),
+        "theta^2/2 + (1 - cos theta)/2",
+    ),
 }
 
 
@@ -256,17 +288,27 @@ class _QuarticSME(torch.nn.Module):
         return torch.full_like(y, self.sigma).unsqueeze(-1)
 
 
-def quartic_weak_error(lr: float, *, s2: float = 1.0, batch_size: float = 1, theta0: float = 1.0,
-                       horizon: float = 1.0, n_chains: int = 2000, substeps: int = 8,
-                       loss: str = "quartic", seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Monte Carlo weak errors of the SMEs on the quartic ``L = theta^2 / 2 + theta^4 / 4`` (or another
-    loss of :data:`SME_LOSSES`, e.g. ``"cosine"``: ``theta^2 / 2 + (1 - cos theta) / 2``).
+def quartic_weak_error(
+    lr: float,
+    *,
+    s2: float = 1.0,
+    batch_size: float = 1,
+    theta0: float = 1.0,
+    horizon: float = 1.0,
+    n_chains: int = 2000,
+    substeps: int = 8,
+    loss: str = "quartic",
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Monte Carlo weak errors of the SMEs on the quartic ``L = theta^2 / 2 + theta^4 / 4`` (or
+    another loss of :data:`SME_LOSSES`, e.g. ``"cosine"``: ``theta^2 / 2 + (1 - cos theta) / 2``).
 
-    SGD ``theta_{k+1} = theta_k - eta (L'(theta_k) + xi_k)``, ``xi_k ~ N(0, s2 / B)``, and the SMEs of
-    order 1 and 2 (solved by torchsde's strong order-1.5 SRK scheme for additive noise, step
-    ``eta / substeps``) are driven by the *same* Brownian path: SGD's noise is ``xi_k = sqrt(s2 / B)
-    (W((k+1) eta) - W(k eta)) / sqrt(eta)``. This coupling leaves each expectation unchanged but makes the
-    paired difference ``theta_K^2 - X(T)^2`` small, so its Monte Carlo mean resolves the weak error.
+    SGD ``theta_{k+1} = theta_k - eta (L'(theta_k) + xi_k)``, ``xi_k ~ N(0, s2 / B)``, and the SMEs
+    of order 1 and 2 (solved by torchsde's strong order-1.5 SRK scheme for additive noise, step
+    ``eta / substeps``) are driven by the *same* Brownian path: SGD's noise is
+    ``xi_k = sqrt(s2 / B) (W((k+1) eta) - W(k eta)) / sqrt(eta)``. This coupling leaves each
+    expectation unchanged but makes the paired difference ``theta_K^2 - X(T)^2`` small, so its Monte
+    Carlo mean resolves the weak error.
 
     Returns:
         ``(errors, standard_errors)``, each of shape ``(2,)`` for orders 1 and 2: the mean of
@@ -293,9 +335,16 @@ def quartic_weak_error(lr: float, *, s2: float = 1.0, batch_size: float = 1, the
         raise ValueError(f"horizon / lr must be an integer; got {k}")
     k = round(k)
     sigma = math.sqrt(lr * s2 / b)
-    bm = torchsde.BrownianInterval(0.0, horizon, size=(n_chains, 1), dtype=torch.float64,
-                                   entropy=checks.seed(seed), levy_area_approximation="space-time",
-                                   dt=lr / substeps, cache_size=None)
+    bm = torchsde.BrownianInterval(
+        0.0,
+        horizon,
+        size=(n_chains, 1),
+        dtype=torch.float64,
+        entropy=checks.seed(seed),
+        levy_area_approximation="space-time",
+        dt=lr / substeps,
+        cache_size=None,
+    )
     y0 = torch.full((n_chains, 1), theta0, dtype=torch.float64)
     th = y0.clone()
     for j in range(k):
@@ -304,17 +353,20 @@ def quartic_weak_error(lr: float, *, s2: float = 1.0, batch_size: float = 1, the
     err, se = [], []
     for order in (1, 2):
         with torch.no_grad():
-            ys = torchsde.sdeint(_QuarticSME(lr, sigma, order, loss), y0, ts, bm=bm, method="srk",
-                                 dt=lr / substeps)
+            ys = torchsde.sdeint(
+                _QuarticSME(lr, sigma, order, loss), y0, ts, bm=bm, method="srk", dt=lr / substeps
+            )
         d = (th**2 - ys[-1] ** 2).squeeze(-1)
         err.append(d.mean().item())
         se.append(d.std().item() / math.sqrt(n_chains))
     return np.asarray(err), np.asarray(se)
 
 
-def covariance_test_power(cov_null, cov_alt, n: int, *, alpha: float, reps: int = 400,
-                          seed: int = 0) -> float:
-    """Power of :func:`covariance_test` against ``cov_null`` when the ``n`` samples have ``cov_alt``.
+def covariance_test_power(
+    cov_null, cov_alt, n: int, *, alpha: float, reps: int = 400, seed: int = 0
+) -> float:
+    """Power of :func:`covariance_test` against ``cov_null`` when the ``n`` samples have
+    ``cov_alt``.
 
     Repeats the test ``reps`` times, vectorised: the sample covariance of ``n`` zero-mean Gaussian
     vectors is a Wishart matrix, drawn directly (scipy), so no samples are stored.
@@ -339,19 +391,21 @@ def covariance_test_power(cov_null, cov_alt, n: int, *, alpha: float, reps: int 
 def variance_test_exact(samples, variances) -> float:
     """p-value that zero-mean Gaussian runs have the given variances: ``sum_i z_i^2 ~ chi2_k``.
 
-    Run ``i`` (a 1-D array of ``n_i`` samples) gives ``n_i v_hat_i / v_i ~ chi2_{n_i}`` under the null,
-    turned into an exact standard normal ``z_i``; the ``k`` runs together give ``chi2_k``.
+    Run ``i`` (a 1-D array of ``n_i`` samples) gives ``n_i v_hat_i / v_i ~ chi2_{n_i}`` under the
+    null, turned into an exact standard normal ``z_i``; the ``k`` runs together give ``chi2_k``.
 
     Example:
         >>> rng = np.random.default_rng(0)
-        >>> variance_test_exact([rng.standard_normal(5000), 2 * rng.standard_normal(5000)], [1, 4]) > 0.01
+        >>> variance_test_exact(
+        ...     [rng.standard_normal(5000), 2 * rng.standard_normal(5000)], [1, 4]
+        ... ) > 0.01
         True
     """
     v = checks.real_array("variances", variances, ndim=1)
     if (v <= 0).any() or len(samples) != len(v):
         raise ValueError(f"variances must hold {len(samples)} positive numbers, one per run")
     z = []
-    for x, vi in zip(samples, v):
+    for x, vi in zip(samples, v, strict=False):
         x = checks.real_array("samples", x, ndim=1)
         n = len(x)
         z.append(scipy.stats.norm.isf(scipy.stats.chi2.sf(n * np.mean(x**2) / vi, n)))
@@ -359,7 +413,8 @@ def variance_test_exact(samples, variances) -> float:
 
 
 def variance_test_power(n: int, ratios, *, alpha: float, reps: int = 4000, seed: int = 0) -> float:
-    """Power of :func:`variance_test_exact` when the true variances are ``ratios`` times the null ones.
+    """Power of :func:`variance_test_exact` when the true variances are ``ratios`` times the null
+    ones.
 
     Vectorised: ``n v_hat_i / v_i = ratio_i chi2_n`` is drawn directly, ``reps`` times.
 

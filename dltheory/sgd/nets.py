@@ -1,10 +1,11 @@
-"""Small ReLU MLPs on scikit-learn's digits: many SGD runs at once, sharpness, gradient noise, rescaling.
+"""Small ReLU MLPs on scikit-learn's digits: many SGD runs at once, sharpness, gradient noise,
+rescaling.
 
 A batch of ``R`` one-hidden-layer networks ``x -> W2^T relu(W1^T x + b1) + b2`` is held as stacked
-tensors (``W1`` of shape ``(R, 64, H)``...), so a grid of learning rates and seeds trains as one batched
-computation. The sharpness (top Hessian eigenvalue of the training loss) is found by power iteration on
-Hessian–vector products, all runs at once. Per-sample gradients are written out by hand (two layers),
-which gives the gradient-noise covariance and its spectrum.
+tensors (``W1`` of shape ``(R, 64, H)``...), so a grid of learning rates and seeds trains as one
+batched computation. The sharpness (top Hessian eigenvalue of the training loss) is found by power
+iteration on Hessian–vector products, all runs at once. Per-sample gradients are written out by hand
+(two layers), which gives the gradient-noise covariance and its spectrum.
 """
 
 from __future__ import annotations
@@ -99,8 +100,14 @@ class MLPs:
         return MLPs(*(t[i : i + 1].clone() for t in self.tensors()))
 
 
-def init_mlps(seeds, *, d_in: int = 64, hidden: int = 32, n_classes: int = 10,
-              dtype: torch.dtype = torch.float32) -> MLPs:
+def init_mlps(
+    seeds,
+    *,
+    d_in: int = 64,
+    hidden: int = 32,
+    n_classes: int = 10,
+    dtype: torch.dtype = torch.float32,
+) -> MLPs:
     """He-initialised networks, one per seed (the same seed gives the same network).
 
     Example:
@@ -115,29 +122,39 @@ def init_mlps(seeds, *, d_in: int = 64, hidden: int = 32, n_classes: int = 10,
     out = []
     for s in seeds:
         g = torch.Generator().manual_seed(s)
-        out.append((torch.randn(d_in, hidden, generator=g, dtype=torch.float64) * math.sqrt(2 / d_in),
-                    torch.zeros(hidden, dtype=torch.float64),
-                    torch.randn(hidden, n_classes, generator=g, dtype=torch.float64) * math.sqrt(1 / hidden),
-                    torch.zeros(n_classes, dtype=torch.float64)))
+        out.append(
+            (
+                torch.randn(d_in, hidden, generator=g, dtype=torch.float64) * math.sqrt(2 / d_in),
+                torch.zeros(hidden, dtype=torch.float64),
+                torch.randn(hidden, n_classes, generator=g, dtype=torch.float64)
+                * math.sqrt(1 / hidden),
+                torch.zeros(n_classes, dtype=torch.float64),
+            )
+        )
     return MLPs(*(torch.stack([o[k] for o in out]).to(dtype) for k in range(4)))
 
 
 def _data(nets, x, y=None, *, name="nets"):
-    """``(x, y)`` checked against ``nets``: inputs ``(n, d_in)`` or ``(R, n, d_in)`` of the nets' dtype and
-    device, at least one sample, labels in ``[0, K)`` with one per sample."""
+    """``(x, y)`` checked against ``nets``: inputs ``(n, d_in)`` or ``(R, n, d_in)`` of the nets'
+    dtype and device, at least one sample, labels in ``[0, K)`` with one per sample."""
     if not isinstance(nets, MLPs):
         raise TypeError(f"{name} must be MLPs; got {type(nets).__name__}")
     W1 = nets.W1
     x = checks.tensor("x", x, ndim=(2, 3), dtype=W1.dtype)
     checks.on_device("x", x, W1.device)
     if x.shape[-1] != W1.shape[1] or (x.ndim == 3 and x.shape[0] != W1.shape[0]):
-        raise ValueError(f"x must have shape (n, {W1.shape[1]}) or ({W1.shape[0]}, n, {W1.shape[1]}); "
-                         f"got {tuple(x.shape)}")
+        raise ValueError(
+            f"x must have shape (n, {W1.shape[1]}) or ({W1.shape[0]}, n, {W1.shape[1]}); "
+            f"got {tuple(x.shape)}"
+        )
     checks.nonempty("x", x, axis=-2)
     if y is None:
         return x
-    y = checks.labels("y", y, n_classes=nets.W2.shape[-1], n=x.shape[-2]) if not (
-        isinstance(y, torch.Tensor) and y.ndim == 2) else y
+    y = (
+        checks.labels("y", y, n_classes=nets.W2.shape[-1], n=x.shape[-2])
+        if not (isinstance(y, torch.Tensor) and y.ndim == 2)
+        else y
+    )
     return x, checks.on_device("y", y, W1.device)
 
 
@@ -193,11 +210,13 @@ def accuracy(nets: MLPs, x, y) -> np.ndarray:
         return (_forward(nets.tensors(), x).argmax(-1) == y).double().mean(1).cpu().numpy()
 
 
-def train_sgd(nets: MLPs, data: Digits, lr, batch_size: int, *, epochs: float, seed: int = 0) -> MLPs:
+def train_sgd(
+    nets: MLPs, data: Digits, lr, batch_size: int, *, epochs: float, seed: int = 0
+) -> MLPs:
     """Plain SGD on every network at once, each with its own learning rate and its own minibatches.
 
-    Network ``r`` takes ``round(epochs * N / B)`` steps ``theta <- theta - lr[r] grad L_B(theta)`` with
-    batches of ``B`` samples drawn with replacement.
+    Network ``r`` takes ``round(epochs * N / B)`` steps ``theta <- theta - lr[r] grad L_B(theta)``
+    with batches of ``B`` samples drawn with replacement.
 
     Args:
         lr: one learning rate per network, shape ``(R,)``.
@@ -231,7 +250,7 @@ def train_sgd(nets: MLPs, data: Digits, lr, batch_size: int, *, epochs: float, s
         total = _losses(params, data.x_train[idx], data.y_train[idx]).sum()
         grads = torch.autograd.grad(total, params)
         with torch.no_grad():
-            for p, g, s in zip(params, grads, scales):
+            for p, g, s in zip(params, grads, scales, strict=False):
                 p -= s * g
     return MLPs(*(p.detach() for p in params))
 
@@ -247,12 +266,14 @@ def hvp(nets: MLPs, x, y, vecs) -> list[torch.Tensor]:
     """
     x, y = _data(nets, x, y)
     vecs = checks.sequence("vecs", vecs)
-    if len(vecs) != 4 or any(not isinstance(v, torch.Tensor) or v.shape != t.shape
-                             for v, t in zip(vecs, nets.tensors())):
+    if len(vecs) != 4 or any(
+        not isinstance(v, torch.Tensor) or v.shape != t.shape
+        for v, t in zip(vecs, nets.tensors(), strict=False)
+    ):
         raise ValueError("vecs must be four tensors shaped like nets.tensors()")
     params = [t.detach().clone().requires_grad_(True) for t in nets.tensors()]
     grads = torch.autograd.grad(_losses(params, x, y).sum(), params, create_graph=True)
-    dot = sum((g * v).sum() for g, v in zip(grads, vecs))
+    dot = sum((g * v).sum() for g, v in zip(grads, vecs, strict=False))
     return list(torch.autograd.grad(dot, params))
 
 
@@ -285,7 +306,7 @@ def sharpness(nets: MLPs, x, y, *, iters: int = 30, seed: int = 0) -> np.ndarray
     lam = torch.zeros(nets.W1.shape[0], dtype=nets.W1.dtype, device=nets.W1.device)
     for _ in range(iters):
         hv = hvp(nets, x, y, v)
-        lam = sum((a * b).reshape(a.shape[0], -1).sum(1) for a, b in zip(v, hv))
+        lam = sum((a * b).reshape(a.shape[0], -1).sum(1) for a, b in zip(v, hv, strict=False))
         v = scale(hv, norms(hv))
     return lam.detach().cpu().numpy()
 
@@ -298,7 +319,11 @@ def per_sample_grads(net: MLPs, x, y) -> torch.Tensor:
 
     Example:
         >>> d = load_digits(torch.float64)
-        >>> tuple(per_sample_grads(init_mlps([0], dtype=torch.float64), d.x_train[:5], d.y_train[:5]).shape)
+        >>> tuple(
+        ...     per_sample_grads(
+        ...         init_mlps([0], dtype=torch.float64), d.x_train[:5], d.y_train[:5]
+        ...     ).shape
+        ... )
         (5, 2410)
     """
     if not isinstance(net, MLPs) or net.W1.shape[0] != 1:
@@ -314,12 +339,20 @@ def per_sample_grads(net: MLPs, x, y) -> torch.Tensor:
     d2[torch.arange(len(y)), y] -= 1
     d1 = (d2 @ W2.T) * (pre > 0)
     n = len(x)
-    return torch.cat([(x.unsqueeze(2) * d1.unsqueeze(1)).reshape(n, -1), d1,
-                      (h.unsqueeze(2) * d2.unsqueeze(1)).reshape(n, -1), d2], dim=1)
+    return torch.cat(
+        [
+            (x.unsqueeze(2) * d1.unsqueeze(1)).reshape(n, -1),
+            d1,
+            (h.unsqueeze(2) * d2.unsqueeze(1)).reshape(n, -1),
+            d2,
+        ],
+        dim=1,
+    )
 
 
 def spectrum(grads: torch.Tensor) -> np.ndarray:
-    """Eigenvalues (descending) of the per-sample gradient covariance ``(1/n) sum (g_i - g)(g_i - g)^T``.
+    """Eigenvalues (descending) of the per-sample gradient covariance
+    ``(1/n) sum (g_i - g)(g_i - g)^T``.
 
     Computed from the ``n x n`` Gram matrix (``n`` nonzero eigenvalues at most).
 
@@ -353,9 +386,9 @@ def effective_rank(eigenvalues, *, fraction: float = 0.9) -> tuple[int, float]:
 
 
 def tail_index(samples, *, k1: int | None = None) -> float:
-    """Tail index ``alpha`` of symmetric alpha-stable samples (Mohammadi et al. 2015; used by Simsekli
-    et al. 2019): with ``K = K1 K2`` samples and ``Y_i`` the sums of ``K1`` consecutive ones,
-    ``1/alpha = (mean log|Y| - mean log|X|) / log K1``. Gaussian data give 2, Cauchy data 1.
+    """Tail index ``alpha`` of symmetric alpha-stable samples (Mohammadi et al. 2015; used by
+    Simsekli et al. 2019): with ``K = K1 K2`` samples and ``Y_i`` the sums of ``K1`` consecutive
+    ones, ``1/alpha = (mean log|Y| - mean log|X|) / log K1``. Gaussian data give 2, Cauchy data 1.
 
     Example:
         >>> x = np.random.default_rng(0).standard_normal(100_000)

@@ -1,4 +1,5 @@
 """Mutants of the dynamics chapter: plausible wrong theories its claims must catch."""
+
 import numpy as np
 import torch
 from harness import Mutant
@@ -11,8 +12,14 @@ def _half_step(original):
     """Euler blocks ``x + (h/2) f(x)``: the step factor of the ResNet read as Euler is wrong."""
 
     def wrong(field, x0, *, T, L, method="euler", return_all=False):
-        return original(field, x0, T=T / 2 if method == "euler" else T, L=L, method=method,
-                        return_all=return_all)
+        return original(
+            field,
+            x0,
+            T=T / 2 if method == "euler" else T,
+            L=L,
+            method=method,
+            return_all=return_all,
+        )
 
     return wrong
 
@@ -21,8 +28,11 @@ def _real_part_only(original):
     """Stability from ``|1 + h Re(lambda)|``: the ODE's criterion, blind to the imaginary part."""
 
     def wrong(eigenvalues, h):
-        lam = eigenvalues.detach().cpu().numpy() if isinstance(eigenvalues, torch.Tensor) \
+        lam = (
+            eigenvalues.detach().cpu().numpy()
+            if isinstance(eigenvalues, torch.Tensor)
             else np.asarray(eigenvalues)
+        )
         return original(lam.real.astype(complex), h)
 
     return wrong
@@ -57,17 +67,37 @@ def _as_backprop(func, y0, t, *, adjoint_params=None, **kwargs):
 
 
 MUTANTS = [
-    Mutant("euler-half-step", "ResNet blocks x + (h/2) f(x): Euler with a wrong step factor",
-           "dltheory.dynamics.euler:residual_stack", _half_step),
-    Mutant("stability-real-part", "Euler stability judged by |1 + h Re(lambda)| (the ODE's "
-           "eigenvalue bound, ignoring Im(lambda))",
-           "dltheory.dynamics.stability:euler_amplification", _real_part_only),
-    Mutant("reversal-not-inverse", "the reversible block inverted by running it backwards "
-           "with -h (half-steps in the forward order)",
-           "dltheory.dynamics.reversible:hamiltonian_inverse", lambda f: euler_reversal),
-    Mutant("adjoint-is-backprop", "the adjoint method taken to be backprop through the solver "
-           "(optimise-then-discretise = discretise-then-optimise)",
-           "dltheory.dynamics.experiments_adjoint:odeint_adjoint", lambda f: _as_backprop),
-    Mutant("adjoint-sign", "the adjoint equation with a sign error, da/dt = +a df/dz",
-           "dltheory.dynamics.costate:adjoint_state", _adjoint_sign),
+    Mutant(
+        "euler-half-step",
+        "ResNet blocks x + (h/2) f(x): Euler with a wrong step factor",
+        "dltheory.dynamics.euler:residual_stack",
+        _half_step,
+    ),
+    Mutant(
+        "stability-real-part",
+        "Euler stability judged by |1 + h Re(lambda)| (the ODE's "
+        "eigenvalue bound, ignoring Im(lambda))",
+        "dltheory.dynamics.stability:euler_amplification",
+        _real_part_only,
+    ),
+    Mutant(
+        "reversal-not-inverse",
+        "the reversible block inverted by running it backwards "
+        "with -h (half-steps in the forward order)",
+        "dltheory.dynamics.reversible:hamiltonian_inverse",
+        lambda f: euler_reversal,
+    ),
+    Mutant(
+        "adjoint-is-backprop",
+        "the adjoint method taken to be backprop through the solver "
+        "(optimise-then-discretise = discretise-then-optimise)",
+        "dltheory.dynamics.experiments_adjoint:odeint_adjoint",
+        lambda f: _as_backprop,
+    ),
+    Mutant(
+        "adjoint-sign",
+        "the adjoint equation with a sign error, da/dt = +a df/dz",
+        "dltheory.dynamics.costate:adjoint_state",
+        _adjoint_sign,
+    ),
 ]

@@ -2,12 +2,12 @@
 
 Each chapter has a module ``tests/mutants/<chapter>.py`` defining ``MUTANTS``, a list of
 :class:`Mutant`: a wrong version of a function the chapter tests (a factor, a sign, a first-order
-formula, a dropped term). The harness runs a chapter's code cells in a fresh process, first without a
-mutant (every claim must pass), then once per mutant with the wrong function patched in everywhere it
-is bound (every ``dltheory`` module, before the chapter imports it). A mutant is **killed** when a claim
-of the chapter fails (:class:`dltheory.claims.ClaimError`); the chapter stops at the first failed
-claim. A mutant that survives the whole chapter, or that breaks it in another way (an exception that is
-not a failed claim), fails the run.
+formula, a dropped term). The harness runs a chapter's code cells in a fresh process, first without
+a mutant (every claim must pass), then once per mutant with the wrong function patched in everywhere
+it is bound (every ``dltheory`` module, before the chapter imports it). A mutant is **killed** when
+a claim of the chapter fails (:class:`dltheory.claims.ClaimError`); the chapter stops at the first
+failed claim. A mutant that survives the whole chapter, or that breaks it in another way (an
+exception that is not a failed claim), fails the run.
 
 Usage::
 
@@ -56,7 +56,9 @@ class Mutant:
 
 
 def chapters() -> list[str]:
-    return sorted(p.stem for p in HERE.glob("*.py") if p.stem not in ("harness", "__init__", "conftest"))
+    return sorted(
+        p.stem for p in HERE.glob("*.py") if p.stem not in ("harness", "__init__", "conftest")
+    )
 
 
 def mutants(chapter: str) -> list[Mutant]:
@@ -80,7 +82,8 @@ def _import_all() -> None:
 
 
 def apply(mutant: Mutant) -> int:
-    """Patch ``mutant`` into every loaded ``dltheory`` module that binds the original; return how many."""
+    """Patch ``mutant`` into every loaded ``dltheory`` module that binds the original; return how
+    many."""
     _import_all()
     module_name, _, attr = mutant.target.partition(":")
     owner = importlib.import_module(module_name)
@@ -141,31 +144,55 @@ def run_chapter(chapter: str, mutant_name: str | None) -> dict:
                 exec(compile(source, f"<{chapter} cell {i}>", "exec"), namespace)
         except claims.ClaimError as err:
             failed = [c.id for c in claims.records() if not c.passed]
-            return {"outcome": "killed", "claim": failed[-1] if failed else "?", "detail": str(err)[:300],
-                    "seconds": time.perf_counter() - start, "claims": len(claims.records())}
+            return {
+                "outcome": "killed",
+                "claim": failed[-1] if failed else "?",
+                "detail": str(err)[:300],
+                "seconds": time.perf_counter() - start,
+                "claims": len(claims.records()),
+            }
         except Exception as err:  # noqa: BLE001 - reported, and fails the run
-            return {"outcome": "error", "claim": "", "detail": f"cell {i}: {type(err).__name__}: {err}"[:500],
-                    "seconds": time.perf_counter() - start, "claims": len(claims.records())}
+            return {
+                "outcome": "error",
+                "claim": "",
+                "detail": f"cell {i}: {type(err).__name__}: {err}"[:500],
+                "seconds": time.perf_counter() - start,
+                "claims": len(claims.records()),
+            }
         finally:
             plt.close("all")
-    return {"outcome": "survived", "claim": "", "detail": "", "seconds": time.perf_counter() - start,
-            "claims": len(claims.records())}
+    return {
+        "outcome": "survived",
+        "claim": "",
+        "detail": "",
+        "seconds": time.perf_counter() - start,
+        "claims": len(claims.records()),
+    }
 
 
 def _child(chapter: str, mutant_name: str | None) -> dict:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", chapter]
     if mutant_name:
         cmd += ["-m", mutant_name]
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
-               MPLBACKEND="Agg", DLTHEORY_CLAIMS_STRICT=os.environ.get("DLTHEORY_CLAIMS_STRICT", ""))
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+        MPLBACKEND="Agg",
+        DLTHEORY_CLAIMS_STRICT=os.environ.get("DLTHEORY_CLAIMS_STRICT", ""),
+    )
     env.pop("DLTHEORY_CLAIMS_DIR", None)
     env.pop("DLTHEORY_FIGURES_DIR", None)
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("MUTANT-RESULT ")]
     if not lines:
-        return {"outcome": "error", "claim": "", "seconds": 0.0, "claims": 0,
-                "detail": (proc.stderr or proc.stdout)[-500:]}
-    return json.loads(lines[-1][len("MUTANT-RESULT "):])
+        return {
+            "outcome": "error",
+            "claim": "",
+            "seconds": 0.0,
+            "claims": 0,
+            "detail": (proc.stderr or proc.stdout)[-500:],
+        }
+    return json.loads(lines[-1][len("MUTANT-RESULT ") :])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -222,8 +249,10 @@ def main(argv: list[str] | None = None) -> int:
         if not ok and r["detail"]:
             print(f"{'':11s} -> {r['detail']}")
     total = sum(per_chapter.values())
-    print(f"\n{total} mutants killed in {len(per_chapter)} chapters; {bad} problem(s); "
-          f"{time.perf_counter() - start:.0f} s")
+    print(
+        f"\n{total} mutants killed in {len(per_chapter)} chapters; {bad} problem(s); "
+        f"{time.perf_counter() - start:.0f} s"
+    )
     return 1 if bad else 0
 
 

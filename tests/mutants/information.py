@@ -4,6 +4,7 @@ Three are killed before any network is trained (the initialisation check of the 
 the surrogate's label entropy); the pairwise-bound mutant is killed by the Gaussian-mixture check,
 after the training cell.
 """
+
 import math
 
 import numpy as np
@@ -15,7 +16,8 @@ def _nats(f):
 
 
 def _summed_codes(f):
-    # one code per row as the *sum* of its bin indices: distinct rows collide (the cells are not counted)
+    # one code per row as the *sum* of its bin indices: distinct rows collide (the cells are not
+    # counted)
     return lambda idx: (idx - idx.amin(dim=(0, 1), keepdim=True)).sum(-1)
 
 
@@ -25,6 +27,7 @@ def _no_component_entropy(f):
         d = np.shape(centres)[-1]
         h_c = 0.5 * d * math.log2(2 * math.pi * math.e * var)
         return tuple(v - h_c for v in f(centres, var=var))
+
     return bounds
 
 
@@ -33,14 +36,29 @@ def _label_entropy_nats(f):
 
 
 MUTANTS = [
-    Mutant("entropy-in-nats", "plug-in entropy of the binned codes in nats instead of bits",
-           "dltheory.information.estimators:_code_entropy", _nats),
-    Mutant("row-codes-summed", "a layer's bin indices combined by summing them (distinct cells "
-           "collide, so deeper and wider layers lose information unequally)",
-           "dltheory.information.estimators:_row_codes", _summed_codes),
-    Mutant("kde-bounds-without-d-half", "pairwise-distance bounds missing the d/2 log(2 pi e var) "
-           "term of one component's entropy",
-           "dltheory.information.estimators:mixture_entropy_bounds", _no_component_entropy),
-    Mutant("label-entropy-in-nats", "H(Y) of the labels in nats instead of bits",
-           "dltheory.information.data:label_entropy", _label_entropy_nats),
+    Mutant(
+        "entropy-in-nats",
+        "plug-in entropy of the binned codes in nats instead of bits",
+        "dltheory.information.estimators:_code_entropy",
+        _nats,
+    ),
+    Mutant(
+        "row-codes-summed",
+        "a layer's bin indices combined by summing them (distinct cells "
+        "collide, so deeper and wider layers lose information unequally)",
+        "dltheory.information.estimators:_row_codes",
+        _summed_codes,
+    ),
+    Mutant(
+        "kde-bounds-without-d-half",
+        "pairwise-distance bounds missing the d/2 log(2 pi e var) term of one component's entropy",
+        "dltheory.information.estimators:mixture_entropy_bounds",
+        _no_component_entropy,
+    ),
+    Mutant(
+        "label-entropy-in-nats",
+        "H(Y) of the labels in nats instead of bits",
+        "dltheory.information.data:label_entropy",
+        _label_entropy_nats,
+    ),
 ]

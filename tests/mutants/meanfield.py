@@ -1,4 +1,5 @@
 """Mutants of the mean-field chapter: plausible wrong theories its claims must catch."""
+
 import dataclasses
 
 import numpy as np
@@ -49,12 +50,28 @@ def _no_sampling_noise(original):
 
 
 MUTANTS = [
-    Mutant("chi1-mean-slope-squared", "chi_1 = sigma_w^2 E[phi']^2 instead of sigma_w^2 E[phi'^2]",
-           "dltheory.meanfield.kernels:dphi2", _mean_slope_squared),
-    Mutant("xi-c-slope-at-c1", "xi_c = 1/|log chi_1| in both phases (slope at c = 1, not at c*)",
-           "dltheory.meanfield.maps:xi_c", _slope_at_c1),
-    Mutant("xi-q-no-phi-phi2", "length-map slope without sigma_w^2 E[phi'' phi] (xi_q = -1/log chi_1)",
-           "dltheory.meanfield.kernels:length_slope", _no_phi_phi2),
-    Mutant("fluctuations-no-sampling", "finite-width theory without the kernel's own sampling noise",
-           "dltheory.meanfield.finite:fluctuation_theory", _no_sampling_noise),
+    Mutant(
+        "chi1-mean-slope-squared",
+        "chi_1 = sigma_w^2 E[phi']^2 instead of sigma_w^2 E[phi'^2]",
+        "dltheory.meanfield.kernels:dphi2",
+        _mean_slope_squared,
+    ),
+    Mutant(
+        "xi-c-slope-at-c1",
+        "xi_c = 1/|log chi_1| in both phases (slope at c = 1, not at c*)",
+        "dltheory.meanfield.maps:xi_c",
+        _slope_at_c1,
+    ),
+    Mutant(
+        "xi-q-no-phi-phi2",
+        "length-map slope without sigma_w^2 E[phi'' phi] (xi_q = -1/log chi_1)",
+        "dltheory.meanfield.kernels:length_slope",
+        _no_phi_phi2,
+    ),
+    Mutant(
+        "fluctuations-no-sampling",
+        "finite-width theory without the kernel's own sampling noise",
+        "dltheory.meanfield.finite:fluctuation_theory",
+        _no_sampling_noise,
+    ),
 ]

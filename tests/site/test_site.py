@@ -1,15 +1,14 @@
-"""The built site, read in a real browser: every page typesets its maths offline, with no MathJax error,
-no broken local link or image, no error output and no JavaScript error.
+"""The built site, read in a real browser: every page typesets its maths offline, with no MathJax
+error, no broken local link or image, no error output and no JavaScript error.
 
-Runs after ``make book`` (``.ci/run`` does: ``.venv/bin/python -m pytest tests/site``). It needs Debian's
-``chromium`` (``apt-get install -y chromium``) and skips, saying so, where there is none. Chromium
-runs headless with no network (``--dump-dom`` after a virtual-time budget returns the DOM once the
-scripts ran), so a page that still fetches MathJax from a CDN fails here.
+Runs after ``make book`` (``.ci/run`` does: ``.venv/bin/python -m pytest tests/site``). It needs
+Debian's ``chromium`` (``apt-get install -y chromium``) and skips, saying so, where there is none.
+Chromium runs headless with no network (``--dump-dom`` after a virtual-time budget returns the DOM
+once the scripts ran), so a page that still fetches MathJax from a CDN fails here.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -24,15 +23,29 @@ ROOT = Path(__file__).resolve().parents[2]
 HTML = ROOT / "_build" / "html"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--proxy-server=http://127.0.0.1:9", "--proxy-bypass-list=<-loopback>",  # no network at all
-    "--enable-logging=stderr", "--v=0", "--virtual-time-budget=15000", "--window-size=1400,3000",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--proxy-server=http://127.0.0.1:9",
+    "--proxy-bypass-list=<-loopback>",  # no network at all
+    "--enable-logging=stderr",
+    "--v=0",
+    "--virtual-time-budget=15000",
+    "--window-size=1400,3000",
 ]
 
 pytestmark = [
-    pytest.mark.skipif(not (HTML / "index.html").is_file(), reason="no built book: run `make book` first"),
-    pytest.mark.skipif(CHROMIUM is None, reason="no chromium: install it with `apt-get install -y chromium`"),
+    pytest.mark.skipif(
+        not (HTML / "index.html").is_file(), reason="no built book: run `make book` first"
+    ),
+    pytest.mark.skipif(
+        CHROMIUM is None, reason="no chromium: install it with `apt-get install -y chromium`"
+    ),
 ]
 
 
@@ -44,14 +57,19 @@ def pages() -> list[Path]:
 def render(page: Path) -> tuple[str, str]:
     """The DOM of ``page`` after its scripts ran, and Chromium's log (console messages)."""
     with tempfile.TemporaryDirectory() as profile:
-        out = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "--dump-dom", page.as_uri()],
-                             capture_output=True, text=True, timeout=120)
+        out = subprocess.run(
+            [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "--dump-dom", page.as_uri()],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     assert out.returncode == 0, f"chromium failed on {page.name}: {out.stderr[-2000:]}"
     return out.stdout, out.stderr
 
 
 def problems(page: Path) -> list[str]:
-    """Everything a reader would see wrong on ``page``, as messages (empty when the page is fine)."""
+    """Everything a reader would see wrong on ``page``, as messages (empty when the page is
+    fine)."""
     from bs4 import BeautifulSoup
 
     dom, log = render(page)
@@ -68,10 +86,12 @@ def problems(page: Path) -> list[str]:
     for raw in ("\\(", "\\[", "$$"):
         if raw in text:
             at = text.index(raw)
-            found.append(f"untypeset maths left in the text: {text[max(at - 30, 0):at + 50]!r}")
+            found.append(f"untypeset maths left in the text: {text[max(at - 30, 0) : at + 50]!r}")
     errors = soup.find_all("mjx-merror") + soup.select("[data-mjx-error]")
     found += [f"MathJax error: {e.get('data-mjx-error') or e.get_text()[:80]}" for e in errors]
-    for cell in soup.select("div.output.stderr, div.output.error, div.output.traceback, .cell_output .traceback"):
+    for cell in soup.select(
+        "div.output.stderr, div.output.error, div.output.traceback, .cell_output .traceback"
+    ):
         found.append(f"error output in a cell: {cell.get_text()[:120]!r}")
     for line in log.splitlines():
         if "CONSOLE" in line and re.search(r"Uncaught|Error|error", line):
@@ -123,13 +143,18 @@ def test_page_reads_well_in_a_browser(page):
 def test_the_site_ships_its_own_mathjax():
     assert (HTML / "_static" / "mathjax" / "tex-chtml.js").is_file()
     for page in pages():
-        assert "cdn.jsdelivr.net" not in page.read_text(), f"{page.name} still loads MathJax from a CDN"
+        assert "cdn.jsdelivr.net" not in page.read_text(), (
+            f"{page.name} still loads MathJax from a CDN"
+        )
 
 
 def test_the_check_fails_when_mathjax_is_removed(tmp_path):
-    """The test above is not vacuous: the same page without its MathJax shows raw TeX, and is caught."""
+    """The test above is not vacuous: the same page without its MathJax shows raw TeX, and is
+    caught."""
     site = tmp_path / "html"
-    shutil.copytree(HTML, site, ignore=shutil.ignore_patterns("*.ipynb", "_images", "jupyter_execute"))
+    shutil.copytree(
+        HTML, site, ignore=shutil.ignore_patterns("*.ipynb", "_images", "jupyter_execute")
+    )
     shutil.rmtree(site / "_static" / "mathjax")
     page = site / "book" / "dynamics.html"
     found = problems(page)
