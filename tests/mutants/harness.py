@@ -228,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
         jobs.append((c, None))
         jobs += [(c, m.name) for m in ms]
+    # The clean runs are the longest jobs: start them first so the workers finish together.
+    jobs.sort(key=lambda job: job[1] is not None)
     start = time.perf_counter()
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         results = list(pool.map(lambda job: (job, _child(*job)), jobs))
