@@ -157,3 +157,16 @@ def test_public_functions_validate_their_arguments(name, fn):
     assert _validates(fn, importlib_module(fn)), (
         f"{name} takes arguments but never calls dltheory._checks: validate them at the top"
     )
+
+
+def test_sgd_front_door_exports_every_public_name_of_its_theory_modules():
+    """``dltheory.sgd`` re-exports every name its theory modules list (it did so by star imports,
+    and its chapter calls them as ``sgd.<name>``); the explicit list must grow with the modules."""
+    import importlib
+
+    front = importlib.import_module("dltheory.sgd")
+    missing = []
+    for stem in ("linear", "escape", "bayes", "entropy", "nets"):
+        module = importlib.import_module(f"dltheory.sgd.{stem}")
+        missing += [f"{stem}.{n}" for n in module.__all__ if n not in front.__all__]
+    assert not missing, f"dltheory.sgd.__all__ lacks {missing}"

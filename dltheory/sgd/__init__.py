@@ -30,6 +30,7 @@ from dltheory.sgd.escape import (
     double_well,
     double_well_grad,
     gibbs_cdf,
+    gibbs_ks_power,
     kramers_time,
     mfpt_exact,
     rate_ratio_interval,
@@ -38,7 +39,9 @@ from dltheory.sgd.escape import (
     simulate_escapes,
 )
 from dltheory.sgd.linear import (
+    SME_LOSSES,
     covariance_test,
+    covariance_test_power,
     lyapunov_continuous,
     lyapunov_discrete,
     quadratic_weak_error,
@@ -46,6 +49,8 @@ from dltheory.sgd.linear import (
     simulate_linear_sgd,
     stationary_variance_sgd,
     stationary_variance_sme,
+    variance_test_exact,
+    variance_test_power,
 )
 from dltheory.sgd.nets import (
     Digits,
@@ -74,6 +79,11 @@ __all__ = [
     "quadratic_weak_error",
     "quartic_weak_error",
     "covariance_test",
+    "covariance_test_power",
+    "variance_test_exact",
+    "variance_test_power",
+    "SME_LOSSES",
+    "gibbs_ks_power",
     "double_well",
     "double_well_grad",
     "kramers_time",
